@@ -1,0 +1,99 @@
+//! Merging the sources, deserializing into a settings type and validating it.
+
+use std::path::PathBuf;
+
+use serde::de::DeserializeOwned;
+
+use crate::{Problems, Sources};
+
+const ENV_PREFIX: &str = "DETOUR";
+const ENV_SEPARATOR: &str = "__";
+
+/// A settings type: deserializable from the merged sources, then validated.
+pub trait Settings: DeserializeOwned {
+    /// Keys (e.g. `amqp.retry_delays_ms`) whose environment values are comma-separated lists.
+    const LIST_KEYS: &'static [&'static str] = &[];
+
+    fn validate(&self, problems: &mut Problems);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("settings file {path} does not exist")]
+    FileMissing { path: PathBuf },
+    #[error("cannot read the settings: {0}")]
+    Unreadable(#[source] config::ConfigError),
+    #[error("invalid settings:\n{0}")]
+    Invalid(Problems),
+}
+
+/// Loads and validates settings from `sources`, later layers overriding earlier ones.
+pub fn load<T: Settings>(sources: &Sources) -> Result<T, ConfigError> {
+    let mut builder = config::Config::builder().add_source(config::File::from_str(
+        sources.defaults,
+        config::FileFormat::Toml,
+    ));
+    if let Some(path) = &sources.file {
+        if !path.is_file() {
+            return Err(ConfigError::FileMissing { path: path.clone() });
+        }
+        builder =
+            builder.add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
+    }
+    for (key, value) in env_overrides(sources, T::LIST_KEYS) {
+        builder = match value {
+            EnvValue::One(value) => builder.set_override(key, value),
+            EnvValue::List(values) => builder.set_override(key, values),
+        }
+        .map_err(ConfigError::Unreadable)?;
+    }
+    let settings: T = builder
+        .build()
+        .and_then(config::Config::try_deserialize)
+        .map_err(ConfigError::Unreadable)?;
+    let mut problems = Problems::new();
+    settings.validate(&mut problems);
+    if problems.is_empty() {
+        Ok(settings)
+    } else {
+        Err(ConfigError::Invalid(problems))
+    }
+}
+
+enum EnvValue {
+    One(String),
+    List(Vec<String>),
+}
+
+/// `DETOUR__AMQP__PORT=5673` becomes `amqp.port = "5673"`. Values stay strings (a typed field
+/// converts them), so a secret like `0012345` is never parsed into a number on the way; keys
+/// in `list_keys` are split on commas.
+fn env_overrides(sources: &Sources, list_keys: &[&str]) -> Vec<(String, EnvValue)> {
+    let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}");
+    let mut overrides: Vec<(String, EnvValue)> = sources
+        .env
+        .iter()
+        .filter_map(|(name, value)| {
+            let key = name
+                .strip_prefix(&prefix)?
+                .to_lowercase()
+                .replace(ENV_SEPARATOR, ".");
+            let value = if list_keys.contains(&key.as_str()) {
+                EnvValue::List(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|item| !item.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                )
+            } else {
+                EnvValue::One(value.clone())
+            };
+            Some((key, value))
+        })
+        .collect();
+    // A stable order, so two variables naming one key resolve the same way every time.
+    overrides.sort_by(|a, b| a.0.cmp(&b.0));
+    overrides
+}

@@ -1,0 +1,35 @@
+//! Every message type this build knows, as data: routers look types up here and the contract
+//! tests check each against its committed sample.
+
+use crate::{ContractError, Envelope, Message, MessageKind, Ping, Pong};
+
+#[derive(Debug, Clone, Copy)]
+pub struct MessageSpec {
+    pub name: &'static str,
+    pub version: u32,
+    pub kind: MessageKind,
+    /// Parses a JSON envelope as this type and returns it re-encoded: a sample that comes
+    /// back unchanged has every field the type has, and no other.
+    pub round_trip: fn(&[u8]) -> Result<serde_json::Value, ContractError>,
+}
+
+impl MessageSpec {
+    pub fn of<M: Message>() -> Self {
+        Self {
+            name: M::NAME,
+            version: M::VERSION,
+            kind: M::KIND,
+            round_trip: |bytes| {
+                let envelope = Envelope::<M>::from_json(bytes)?;
+                serde_json::to_value(&envelope).map_err(|source| ContractError::Encode {
+                    message_type: M::NAME,
+                    source,
+                })
+            },
+        }
+    }
+}
+
+pub fn catalog() -> Vec<MessageSpec> {
+    vec![MessageSpec::of::<Ping>(), MessageSpec::of::<Pong>()]
+}

@@ -1,0 +1,25 @@
+//! Detour's message contracts: the envelope every message travels in, the [`Message`] trait
+//! that gives each message type its routing key and schema version, and the message types.
+//!
+//! Serde only: this crate never depends on an I/O crate, so every service and the tenant
+//! simulator can share it. Each message type has a committed JSON sample under `samples/`,
+//! checked against the types by this crate's tests.
+//!
+//! # Layout
+//! `envelope` (the wire envelope), `message` (trait, kinds, routing keys), `ids` (typed
+//! identifiers), `service` (the six services by name), `ping` (liveness command and event),
+//! `catalog` (every message type, for routers and contract tests).
+
+mod catalog;
+mod envelope;
+mod ids;
+mod message;
+mod ping;
+mod service;
+
+pub use catalog::{MessageSpec, catalog};
+pub use envelope::{ContractError, Envelope, EnvelopeHeader};
+pub use ids::{MessageId, SagaId, TicketRef, TicketSystem};
+pub use message::{COMMANDS_EXCHANGE, EVENTS_EXCHANGE, Message, MessageKind, RoutingKey};
+pub use ping::{Ping, Pong};
+pub use service::{Service, UnknownService};

@@ -1,0 +1,67 @@
+//! What every message type declares about itself: name, schema version, kind and routing key.
+
+use std::fmt;
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::Service;
+
+/// Topic exchange for commands; routing key `<service>.<command>`.
+pub const COMMANDS_EXCHANGE: &str = "detour.commands";
+/// Topic exchange for events; routing key `<producer>.<event>.v<N>`.
+pub const EVENTS_EXCHANGE: &str = "detour.events";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// Asks one service to do something (imperative name).
+    Command,
+    /// Says something happened (past-tense name); any number of consumers.
+    Event,
+}
+
+impl MessageKind {
+    pub fn exchange(&self) -> &'static str {
+        match self {
+            MessageKind::Command => COMMANDS_EXCHANGE,
+            MessageKind::Event => EVENTS_EXCHANGE,
+        }
+    }
+}
+
+/// A message type. Its name and version travel in the envelope; its routing key decides
+/// which queues receive it.
+pub trait Message: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// Kebab-case name, e.g. `ping`, `user-moved`.
+    const NAME: &'static str;
+    /// Schema version of the payload; a breaking change is a new version.
+    const VERSION: u32;
+    const KIND: MessageKind;
+
+    fn routing_key(&self) -> RoutingKey;
+}
+
+/// A topic routing key, built only by the constructors below so keys keep one shape.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RoutingKey(String);
+
+impl RoutingKey {
+    /// `<service>.<command>`, e.g. `ad-ops.move-user`.
+    pub fn command(service: Service, name: &str) -> Self {
+        Self(format!("{service}.{name}"))
+    }
+
+    /// `<producer>.<event>.v<N>`, e.g. `ad-ops.user-moved.v1`.
+    pub fn event(producer: Service, name: &str, version: u32) -> Self {
+        Self(format!("{producer}.{name}.v{version}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RoutingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
