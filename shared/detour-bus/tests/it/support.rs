@@ -1,0 +1,151 @@
+//! A publisher and a consumer on one test vhost, with helpers to collect what was handled and
+//! read the dead-letter queue.
+
+use std::{
+    future::Future,
+    sync::{Arc, Mutex},
+};
+
+use detour_bus::{AmqpSettings, Consumer, Incoming, Outcome, Publisher, QueueSpec};
+use detour_contracts::{COMMANDS_EXCHANGE, Ping};
+use detour_testkit::TestVhost;
+use lapin::{
+    Connection, ConnectionProperties,
+    options::{BasicAckOptions, BasicGetOptions},
+    types::{AMQPValue, FieldTable},
+};
+use tokio_util::sync::CancellationToken;
+
+pub const MAX_ATTEMPTS: u32 = 3;
+
+pub fn settings(vhost: &TestVhost) -> AmqpSettings {
+    serde_json::from_value(serde_json::json!({
+        "host": vhost.host,
+        "port": vhost.port,
+        "username": vhost.username,
+        "password": vhost.password,
+        "vhost": vhost.name,
+        "prefetch": 32,
+        "concurrency": 8,
+        "retry_delays_ms": [50, 100],
+        "max_attempts": MAX_ATTEMPTS,
+        "delivery_limit": 20,
+        "publish_timeout_ms": 20000,
+        "reconnect_min_ms": 50,
+        "reconnect_max_ms": 1000,
+    }))
+    .unwrap()
+}
+
+pub struct Harness {
+    pub vhost: TestVhost,
+    pub publisher: Publisher,
+    consumer: Arc<Consumer>,
+    shutdown: CancellationToken,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Harness {
+    /// A vhost with the `ad-ops` queue declared (bound to `ad-ops.#` commands) and a publisher.
+    pub async fn start(prefix: &str) -> Self {
+        let vhost = TestVhost::create(prefix).await.unwrap();
+        let settings = settings(&vhost);
+        let queue = QueueSpec::new("ad-ops").bind(COMMANDS_EXCHANGE, "ad-ops.#");
+        let consumer = Arc::new(Consumer::new(settings.clone(), queue, "test-consumer"));
+        consumer.declare().await.unwrap();
+        let publisher = Publisher::new(settings, "test-publisher");
+        Self {
+            vhost,
+            publisher,
+            consumer,
+            shutdown: CancellationToken::new(),
+            tasks: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn consume<H, F>(&self, handler: H)
+    where
+        H: Fn(Incoming) -> F + Send + Sync + 'static,
+        F: Future<Output = Outcome> + Send + 'static,
+    {
+        let (consumer, shutdown) = (self.consumer.clone(), self.shutdown.clone());
+        let task = tokio::spawn(async move { consumer.run(handler, shutdown).await });
+        self.tasks.lock().unwrap().push(task);
+    }
+
+    /// Handles everything, keeping each delivery.
+    pub fn collect_handled(&self) -> Arc<Mutex<Vec<Incoming>>> {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = received.clone();
+        self.consume(move |incoming| {
+            sink.lock().unwrap().push(incoming);
+            async { Outcome::Handled }
+        });
+        received
+    }
+
+    /// Decodes pings, keeping their message ids; rejects what does not decode, as services do.
+    pub fn collect_decoded_pings(&self) -> Arc<Mutex<Vec<String>>> {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = received.clone();
+        self.consume(move |incoming| {
+            let outcome = match incoming.decode::<Ping>() {
+                Ok(ping) => {
+                    sink.lock().unwrap().push(ping.message_id.to_string());
+                    Outcome::Handled
+                }
+                Err(error) => Outcome::Reject(error.to_string()),
+            };
+            async move { outcome }
+        });
+        received
+    }
+
+    /// Takes every message now in the dead-letter queue: headers and body.
+    pub async fn dead_letters(&self) -> Vec<(FieldTable, Vec<u8>)> {
+        let connection =
+            Connection::connect(&self.vhost.amqp_url(), ConnectionProperties::default())
+                .await
+                .unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        let queue = self.consumer.queue().dead_letter_queue();
+        let mut taken = Vec::new();
+        while let Some(message) = channel
+            .basic_get(queue.as_str().into(), BasicGetOptions::default())
+            .await
+            .unwrap()
+        {
+            let delivery = message.delivery;
+            delivery.ack(BasicAckOptions::default()).await.unwrap();
+            taken.push((
+                delivery.properties.headers().clone().unwrap_or_default(),
+                delivery.data,
+            ));
+        }
+        let _ = connection.close(200, "done".into()).await;
+        taken
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap());
+        for task in tasks {
+            task.await.unwrap();
+        }
+        self.publisher.close().await;
+    }
+}
+
+pub fn header_str(table: &FieldTable, key: &str) -> Option<String> {
+    match table.inner().get(key)? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        _ => None,
+    }
+}
+
+pub fn header_u32(table: &FieldTable, key: &str) -> Option<u32> {
+    match table.inner().get(key)? {
+        AMQPValue::LongUInt(n) => Some(*n),
+        _ => None,
+    }
+}

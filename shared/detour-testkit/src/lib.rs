@@ -1,0 +1,21 @@
+//! Test fixtures over the real dev stack (`deploy/dev-stack.sh up`): each test gets its own
+//! RabbitMQ vhost, Samba OU or OTLP receiver and gives it back on drop, so tests run in
+//! parallel and twice in a row.
+//!
+//! # Layout
+//! `stack` (what the dev stack wrote to `stack.env`), `rabbit` (per-test vhosts, forced
+//! disconnects through the management API), `directory` (per-test OUs over verified LDAPS),
+//! `otlp` (an OTLP/HTTP receiver decoding real protobuf), `poll` (wait for a condition with a
+//! deadline, never a bare sleep).
+
+pub mod directory;
+pub mod otlp;
+pub mod poll;
+pub mod rabbit;
+pub mod stack;
+
+pub use directory::{Directory, TestOu};
+pub use otlp::{OtlpReceiver, ReceivedSpan};
+pub use poll::eventually;
+pub use rabbit::TestVhost;
+pub use stack::Stack;
