@@ -211,6 +211,13 @@ impl Consumer {
                 self.process(delivery, handler, &side)
             })
             .await;
+        // Channels first: closing the connection under open channels makes lapin log errors.
+        // Deliveries prefetched but not handled go back to the queue when the channel closes.
+        for open in [&channel, &side] {
+            if open.status().connected() {
+                let _ = open.close(200, "consumer stopping".into()).await;
+            }
+        }
         Ok(())
     }
 

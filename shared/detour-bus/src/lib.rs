@@ -16,7 +16,7 @@
 //! # Layout
 //! `settings` (the `[amqp]` section), `topology` (exchanges and queues), `connect` (connection
 //! and backoff), `headers` (AMQP header names and conversions), `publisher`, `consumer`,
-//! `incoming` (what a handler sees), `error`.
+//! `incoming` (what a handler sees), `subscription` (temporary listeners for tools), `error`.
 
 mod connect;
 mod consumer;
@@ -25,6 +25,7 @@ mod headers;
 mod incoming;
 mod publisher;
 mod settings;
+mod subscription;
 mod topology;
 
 pub use consumer::{Consumer, Outcome};
@@ -36,4 +37,5 @@ pub use headers::{
 pub use incoming::Incoming;
 pub use publisher::{Outgoing, Publisher};
 pub use settings::AmqpSettings;
+pub use subscription::Subscription;
 pub use topology::{Binding, DEAD_LETTER_EXCHANGE, QueueSpec};

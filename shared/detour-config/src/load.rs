@@ -30,7 +30,7 @@ pub enum ConfigError {
 /// Loads and validates settings from `sources`, later layers overriding earlier ones.
 pub fn load<T: Settings>(sources: &Sources) -> Result<T, ConfigError> {
     let mut builder = config::Config::builder().add_source(config::File::from_str(
-        sources.defaults,
+        &sources.defaults,
         config::FileFormat::Toml,
     ));
     if let Some(path) = &sources.file {

@@ -9,7 +9,7 @@ pub const CONFIG_FILE_VAR: &str = "DETOUR_CONFIG";
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
     /// TOML text with every setting's default.
-    pub defaults: &'static str,
+    pub defaults: String,
     /// A TOML file layered over the defaults; it must exist when named.
     pub file: Option<PathBuf>,
     /// Environment variables; only `DETOUR__`-prefixed ones are read.
@@ -18,14 +18,14 @@ pub struct Sources {
 
 impl Sources {
     /// The process's environment, with the file named by `DETOUR_CONFIG` if set.
-    pub fn from_process(defaults: &'static str) -> Self {
+    pub fn from_process(defaults: impl Into<String>) -> Self {
         let env: HashMap<String, String> = std::env::vars().collect();
         let file = env
             .get(CONFIG_FILE_VAR)
             .filter(|p| !p.is_empty())
             .map(PathBuf::from);
         Self {
-            defaults,
+            defaults: defaults.into(),
             file,
             env,
         }
@@ -33,11 +33,11 @@ impl Sources {
 
     /// Only the given variables: what tests use.
     pub fn from_pairs<'a>(
-        defaults: &'static str,
+        defaults: impl Into<String>,
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Self {
         Self {
-            defaults,
+            defaults: defaults.into(),
             file: None,
             env: pairs
                 .into_iter()

@@ -7,8 +7,9 @@ use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
 use tracing::Subscriber;
 use tracing_subscriber::{
     EnvFilter, Layer, Registry,
+    filter::LevelFilter,
     fmt::{MakeWriter, format::JsonFields},
-    layer::{Layered, SubscriberExt},
+    layer::SubscriberExt,
 };
 
 use crate::{LogFormat, TelemetrySettings, json_log::JsonLog};
@@ -29,8 +30,7 @@ pub struct Telemetry {
     provider: SdkTracerProvider,
 }
 
-/// Layers sit above the filter, so a filtered-out span is neither logged nor exported.
-type BoxedLayer = Box<dyn Layer<Layered<EnvFilter, Registry>> + Send + Sync>;
+type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
 impl Telemetry {
     /// Builds the pipeline and a subscriber that writes logs to `sink`, without installing it.
@@ -58,21 +58,28 @@ impl Telemetry {
         let provider = provider.build();
         let tracer = provider.tracer(service.to_owned());
 
+        // Separate filters: quieting the logs must never drop the spans that carry a trace
+        // across services.
+        let log_filter = EnvFilter::try_new(&settings.log_filter)?;
         let logs: BoxedLayer = match settings.log_format {
-            LogFormat::Json => Box::new(
-                tracing_subscriber::fmt::layer()
-                    .fmt_fields(JsonFields::new())
-                    .event_format(JsonLog {
-                        service: service.to_owned(),
-                    })
-                    .with_writer(sink),
-            ),
-            LogFormat::Pretty => Box::new(tracing_subscriber::fmt::layer().with_writer(sink)),
+            LogFormat::Json => tracing_subscriber::fmt::layer()
+                .fmt_fields(JsonFields::new())
+                .event_format(JsonLog {
+                    service: service.to_owned(),
+                })
+                .with_writer(sink)
+                .with_filter(log_filter)
+                .boxed(),
+            LogFormat::Pretty => tracing_subscriber::fmt::layer()
+                .with_writer(sink)
+                .with_filter(log_filter)
+                .boxed(),
         };
-        let spans: BoxedLayer = Box::new(tracing_opentelemetry::layer().with_tracer(tracer));
-        let subscriber = Registry::default()
-            .with(EnvFilter::try_new(&settings.log_filter)?)
-            .with(vec![spans, logs]);
+        let spans: BoxedLayer = tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_filter(LevelFilter::INFO)
+            .boxed();
+        let subscriber = Registry::default().with(vec![spans, logs]);
         Ok((Self { provider }, subscriber))
     }
 

@@ -1,0 +1,118 @@
+//! From a delivery to the handler for its message type. A payload that does not decode, or a
+//! type the service does not handle, is rejected with a reason a person can act on.
+
+use std::{collections::HashMap, fmt, future::Future, pin::Pin, sync::Arc};
+
+use detour_bus::{Incoming, Outcome, PublishError, Publisher};
+use detour_contracts::{Envelope, Message, Ping, Pong, Service};
+
+/// What a handler gets besides its message.
+#[derive(Debug, Clone)]
+pub struct HandlerContext {
+    pub service: Service,
+    /// Host name and process id, to tell replicas apart.
+    pub instance: String,
+    pub publisher: Publisher,
+}
+
+type HandlerFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+type Handler = Arc<dyn Fn(&Incoming, HandlerContext) -> HandlerFuture + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Dispatch {
+    service: Service,
+    handlers: HashMap<&'static str, Handler>,
+}
+
+impl fmt::Debug for Dispatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut types: Vec<_> = self.handlers.keys().collect();
+        types.sort();
+        f.debug_struct("Dispatch")
+            .field("service", &self.service)
+            .field("types", &types)
+            .finish()
+    }
+}
+
+impl Dispatch {
+    /// A dispatch that answers `ping`, as every service does.
+    pub fn new(service: Service) -> Self {
+        Self {
+            service,
+            handlers: HashMap::new(),
+        }
+        .on::<Ping, _, _>(answer_ping)
+    }
+
+    /// Routes messages of type `M` to `handler`, decoded.
+    pub fn on<M, F, Fut>(mut self, handler: F) -> Self
+    where
+        M: Message,
+        F: Fn(Envelope<M>, HandlerContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        let typed: Handler = Arc::new(move |incoming, context| match incoming.decode::<M>() {
+            Ok(envelope) => {
+                record_envelope(&envelope);
+                Box::pin(handler(envelope, context))
+            }
+            Err(error) => Box::pin(std::future::ready(Outcome::Reject(error.to_string()))),
+        });
+        self.handlers.insert(M::NAME, typed);
+        self
+    }
+
+    pub async fn dispatch(&self, incoming: Incoming, context: HandlerContext) -> Outcome {
+        let header = match incoming.header() {
+            Ok(header) => header,
+            Err(error) => return Outcome::Reject(error.to_string()),
+        };
+        match self.handlers.get(header.message_type.as_str()) {
+            Some(handler) => handler(&incoming, context).await,
+            None => Outcome::Reject(format!(
+                "{} does not handle {} messages",
+                self.service, header.message_type
+            )),
+        }
+    }
+}
+
+/// Tags the delivery's span with the saga and ticket, so a trace search finds them.
+fn record_envelope<M>(envelope: &Envelope<M>) {
+    let span = tracing::Span::current();
+    if let Some(saga_id) = envelope.saga_id {
+        span.record("detour.saga_id", saga_id.to_string());
+    }
+    if let Some(ticket) = &envelope.ticket {
+        span.record("detour.ticket", ticket.to_string());
+    }
+}
+
+/// Answers a ping with a pong that carries the trace id this hop saw.
+async fn answer_ping(ping: Envelope<Ping>, context: HandlerContext) -> Outcome {
+    if ping.payload.target != context.service {
+        return Outcome::Reject(format!(
+            "a ping for {} reached {}",
+            ping.payload.target, context.service
+        ));
+    }
+    let pong = Envelope::caused_by(
+        Pong {
+            responder: context.service,
+            instance: context.instance.clone(),
+            trace_id: detour_telemetry::current_trace_id(),
+        },
+        &ping,
+    );
+    match context.publisher.publish(&pong).await {
+        Ok(()) => Outcome::Handled,
+        // A pong nobody listens for has done its job: the ping reached a live service.
+        Err(PublishError::Unroutable { .. }) => {
+            tracing::info!("pong published with no listener bound");
+            Outcome::Handled
+        }
+        Err(error) => Outcome::Retry(error.to_string()),
+    }
+}

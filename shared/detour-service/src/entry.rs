@@ -1,0 +1,107 @@
+//! A service process from start to exit: arguments, settings (exit 64 when bad, before any
+//! connection), telemetry, the app, and a drain on SIGTERM or Ctrl-C.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use detour_config::{EXIT_BAD_CONFIG, Sources};
+use detour_telemetry::Telemetry;
+
+use crate::{App, ServiceSpec, load_settings};
+
+pub fn main(spec: ServiceSpec) -> ExitCode {
+    let service = spec.service;
+    let mut sources = Sources::from_process(String::new());
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                print!("{}", usage(&spec));
+                return ExitCode::SUCCESS;
+            }
+            "-V" | "--version" => {
+                println!("{service} {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            "-c" | "--config" => match args.next() {
+                Some(path) => sources.file = Some(PathBuf::from(path)),
+                None => return usage_error(&spec, "--config needs a file path"),
+            },
+            other => return usage_error(&spec, &format!("unknown argument {other:?}")),
+        }
+    }
+    let settings = match load_settings(&spec, sources) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("{service}: {error}");
+            return ExitCode::from(EXIT_BAD_CONFIG as u8);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("{service}: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let telemetry = match Telemetry::install(service.as_str(), &settings.telemetry) {
+            Ok(telemetry) => telemetry,
+            Err(error) => {
+                eprintln!("{service}: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(amqp = %settings.amqp.display_uri(), otlp = %settings.telemetry.otlp_endpoint, "starting");
+        let drain = settings.shutdown.drain_timeout();
+        let code = match App::new(spec, settings).start().await {
+            Ok(app) => {
+                wait_for_signal().await;
+                tracing::info!(?drain, "shutting down");
+                app.stop(drain).await;
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                tracing::error!(error = format!("{error:#}"), "cannot start");
+                ExitCode::FAILURE
+            }
+        };
+        telemetry.shutdown().await;
+        code
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn usage_error(spec: &ServiceSpec, problem: &str) -> ExitCode {
+    eprint!("{}: {problem}\n\n{}", spec.service, usage(spec));
+    ExitCode::from(EXIT_BAD_CONFIG as u8)
+}
+
+fn usage(spec: &ServiceSpec) -> String {
+    format!(
+        "Usage: {service} [--config FILE]\n\n\
+         Runs the Detour {service} service until SIGTERM or Ctrl-C.\n\n\
+         Settings: built-in defaults, then FILE (or $DETOUR_CONFIG, TOML), then environment\n\
+         variables DETOUR__SECTION__KEY, e.g. DETOUR__AMQP__HOST=rabbitmq,\n\
+         DETOUR__TELEMETRY__OTLP_ENDPOINT=http://jaeger:4318, DETOUR__HTTP__LISTEN=0.0.0.0:{port}.\n\
+         Invalid settings exit with code 64 before any connection is opened.\n",
+        service = spec.service,
+        port = spec.default_port,
+    )
+}

@@ -1,0 +1,24 @@
+//! The shell every Detour service runs in: settings, telemetry, the bus consumer and
+//! publisher, the operations endpoints (`/healthz`, `/readyz`, `/metrics`), the `ping`
+//! command answered with a `pong` event, and a graceful drain on SIGTERM.
+//!
+//! A service describes itself with a [`ServiceSpec`] (its name, default port, bindings and
+//! handlers) and its `main.rs` calls [`main`]. Tests start the same [`App`] in-process.
+//!
+//! # Layout
+//! `spec` (what a service declares), `settings` (the shared sections and their defaults),
+//! `app` (wiring and the run loop), `dispatch` (message type to handler), `ops` (HTTP
+//! operations endpoints), `entry` (process start: arguments, exit codes, signals).
+
+mod app;
+mod dispatch;
+mod entry;
+mod ops;
+mod settings;
+mod spec;
+
+pub use app::{App, RunningApp};
+pub use dispatch::{Dispatch, HandlerContext};
+pub use entry::main;
+pub use settings::{HttpSettings, ServiceSettings, ShutdownSettings, load_settings};
+pub use spec::ServiceSpec;

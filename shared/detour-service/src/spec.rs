@@ -1,0 +1,44 @@
+//! What a service declares about itself.
+
+use detour_bus::{Binding, QueueSpec};
+use detour_contracts::{COMMANDS_EXCHANGE, Service};
+
+use crate::Dispatch;
+
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    pub service: Service,
+    /// The operations port when none is configured; distinct per service so the native
+    /// stack can run all six on one host.
+    pub default_port: u16,
+    /// What the service's queue receives beyond its own commands (`<service>.#`).
+    pub extra_bindings: Vec<Binding>,
+    pub dispatch: Dispatch,
+}
+
+impl ServiceSpec {
+    pub fn new(service: Service, default_port: u16) -> Self {
+        Self {
+            service,
+            default_port,
+            extra_bindings: Vec::new(),
+            dispatch: Dispatch::new(service),
+        }
+    }
+
+    pub fn bind(mut self, exchange: &str, pattern: &str) -> Self {
+        self.extra_bindings.push(Binding {
+            exchange: exchange.to_owned(),
+            pattern: pattern.to_owned(),
+        });
+        self
+    }
+
+    /// The service's queue: named after it, bound to its commands and the extra bindings.
+    pub fn queue(&self) -> QueueSpec {
+        let name = self.service.as_str();
+        let mut queue = QueueSpec::new(name).bind(COMMANDS_EXCHANGE, &format!("{name}.#"));
+        queue.bindings.extend(self.extra_bindings.iter().cloned());
+        queue
+    }
+}

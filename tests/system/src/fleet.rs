@@ -1,0 +1,147 @@
+//! The services as real processes: started from their built binaries with the same
+//! environment variables a container would get, watched until ready, stopped with SIGTERM.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use detour_contracts::Service;
+use tokio::process::{Child, Command};
+
+#[derive(Debug)]
+pub struct Fleet {
+    members: Vec<Member>,
+    client: reqwest::Client,
+}
+
+#[derive(Debug)]
+struct Member {
+    service: Service,
+    port: u16,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Fleet {
+    /// Starts `bin_dir/<service>` for each `(service, port)`, logging to `log_dir/<service>.log`.
+    pub fn start(
+        bin_dir: &Path,
+        services: &[(Service, u16)],
+        env: &[(String, String)],
+        log_dir: &Path,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(log_dir)
+            .with_context(|| format!("cannot create {}", log_dir.display()))?;
+        for (service, port) in services {
+            if std::net::TcpListener::bind(("127.0.0.1", *port)).is_err() {
+                bail!("port {port} for {service} is taken: is another Detour still running?");
+            }
+        }
+        let mut members = Vec::new();
+        for (service, port) in services {
+            let binary = bin_dir.join(service.as_str());
+            let log = log_dir.join(format!("{service}.log"));
+            let out = std::fs::File::create(&log)?;
+            let child = Command::new(&binary)
+                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .env("DETOUR__HTTP__LISTEN", format!("127.0.0.1:{port}"))
+                .stdin(Stdio::null())
+                .stdout(out.try_clone()?)
+                .stderr(out)
+                .kill_on_drop(true)
+                .spawn()
+                .with_context(|| format!("cannot start {} (was it built?)", binary.display()))?;
+            members.push(Member {
+                service: *service,
+                port: *port,
+                child,
+                log,
+            });
+        }
+        Ok(Self {
+            members,
+            client: reqwest::Client::new(),
+        })
+    }
+
+    /// Waits until every service answers `/readyz` with 200, calling `on_ready` for each.
+    pub async fn wait_ready(
+        &mut self,
+        timeout: Duration,
+        mut on_ready: impl FnMut(Service, u16),
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut pending: Vec<usize> = (0..self.members.len()).collect();
+        while !pending.is_empty() {
+            let mut still = Vec::new();
+            for index in pending {
+                let member = &mut self.members[index];
+                if let Some(status) = member.child.try_wait()? {
+                    bail!(
+                        "{} exited early ({status}); its log:\n{}",
+                        member.service,
+                        tail(&member.log, 15)
+                    );
+                }
+                let url = format!("http://127.0.0.1:{}/readyz", member.port);
+                match self
+                    .client
+                    .get(&url)
+                    .timeout(Duration::from_secs(1))
+                    .send()
+                    .await
+                {
+                    Ok(response) if response.status().is_success() => {
+                        on_ready(member.service, member.port)
+                    }
+                    _ => still.push(index),
+                }
+            }
+            pending = still;
+            if !pending.is_empty() {
+                if tokio::time::Instant::now() >= deadline {
+                    let names: Vec<String> = pending
+                        .iter()
+                        .map(|i| self.members[*i].service.to_string())
+                        .collect();
+                    bail!("not ready after {timeout:?}: {}", names.join(", "));
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends SIGTERM to all, waits up to `timeout` for each to exit, kills what is left.
+    /// Returns each service's exit code (`None` if it had to be killed).
+    pub async fn stop(mut self, timeout: Duration) -> Vec<(Service, Option<i32>)> {
+        for member in &self.members {
+            if let Some(pid) = member.child.id() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status();
+            }
+        }
+        let mut codes = Vec::new();
+        for member in &mut self.members {
+            let code = match tokio::time::timeout(timeout, member.child.wait()).await {
+                Ok(Ok(status)) => status.code(),
+                _ => {
+                    let _ = member.child.start_kill();
+                    None
+                }
+            };
+            codes.push((member.service, code));
+        }
+        codes
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

@@ -1,0 +1,11 @@
+//! Detour as a whole: the six services together on a real broker. The demo binary
+//! (`detour-demo`, the README's main command) and the system tests build on this library.
+//!
+//! # Layout
+//! `services` (each service's spec and default port, in one table), `fleet` (service processes:
+//! start, wait until ready, stop with SIGTERM), `ping_round` (ping every service under one trace
+//! and collect the pongs).
+
+pub mod fleet;
+pub mod ping_round;
+pub mod services;
