@@ -1,13 +1,18 @@
 //! One JSON object per log line: time, level, service, target, message, the event's fields,
 //! the fields of the spans it happened in, and the W3C trace and span ids, so a log line can be
 //! found from a trace and the other way round.
+//! [`TraceIdsLayer`] resolves the ids; [`JsonLog`] writes the line.
 
-use std::fmt;
+use std::{fmt, sync::OnceLock};
+
+use opentelemetry::trace::TraceContextExt;
 
 use serde_json::{Map, Value};
-use tracing::{Event, Subscriber, field::Field};
+use tracing::{Dispatch, Event, Subscriber, dispatcher::WeakDispatch, field::Field};
 use tracing_subscriber::{
+    Layer,
     fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, format::Writer},
+    layer::Context,
     registry::LookupSpan,
 };
 
@@ -49,9 +54,6 @@ where
             let mut span_fields = Map::new();
             let mut innermost = None;
             for span in scope.from_root() {
-                innermost
-                    .get_or_insert_with(String::new)
-                    .clone_from(&span.name().to_owned());
                 let extensions = span.extensions();
                 if let Some(formatted) = extensions.get::<FormattedFields<N>>()
                     && let Ok(Value::Object(map)) =
@@ -59,19 +61,17 @@ where
                 {
                     span_fields.extend(map);
                 }
+                innermost = Some((span.name(), extensions.get::<TraceIds>().cloned()));
             }
-            if let Some(name) = innermost {
+            if let Some((name, ids)) = innermost {
                 line.insert("span".into(), name.into());
+                if let Some(ids) = ids {
+                    line.insert("trace_id".into(), ids.trace_id.into());
+                    line.insert("span_id".into(), ids.span_id.into());
+                }
             }
             if !span_fields.is_empty() {
                 line.insert("span_fields".into(), Value::Object(span_fields));
-            }
-        }
-        let current = tracing::Span::current();
-        if let Some(trace_id) = crate::trace_id_of(&current) {
-            line.insert("trace_id".into(), trace_id.into());
-            if let Some(span_id) = span_id_of(&current) {
-                line.insert("span_id".into(), span_id.into());
             }
         }
         let text = serde_json::to_string(&Value::Object(line)).map_err(|_| fmt::Error)?;
@@ -79,14 +79,53 @@ where
     }
 }
 
-fn span_id_of(span: &tracing::Span) -> Option<String> {
-    use opentelemetry::trace::TraceContextExt;
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let context = span.context();
-    let span_context = context.span().span_context().clone();
-    span_context
-        .is_valid()
-        .then(|| span_context.span_id().to_string())
+/// A span's W3C ids, as the log line shows them.
+#[derive(Debug, Clone)]
+struct TraceIds {
+    trace_id: String,
+    span_id: String,
+}
+
+/// Puts each span's [`TraceIds`] into its extensions for the formatter. Inside a subscriber
+/// callback tracing hands out the no-op dispatcher (its re-entrancy guard), so the ids cannot
+/// be looked up from the formatter itself; this layer keeps the real dispatcher from
+/// registration instead. It resolves the ids at a span's first logged event, never at its
+/// creation: the bus sets a consumer span's remote parent right after creating it, which
+/// would fail on a span already started.
+#[derive(Debug, Default)]
+pub(crate) struct TraceIdsLayer {
+    dispatch: OnceLock<WeakDispatch>,
+}
+
+impl<S> Layer<S> for TraceIdsLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_register_dispatch(&self, dispatch: &Dispatch) {
+        let _ = self.dispatch.set(dispatch.downgrade());
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.event_span(event) else {
+            return;
+        };
+        if span.extensions().get::<TraceIds>().is_some() {
+            return;
+        }
+        let Some(dispatch) = self.dispatch.get().and_then(WeakDispatch::upgrade) else {
+            return;
+        };
+        let Some(context) = tracing_opentelemetry::get_otel_context(&span.id(), &dispatch) else {
+            return;
+        };
+        let span_context = context.span().span_context().clone();
+        if span_context.is_valid() {
+            span.extensions_mut().insert(TraceIds {
+                trace_id: span_context.trace_id().to_string(),
+                span_id: span_context.span_id().to_string(),
+            });
+        }
+    }
 }
 
 struct FieldsToJson<'a>(&'a mut Map<String, Value>);

@@ -4,15 +4,18 @@
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
-use tracing::Subscriber;
+use tracing::{Level, Subscriber};
 use tracing_subscriber::{
     EnvFilter, Layer, Registry,
-    filter::LevelFilter,
+    filter::{self, LevelFilter},
     fmt::{MakeWriter, format::JsonFields},
     layer::SubscriberExt,
 };
 
-use crate::{LogFormat, TelemetrySettings, json_log::JsonLog};
+use crate::{
+    LogFormat, TelemetrySettings,
+    json_log::{JsonLog, TraceIdsLayer},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
@@ -29,8 +32,6 @@ pub enum TelemetryError {
 pub struct Telemetry {
     provider: SdkTracerProvider,
 }
-
-type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
 impl Telemetry {
     /// Builds the pipeline and a subscriber that writes logs to `sink`, without installing it.
@@ -59,15 +60,28 @@ impl Telemetry {
         let tracer = provider.tracer(service.to_owned());
 
         // Separate filters: quieting the logs must never drop the spans that carry a trace
-        // across services.
-        let log_filter = EnvFilter::try_new(&settings.log_filter)?;
-        let logs: BoxedLayer = match settings.log_format {
-            LogFormat::Json => tracing_subscriber::fmt::layer()
-                .fmt_fields(JsonFields::new())
-                .event_format(JsonLog {
-                    service: service.to_owned(),
-                })
-                .with_writer(sink)
+        // across services. The log filter applies to events; the log layer still tracks INFO
+        // spans, so a WARN line keeps the span name and fields (saga id, ticket) it happened in.
+        let events = EnvFilter::try_new(&settings.log_filter)?;
+        let log_filter = filter::dynamic_filter_fn(move |metadata, context| {
+            if metadata.is_span() {
+                *metadata.level() <= Level::INFO
+            } else {
+                <EnvFilter as tracing_subscriber::layer::Filter<Registry>>::enabled(
+                    &events, metadata, context,
+                )
+            }
+        });
+        let logs: Box<dyn Layer<Registry> + Send + Sync> = match settings.log_format {
+            LogFormat::Json => TraceIdsLayer::default()
+                .and_then(
+                    tracing_subscriber::fmt::layer()
+                        .fmt_fields(JsonFields::new())
+                        .event_format(JsonLog {
+                            service: service.to_owned(),
+                        })
+                        .with_writer(sink),
+                )
                 .with_filter(log_filter)
                 .boxed(),
             LogFormat::Pretty => tracing_subscriber::fmt::layer()
@@ -75,11 +89,12 @@ impl Telemetry {
                 .with_filter(log_filter)
                 .boxed(),
         };
-        let spans: BoxedLayer = tracing_opentelemetry::layer()
+        let spans = tracing_opentelemetry::layer()
             .with_tracer(tracer)
-            .with_filter(LevelFilter::INFO)
-            .boxed();
-        let subscriber = Registry::default().with(vec![spans, logs]);
+            .with_filter(LevelFilter::INFO);
+        // Stacked, not in a Vec: a Vec of layers does not pass on the dispatcher registration
+        // that TraceIdsLayer needs.
+        let subscriber = Registry::default().with(logs).with(spans);
         Ok((Self { provider }, subscriber))
     }
 

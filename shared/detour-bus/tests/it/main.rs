@@ -230,24 +230,29 @@ async fn malformed_messages_are_dead_lettered_and_the_consumer_keeps_going() {
 async fn after_forced_disconnects_mid_stream_nothing_is_lost() {
     let harness = Harness::start("disconnect").await;
     let handled = harness.collect_decoded_pings();
-    let total = 300;
+    // Publish until both cuts have happened, then a tail of 50 more: the cuts land mid-stream
+    // however long the broker takes to list the connections.
+    let cuts_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let publisher = harness.publisher.clone();
+    let done = cuts_done.clone();
     let sent = tokio::spawn(async move {
         let mut ids = HashSet::new();
-        for _ in 0..total {
+        let mut tail = 0;
+        while tail < 50 {
             let ping = Envelope::new(Ping {
                 target: Service::AdOps,
             });
             publisher.publish(&ping).await.unwrap();
             ids.insert(ping.message_id.to_string());
-            // Paced, so the cuts below land while messages still flow.
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            if done.load(std::sync::atomic::Ordering::SeqCst) {
+                tail += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         ids
     });
-    // Cut every connection of the vhost twice while messages flow both ways. The management
-    // API lists a new connection only after a short lag, so poll until something is cut.
-    for round in 1..=2 {
+    // The management API lists a new connection only after a short lag: poll until cut.
+    for _ in 0..2 {
         eventually(
             Duration::from_secs(15),
             "open connections to cut",
@@ -257,14 +262,9 @@ async fn after_forced_disconnects_mid_stream_nothing_is_lost() {
             },
         )
         .await;
-        let progress = handled.lock().unwrap().len();
-        assert!(
-            progress < total,
-            "round {round} came after the stream ended; the test would prove nothing"
-        );
     }
+    cuts_done.store(true, std::sync::atomic::Ordering::SeqCst);
     let sent = sent.await.unwrap();
-    assert_eq!(sent.len(), total);
     eventually(
         Duration::from_secs(30),
         "every message after the disconnects",

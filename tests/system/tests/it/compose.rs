@@ -1,0 +1,1 @@
+//! The container wiring, checked against the settings the code reads.

@@ -1,0 +1,7 @@
+//! Detour as a whole: the six services together on one test vhost, and the container wiring
+//! checked against the code's settings.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod compose;
+mod ping_all;

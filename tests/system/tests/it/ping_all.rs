@@ -1,0 +1,90 @@
+//! All six services started in-process, as their binaries start them: each answers a ping in
+//! the round's trace and serves its operations endpoints.
+
+use std::time::Duration;
+
+use detour_config::Sources;
+use detour_contracts::Service;
+use detour_service::{App, load_settings};
+use detour_system::{ping_round::ping_round, services};
+use detour_telemetry::{LogFormat, Telemetry, TelemetrySettings};
+use detour_testkit::{TestVhost, eventually};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn six_services_answer_one_ping_round_in_one_trace_and_serve_ops_endpoints() {
+    let quiet = TelemetrySettings {
+        otlp_endpoint: String::new(),
+        log_filter: "warn".into(),
+        log_format: LogFormat::Json,
+    };
+    let telemetry = Telemetry::install_with_sink("system-test", &quiet, std::io::sink).unwrap();
+    let vhost = TestVhost::create("system").await.unwrap();
+    let port = vhost.port.to_string();
+    let env = [
+        ("DETOUR__AMQP__HOST", vhost.host.as_str()),
+        ("DETOUR__AMQP__PORT", port.as_str()),
+        ("DETOUR__AMQP__USERNAME", vhost.username.as_str()),
+        ("DETOUR__AMQP__PASSWORD", vhost.password.as_str()),
+        ("DETOUR__AMQP__VHOST", vhost.name.as_str()),
+        ("DETOUR__HTTP__LISTEN", "127.0.0.1:0"),
+    ];
+
+    let mut running = Vec::new();
+    let mut amqp = None;
+    for spec in services::all_specs() {
+        let settings = load_settings(&spec, Sources::from_pairs(String::new(), env)).unwrap();
+        amqp.get_or_insert_with(|| settings.amqp.clone());
+        running.push(App::new(spec, settings).start().await.unwrap());
+    }
+    let client = reqwest::Client::new();
+    for app in &running {
+        let url = format!("http://{}/readyz", app.ops_addr);
+        eventually(Duration::from_secs(20), "readiness", || async {
+            let response = client.get(&url).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await;
+    }
+
+    let round = ping_round(
+        amqp.as_ref().unwrap(),
+        &Service::ALL,
+        Duration::from_secs(20),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert!(round.missing.is_empty(), "no pong from {:?}", round.missing);
+    assert!(
+        round.all_in_one_trace(),
+        "pongs outside trace {}: {:?}",
+        round.trace_id,
+        round.pongs
+    );
+
+    for app in &running {
+        let health: serde_json::Value = client
+            .get(format!("http://{}/healthz", app.ops_addr))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(health["status"], "ok");
+        let metrics = client
+            .get(format!("http://{}/metrics", app.ops_addr))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(metrics.contains("detour_service_up 1"), "{metrics}");
+        assert!(metrics.contains("detour_bus_deliveries_total"), "{metrics}");
+    }
+    for app in running {
+        app.stop(Duration::from_secs(10)).await;
+    }
+    telemetry.shutdown().await;
+}
