@@ -147,6 +147,9 @@ admin_search() { # base scope [filter]
 
 start_samba() {
   if ! samba_pid >/dev/null; then
+    if port_open 636; then
+      die "port 636 is taken by another LDAP server (another checkout's dev stack? run its 'deploy/dev-stack.sh down')"
+    fi
     log "starting Samba AD DC on 127.0.0.1"
     # TDB_NO_FSYNC: bulk writes in tests are 10-25x faster; this directory is disposable.
     TDB_NO_FSYNC=1 nohup samba -s "$SAMBA_DIR/etc/smb.conf" -i --model=single --maximum-runtime=31536000 \
