@@ -5,11 +5,11 @@ use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
 
 use futures_util::{FutureExt, StreamExt, future};
 use lapin::{
-    Channel, Confirmation, Connection,
+    Channel, Connection,
     message::Delivery,
     options::{
-        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
-        BasicQosOptions, ConfirmSelectOptions,
+        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+        ConfirmSelectOptions,
     },
     types::FieldTable,
 };
@@ -24,6 +24,7 @@ use crate::{
         self, ATTEMPT_HEADER, ERROR_HEADER, ERROR_KIND_HEADER, FAILED_AT_HEADER,
         ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER,
     },
+    publisher,
     topology::{self, DEAD_LETTER_EXCHANGE},
 };
 
@@ -87,12 +88,7 @@ impl Consumer {
             .create_channel()
             .await
             .map_err(BusError::Declare)?;
-        topology::declare_exchanges(&channel)
-            .await
-            .map_err(BusError::Declare)?;
-        topology::declare_queue(&channel, &self.queue, &self.settings)
-            .await
-            .map_err(BusError::Declare)?;
+        topology::declare_all(&channel, &self.queue, &self.settings).await?;
         let _ = connection.close(200, "declared".into()).await;
         Ok(())
     }
@@ -172,12 +168,7 @@ impl Consumer {
         side.confirm_select(ConfirmSelectOptions::default())
             .await
             .map_err(BusError::Declare)?;
-        topology::declare_exchanges(&channel)
-            .await
-            .map_err(BusError::Declare)?;
-        topology::declare_queue(&channel, &self.queue, &self.settings)
-            .await
-            .map_err(BusError::Declare)?;
+        topology::declare_all(&channel, &self.queue, &self.settings).await?;
         channel
             .basic_qos(self.settings.prefetch, BasicQosOptions::default())
             .await
@@ -354,29 +345,7 @@ async fn forward(
     table: FieldTable,
 ) -> Result<(), String> {
     let properties = delivery.properties.clone().with_headers(table);
-    let options = BasicPublishOptions {
-        mandatory: true,
-        ..Default::default()
-    };
-    let confirm = side
-        .basic_publish(
-            exchange.into(),
-            routing_key.into(),
-            options,
-            &delivery.data,
-            properties,
-        )
+    publisher::try_publish(side, exchange, routing_key, &delivery.data, properties)
         .await
-        .map_err(|e| e.to_string())?;
-    match confirm.await.map_err(|e| e.to_string())? {
-        Confirmation::Ack(None) => Ok(()),
-        Confirmation::Ack(Some(returned)) => Err(format!(
-            "{exchange}:{routing_key} is unroutable: {}",
-            returned.reply_text.as_str()
-        )),
-        Confirmation::Nack(_) => Err(format!(
-            "the broker nacked the copy to {exchange}:{routing_key}"
-        )),
-        Confirmation::NotRequested => Err("the side channel is not in confirm mode".to_owned()),
-    }
+        .map_err(|error| error.to_string())
 }

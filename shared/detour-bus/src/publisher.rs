@@ -55,9 +55,18 @@ pub struct Outgoing<'a> {
 }
 
 /// What went wrong with one try, and whether another try can help.
-enum TryError {
+pub(crate) enum TryError {
     Final(PublishError),
     Transient(String),
+}
+
+impl std::fmt::Display for TryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TryError::Final(error) => error.fmt(f),
+            TryError::Transient(error) => f.write_str(error),
+        }
+    }
 }
 
 impl Publisher {
@@ -225,7 +234,8 @@ impl Publisher {
     }
 }
 
-async fn try_publish(
+/// One mandatory publish and its confirm, classified.
+pub(crate) async fn try_publish(
     channel: &Channel,
     exchange: &str,
     routing_key: &str,

@@ -11,7 +11,7 @@ use lapin::{
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
 
-use crate::AmqpSettings;
+use crate::{AmqpSettings, BusError};
 
 /// Direct exchange for dead letters; routing key = the name of the queue they died in.
 pub const DEAD_LETTER_EXCHANGE: &str = "detour.dead-letter";
@@ -57,6 +57,20 @@ impl QueueSpec {
     }
 }
 
+/// Declares the exchanges and everything `spec` needs.
+pub(crate) async fn declare_all(
+    channel: &Channel,
+    spec: &QueueSpec,
+    settings: &AmqpSettings,
+) -> Result<(), BusError> {
+    declare_exchanges(channel)
+        .await
+        .map_err(BusError::Declare)?;
+    declare_queue(channel, spec, settings)
+        .await
+        .map_err(BusError::Declare)
+}
+
 pub(crate) async fn declare_exchanges(channel: &Channel) -> lapin::Result<()> {
     let durable = ExchangeDeclareOptions {
         durable: true,
@@ -82,7 +96,7 @@ pub(crate) async fn declare_exchanges(channel: &Channel) -> lapin::Result<()> {
         .await
 }
 
-pub(crate) async fn declare_queue(
+async fn declare_queue(
     channel: &Channel,
     spec: &QueueSpec,
     settings: &AmqpSettings,

@@ -91,14 +91,7 @@ impl TestOu {
             uuid::Uuid::new_v4().simple(),
             directory.tests_ou
         );
-        let mut ldap = directory.bind_admin().await?;
-        ldap.add(
-            &dn,
-            vec![("objectClass", HashSet::from(["organizationalUnit"]))],
-        )
-        .await?
-        .success()?;
-        ldap.unbind().await?;
+        add_ou(directory, &dn).await?;
         Ok(Self {
             dn,
             directory: directory.clone(),
@@ -109,14 +102,7 @@ impl TestOu {
     /// not a right Detour's service account has or needs).
     pub async fn child(&self, name: &str) -> anyhow::Result<String> {
         let dn = format!("OU={name},{}", self.dn);
-        let mut ldap = self.directory.bind_admin().await?;
-        ldap.add(
-            &dn,
-            vec![("objectClass", HashSet::from(["organizationalUnit"]))],
-        )
-        .await?
-        .success()?;
-        ldap.unbind().await?;
+        add_ou(&self.directory, &dn).await?;
         Ok(dn)
     }
 }
@@ -132,6 +118,18 @@ impl Drop for TestOu {
         })
         .join();
     }
+}
+
+async fn add_ou(directory: &Directory, dn: &str) -> anyhow::Result<()> {
+    let mut ldap = directory.bind_admin().await?;
+    ldap.add(
+        dn,
+        vec![("objectClass", HashSet::from(["organizationalUnit"]))],
+    )
+    .await?
+    .success()?;
+    ldap.unbind().await?;
+    Ok(())
 }
 
 /// Deletes `dn` and everything below it, deepest first.

@@ -82,25 +82,6 @@ impl TestVhost {
         Ok(closed)
     }
 
-    /// Client connections the broker currently lists for this vhost (the list lags by up to
-    /// the management stats interval).
-    pub async fn connection_names(&self) -> anyhow::Result<Vec<String>> {
-        let listing = self
-            .client
-            .get(format!(
-                "{}/api/vhosts/{}/connections",
-                self.api,
-                self.encoded()
-            ))
-            .basic_auth(&self.api_user, Some(&self.api_password))
-            .send()
-            .await?
-            .error_for_status()?
-            .json::<Vec<ConnectionInfo>>()
-            .await?;
-        Ok(listing.into_iter().map(|c| c.name).collect())
-    }
-
     pub fn amqp_url(&self) -> String {
         format!(
             "amqp://{}:{}@{}:{}/{}",

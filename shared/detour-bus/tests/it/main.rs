@@ -91,15 +91,7 @@ async fn a_retried_message_comes_back_and_then_succeeds() {
 #[tokio::test]
 async fn retries_stop_at_the_limit_and_the_message_is_dead_lettered_with_its_error() {
     let harness = Harness::start("retry-limit").await;
-    let calls = Arc::new(Mutex::new(0u32));
-    let counted = calls.clone();
-    harness.consume(move |_| {
-        let counted = counted.clone();
-        async move {
-            *counted.lock().unwrap() += 1;
-            Outcome::Retry("upstream 503".into())
-        }
-    });
+    let calls = harness.count_calls(Outcome::Retry("upstream 503".into()));
     let ping = Envelope::new(Ping {
         target: Service::AdOps,
     });
@@ -136,15 +128,7 @@ async fn retries_stop_at_the_limit_and_the_message_is_dead_lettered_with_its_err
 #[tokio::test]
 async fn a_rejected_message_is_dead_lettered_at_once() {
     let harness = Harness::start("reject").await;
-    let calls = Arc::new(Mutex::new(0u32));
-    let counted = calls.clone();
-    harness.consume(move |_| {
-        let counted = counted.clone();
-        async move {
-            *counted.lock().unwrap() += 1;
-            Outcome::Reject("no such user".into())
-        }
-    });
+    let calls = harness.count_calls(Outcome::Reject("no such user".into()));
     harness
         .publisher
         .publish(&Envelope::new(Ping {

@@ -73,6 +73,17 @@ impl Harness {
         self.tasks.lock().unwrap().push(task);
     }
 
+    /// Answers every delivery with `outcome`, counting the calls.
+    pub fn count_calls(&self, outcome: Outcome) -> Arc<Mutex<u32>> {
+        let calls = Arc::new(Mutex::new(0u32));
+        let counted = calls.clone();
+        self.consume(move |_| {
+            *counted.lock().unwrap() += 1;
+            std::future::ready(outcome.clone())
+        });
+        calls
+    }
+
     /// Handles everything, keeping each delivery.
     pub fn collect_handled(&self) -> Arc<Mutex<Vec<Incoming>>> {
         let received = Arc::new(Mutex::new(Vec::new()));
