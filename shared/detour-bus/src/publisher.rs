@@ -86,17 +86,6 @@ impl Publisher {
         self.channel().await.map(drop)
     }
 
-    pub fn is_connected(&self) -> bool {
-        self.inner
-            .link
-            .try_lock()
-            .map(|link| {
-                link.as_ref()
-                    .is_some_and(|l| l.channel.status().connected())
-            })
-            .unwrap_or(true)
-    }
-
     /// Publishes a typed message to its exchange and routing key and waits for the confirm.
     pub async fn publish<M: Message>(&self, envelope: &Envelope<M>) -> Result<(), PublishError> {
         let body = envelope.to_json()?;

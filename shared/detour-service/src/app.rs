@@ -90,11 +90,6 @@ impl RunningApp {
             );
         }
     }
-
-    /// A token that stops the app when cancelled.
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
-    }
 }
 
 fn instance_name() -> String {

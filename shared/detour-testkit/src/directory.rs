@@ -4,7 +4,7 @@
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use anyhow::{Context, ensure};
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Mod, Scope, SearchEntry};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 use rustls::pki_types::{CertificateDer, pem::PemObject};
 
 use crate::Stack;
@@ -150,12 +150,4 @@ pub async fn delete_subtree(directory: &Directory, dn: &str) -> anyhow::Result<(
     }
     ldap.unbind().await?;
     Ok(())
-}
-
-/// Replaces one attribute's values (fixtures only).
-pub fn replace(attribute: &str, values: &[&str]) -> Mod<String> {
-    Mod::Replace(
-        attribute.to_owned(),
-        values.iter().map(|v| (*v).to_owned()).collect(),
-    )
 }
