@@ -1,0 +1,117 @@
+//! The simulated tenant as plain data and pure functions over it: no I/O, time passed in.
+//! HTTP handlers lock the world, call these, and render the result in each API's shape.
+
+mod addresses;
+mod licensing;
+mod lifecycle;
+mod mailboxes;
+pub mod model;
+pub mod sync_engine;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub use licensing::LicenseState;
+pub use mailboxes::MailboxError;
+pub use model::*;
+
+/// A refusal from the model, classified so each API can render it in its own error shape.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorldError {
+    #[error(
+        "Resource '{0}' does not exist or one of its queried reference-property objects are not present."
+    )]
+    NotFound(String),
+    /// Another object already holds a unique value (`target` names the property).
+    #[error("Another object with the same value for property {target} already exists.")]
+    Conflict { target: &'static str, value: String },
+    #[error("{0}")]
+    BadRequest(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct World {
+    pub tenant: TenantInfo,
+    pub features: SyncFeatures,
+    pub switches: Switches,
+    pub users: BTreeMap<Uuid, CloudUser>,
+    pub deleted_users: BTreeMap<Uuid, DeletedUser>,
+    pub groups: BTreeMap<Uuid, Group>,
+    pub skus: Vec<Sku>,
+    pub roles: Vec<DirectoryRole>,
+    pub mailboxes: BTreeMap<Uuid, Mailbox>,
+    pub connect: ConnectState,
+    /// How long Exchange takes to reconnect a mailbox once its user is licensed again.
+    pub mailbox_reconnect_seconds: f64,
+}
+
+impl World {
+    /// A live user by object id or userPrincipalName (case-insensitive), as Graph accepts both.
+    pub fn user(&self, id_or_upn: &str) -> Option<&CloudUser> {
+        match Uuid::parse_str(id_or_upn) {
+            Ok(id) => self.users.get(&id),
+            Err(_) => self
+                .users
+                .values()
+                .find(|u| u.user_principal_name.eq_ignore_ascii_case(id_or_upn)),
+        }
+    }
+
+    pub fn user_id(&self, id_or_upn: &str) -> Result<Uuid, WorldError> {
+        self.user(id_or_upn)
+            .map(|u| u.id)
+            .ok_or_else(|| WorldError::NotFound(id_or_upn.to_owned()))
+    }
+
+    /// The user's proxyAddresses as Graph shows them (see `addresses`).
+    pub fn proxy_addresses(&self, user: &CloudUser) -> Vec<String> {
+        addresses::proxy_addresses(user, &self.tenant, &self.switches)
+    }
+
+    /// The live user other than `except` that holds `address` (as a proxy address or UPN).
+    pub fn address_holder(&self, address: &str, except: Option<Uuid>) -> Option<&CloudUser> {
+        let bare = addresses::bare(address);
+        self.users
+            .values()
+            .filter(|u| Some(u.id) != except)
+            .find(|u| {
+                u.user_principal_name.eq_ignore_ascii_case(bare)
+                    || self
+                        .proxy_addresses(u)
+                        .iter()
+                        .any(|p| addresses::bare(p).eq_ignore_ascii_case(bare))
+            })
+    }
+
+    pub fn is_admin(&self, user_id: Uuid) -> bool {
+        self.roles
+            .iter()
+            .any(|role| role.members.contains(&user_id))
+    }
+
+    pub fn mailbox_state(&self, user_id: Uuid, now: OffsetDateTime) -> Option<MailboxState> {
+        self.mailboxes
+            .get(&user_id)
+            .map(|mailbox| mailboxes::effective_state(mailbox.state, now))
+    }
+
+    /// Drops soft-deleted users past the 30-day retention [S1][S15].
+    pub fn purge_expired(&mut self, now: OffsetDateTime) {
+        let retention = time::Duration::days(30);
+        let expired: Vec<Uuid> = self
+            .deleted_users
+            .iter()
+            .filter(|(_, d)| now - d.deleted_date_time >= retention)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.deleted_users.remove(&id);
+            self.mailboxes.remove(&id);
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The mailbox lifecycle around licences, deletion and restore [S26][S27][S39].
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Mailbox, MailboxState, World, addresses};
+
+/// Why Exchange Online refused a mailbox change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailboxError {
+    #[error("no mailbox for {0}")]
+    NotFound(String),
+    /// The mailbox's Exchange attributes come from on-premises [S37].
+    #[error("out of write scope: {0} is synchronized from on-premises")]
+    OutOfWriteScope(String),
+    /// Another object holds the address [S14b].
+    #[error("{address} is already used by {holder}")]
+    ObjectConflict { address: String, holder: String },
+    /// IsExchangeCloudManaged needs Entra Connect Sync 2.5.76.0 or later [S36-icewolf].
+    #[error(
+        "IsExchangeCloudManaged needs Entra Connect Sync 2.5.76.0 or later; this tenant runs {0}"
+    )]
+    ConnectTooOld(String),
+}
+
+/// The first Connect version that honours IsExchangeCloudManaged [S36-icewolf].
+const CLOUD_MANAGED_MIN_VERSION: [u32; 4] = [2, 5, 76, 0];
+
+fn version_at_least(version: &str, minimum: [u32; 4]) -> bool {
+    let mut parts = [0u32; 4];
+    for (slot, part) in parts.iter_mut().zip(version.split('.')) {
+        *slot = part.trim().parse().unwrap_or(0);
+    }
+    parts >= minimum
+}
+
+/// A reconnecting mailbox is active once its time has come.
+pub(super) fn effective_state(state: MailboxState, now: OffsetDateTime) -> MailboxState {
+    match state {
+        MailboxState::Reconnecting { due } if due <= now => MailboxState::Active,
+        other => other,
+    }
+}
+
+impl World {
+    /// Brings the user's mailbox in line with the user: licensed users get theirs back after
+    /// the reconnect delay, unlicensed ones lose it to the disconnected state, deleted ones to
+    /// the soft-deleted state.
+    pub(crate) fn reconcile_mailbox(&mut self, user_id: Uuid, now: OffsetDateTime) {
+        let live = self.users.contains_key(&user_id);
+        let licensed = live && self.has_exchange_license(user_id);
+        let due = now + time::Duration::seconds_f64(self.mailbox_reconnect_seconds);
+        let current = self
+            .mailboxes
+            .get(&user_id)
+            .map(|m| effective_state(m.state, now));
+        let next = match (live, licensed, current) {
+            (false, _, Some(MailboxState::SoftDeleted { since })) => {
+                MailboxState::SoftDeleted { since }
+            }
+            (false, _, Some(_)) => MailboxState::SoftDeleted { since: now },
+            (false, _, None) => return,
+            (true, true, None) => MailboxState::Reconnecting { due },
+            (
+                true,
+                true,
+                Some(state @ (MailboxState::Active | MailboxState::Reconnecting { .. })),
+            ) => state,
+            (true, true, Some(_)) => MailboxState::Reconnecting { due },
+            (true, false, Some(MailboxState::Active | MailboxState::Reconnecting { .. })) => {
+                MailboxState::Disconnected { since: now }
+            }
+            // Restored without a licence: the mailbox comes back disconnected [S26].
+            (true, false, Some(MailboxState::SoftDeleted { .. })) => {
+                MailboxState::Disconnected { since: now }
+            }
+            (true, false, Some(state)) => state,
+            (true, false, None) => return,
+        };
+        let mailbox = self.mailboxes.entry(user_id).or_insert_with(|| Mailbox {
+            user_id,
+            exchange_guid: Uuid::new_v4(),
+            state: next,
+            is_exchange_cloud_managed: false,
+        });
+        mailbox.state = next;
+    }
+}
+
+impl World {
+    /// The user behind a mailbox identity: UPN, object id, primary address or alias.
+    pub fn mailbox_owner(&self, identity: &str) -> Option<Uuid> {
+        if let Some(user) = self.user(identity) {
+            return Some(user.id);
+        }
+        self.users
+            .values()
+            .find(|u| {
+                u.mail_nickname.eq_ignore_ascii_case(identity)
+                    || self
+                        .proxy_addresses(u)
+                        .iter()
+                        .any(|a| addresses::bare(a).eq_ignore_ascii_case(identity))
+            })
+            .map(|u| u.id)
+    }
+
+    fn active_mailbox(&self, user_id: Uuid, now: OffsetDateTime) -> Result<&Mailbox, MailboxError> {
+        match (
+            self.mailboxes.get(&user_id),
+            self.mailbox_state(user_id, now),
+        ) {
+            (Some(mailbox), Some(MailboxState::Active)) => Ok(mailbox),
+            _ => Err(MailboxError::NotFound(user_id.to_string())),
+        }
+    }
+
+    /// `Set-Mailbox -EmailAddresses @{Add=..; Remove=..}` [S28].
+    pub fn change_email_addresses(
+        &mut self,
+        user_id: Uuid,
+        add: &[String],
+        remove: &[String],
+        now: OffsetDateTime,
+    ) -> Result<(), MailboxError> {
+        let mailbox = self.active_mailbox(user_id, now)?;
+        let user = &self.users[&user_id];
+        if user.is_synced() && !mailbox.is_exchange_cloud_managed {
+            return Err(MailboxError::OutOfWriteScope(
+                user.user_principal_name.clone(),
+            ));
+        }
+        for address in add {
+            if let Some(holder) = self.address_holder(address, Some(user_id)) {
+                return Err(MailboxError::ObjectConflict {
+                    address: addresses::bare(address).to_owned(),
+                    holder: holder.user_principal_name.clone(),
+                });
+            }
+        }
+        let Some(user) = self.users.get_mut(&user_id) else {
+            return Err(MailboxError::NotFound(user_id.to_string()));
+        };
+        let same =
+            |a: &String, b: &String| addresses::bare(a).eq_ignore_ascii_case(addresses::bare(b));
+        for address in remove {
+            user.cloud_addresses.retain(|a| !same(a, address));
+            user.on_premises_proxy_addresses
+                .retain(|a| !same(a, address));
+        }
+        for address in add {
+            if !user.cloud_addresses.iter().any(|a| same(a, address)) {
+                // No prefix means smtp [S28].
+                let typed = if address.contains(':') {
+                    address.clone()
+                } else {
+                    format!("smtp:{address}")
+                };
+                user.cloud_addresses.push(typed);
+            }
+        }
+        Ok(())
+    }
+
+    /// `Set-Mailbox -IsExchangeCloudManaged` [S36].
+    pub fn set_exchange_cloud_managed(
+        &mut self,
+        user_id: Uuid,
+        value: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), MailboxError> {
+        self.active_mailbox(user_id, now)?;
+        if value && !version_at_least(&self.connect.version, CLOUD_MANAGED_MIN_VERSION) {
+            return Err(MailboxError::ConnectTooOld(self.connect.version.clone()));
+        }
+        if let Some(mailbox) = self.mailboxes.get_mut(&user_id) {
+            mailbox.is_exchange_cloud_managed = value;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,181 @@
+//! The tenant's objects as plain data: what Graph, Exchange Online and the Connect server would
+//! hold. Field names follow the real APIs where an API shows them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use detour_contracts::connect_agent::{PolicyType, RunResult};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantInfo {
+    pub id: Uuid,
+    /// The initial domain, e.g. `contoso.onmicrosoft.com`: home of the MOERA.
+    pub initial_domain: String,
+    /// The hybrid coexistence domain, e.g. `contoso.mail.onmicrosoft.com`.
+    pub coexistence_domain: String,
+    pub verified_domains: Vec<String>,
+}
+
+/// `onPremisesDirectorySynchronization.features` [S17].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SyncFeatures {
+    pub block_soft_match_enabled: bool,
+    pub block_cloud_object_takeover_through_hard_match_enabled: bool,
+}
+
+/// Behaviours the sources disagree on (domain.md section 5); Detour must pass under each.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Switches {
+    /// `tenant.mail.onmicrosoft.com` values in AD proxyAddresses reach the cloud ([S25]) instead
+    /// of being discarded like every other reserved suffix ([S24], the seed's experience).
+    pub coexistence_domain_syncs_from_ad: bool,
+    /// A user restored from deletedItems still says `onPremisesSyncEnabled = true`
+    /// ([S46-cloudonly]) instead of becoming cloud-only ([S46-infotechninja]).
+    pub restored_user_stays_synced: bool,
+    /// A restored user keeps its `onPremisesImmutableId`, so its return to scope is a hard match.
+    pub restored_user_keeps_immutable_id: bool,
+    /// Group-based licences follow group membership that sync manages, so a user that leaves
+    /// scope loses them ([S38]).
+    pub synced_group_membership_drops_on_delete: bool,
+}
+
+impl Default for Switches {
+    fn default() -> Self {
+        Self {
+            coexistence_domain_syncs_from_ad: false,
+            restored_user_stays_synced: false,
+            restored_user_keeps_immutable_id: true,
+            synced_group_membership_drops_on_delete: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CloudUser {
+    pub id: Uuid,
+    pub user_principal_name: String,
+    pub display_name: String,
+    pub mail_nickname: String,
+    pub mail: Option<String>,
+    pub usage_location: Option<String>,
+    pub account_enabled: bool,
+    pub created_date_time: OffsetDateTime,
+    pub on_premises_sync_enabled: Option<bool>,
+    pub on_premises_immutable_id: Option<String>,
+    pub on_premises_distinguished_name: Option<String>,
+    pub on_premises_sam_account_name: Option<String>,
+    pub on_premises_user_principal_name: Option<String>,
+    pub on_premises_last_sync_date_time: Option<OffsetDateTime>,
+    /// proxyAddresses as AD last sent them, before the cloud's proxy calculation.
+    pub on_premises_proxy_addresses: Vec<String>,
+    /// Addresses only the cloud holds: the MOERA, and addresses added in Exchange Online.
+    pub cloud_addresses: Vec<String>,
+    pub direct_licenses: Vec<Uuid>,
+}
+
+impl CloudUser {
+    pub fn is_synced(&self) -> bool {
+        self.on_premises_sync_enabled == Some(true)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletedUser {
+    pub user: CloudUser,
+    pub deleted_date_time: OffsetDateTime,
+    /// Cloud-only group memberships, given back on restore [S16].
+    pub cloud_groups: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Group {
+    pub id: Uuid,
+    pub display_name: String,
+    /// Set for a group synced from AD: sync then manages its members.
+    pub on_premises_distinguished_name: Option<String>,
+    pub members: BTreeSet<Uuid>,
+    /// SKUs the group assigns to its members (group-based licensing).
+    pub licenses: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sku {
+    pub sku_id: Uuid,
+    pub sku_part_number: String,
+    pub prepaid_units: u32,
+    /// Whether the SKU includes an Exchange Online plan, so a licensed user has a mailbox.
+    pub includes_exchange: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DirectoryRole {
+    pub id: Uuid,
+    pub display_name: String,
+    pub role_template_id: Uuid,
+    pub members: BTreeSet<Uuid>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum MailboxState {
+    Active,
+    /// Licence back; Exchange reconnects the mailbox after a delay (UNCONFIRMED how long, [S26]).
+    Reconnecting {
+        #[serde(with = "time::serde::rfc3339")]
+        due: OffsetDateTime,
+    },
+    /// Licence gone: disabled, not listed, kept 30 days [S26].
+    Disconnected {
+        #[serde(with = "time::serde::rfc3339")]
+        since: OffsetDateTime,
+    },
+    /// The user is deleted: the mailbox is soft-deleted with it [S39].
+    SoftDeleted {
+        #[serde(with = "time::serde::rfc3339")]
+        since: OffsetDateTime,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Mailbox {
+    pub user_id: Uuid,
+    pub exchange_guid: Uuid,
+    pub state: MailboxState,
+    pub is_exchange_cloud_managed: bool,
+}
+
+/// What the Connect server remembers of an exported AD object (its connector space entry).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectorEntry {
+    pub anchor: String,
+    pub object_guid: Uuid,
+    pub distinguished_name: String,
+    pub cloud_object_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectState {
+    pub version: String,
+    pub sync_cycle_enabled: bool,
+    pub staging_mode_enabled: bool,
+    pub scheduler_suspended: bool,
+    pub interval_seconds: u64,
+    pub next_policy_type: PolicyType,
+    pub running: Option<Uuid>,
+    pub deletion_threshold_enabled: bool,
+    pub deletion_threshold: u32,
+    /// OUs in sync scope, by DN (compared case-insensitively) [S20].
+    pub scope_ous: Vec<String>,
+    /// Attribute filtering: an object whose `filter_attribute` starts with `filter_prefix` is
+    /// out of scope.
+    pub filter_attribute: Option<String>,
+    pub filter_prefix: String,
+    /// Connector space, by source anchor.
+    pub connector_space: BTreeMap<String, ConnectorEntry>,
+    /// Newest last.
+    pub runs: Vec<RunResult>,
+}
