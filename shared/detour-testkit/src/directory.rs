@@ -55,6 +55,12 @@ impl Directory {
             .set_conn_timeout(Duration::from_secs(10)))
     }
 
+    /// The administrator's UPN and password, for fixtures that stand in for other parties
+    /// (the simulator's Connect server reads and seeds AD with them).
+    pub fn admin_credentials(&self) -> (&str, &str) {
+        (&self.admin_upn, &self.admin_password)
+    }
+
     /// Binds as the service account Detour's ad-ops uses.
     pub async fn bind_service_account(&self) -> anyhow::Result<Ldap> {
         self.bind(&self.bind_dn, &self.bind_password).await

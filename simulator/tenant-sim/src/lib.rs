@@ -1,7 +1,6 @@
 //! tenant-sim: one process that plays a Microsoft 365 hybrid tenant for Detour. It serves the
 //! identity platform's token endpoint, Microsoft Graph v1.0, Exchange Online's InvokeCommand,
-//! the Connect agent API, and the Jira and ServiceNow endpoints Detour writes to, with the
-//! behaviour documented in `domain.md`. Its sync engine reads a real Active Directory over LDAP.
+//! and the Connect agent API, with the behaviour documented in `domain.md`. Its sync engine reads a real Active Directory over LDAP.
 //!
 //! # Layout
 //! `world` (the tenant as plain data and pure rules: users, licences, mailboxes, the sync
@@ -9,5 +8,10 @@
 //! `ad` (the LDAP side: read a snapshot, create scenario objects), `http` (one router per API),
 //! `settings`, `app` (wiring).
 
+pub mod ad;
+pub mod app;
 pub mod clock;
+pub mod http;
+pub mod scenario;
+pub mod settings;
 pub mod world;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub(crate) use addresses::primary_smtp;
 pub use licensing::LicenseState;
 pub use mailboxes::MailboxError;
 pub use model::*;

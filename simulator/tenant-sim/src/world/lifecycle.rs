@@ -32,6 +32,7 @@ impl World {
             DeletedUser {
                 user,
                 deleted_date_time: now,
+                deleted_by_sync: true,
                 cloud_groups,
             },
         );
@@ -113,7 +114,7 @@ impl World {
     }
 
     /// Whether `mail_nickname`'s MOERA is free, else a variant with four digits [S24].
-    pub(crate) fn new_moera(&self, mail_nickname: &str) -> String {
+    pub fn new_moera(&self, mail_nickname: &str) -> String {
         let plain = addresses::moera(mail_nickname, &self.tenant);
         if self.address_holder(&plain, None).is_none() {
             return plain;

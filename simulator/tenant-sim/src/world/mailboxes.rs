@@ -46,7 +46,7 @@ impl World {
     /// Brings the user's mailbox in line with the user: licensed users get theirs back after
     /// the reconnect delay, unlicensed ones lose it to the disconnected state, deleted ones to
     /// the soft-deleted state.
-    pub(crate) fn reconcile_mailbox(&mut self, user_id: Uuid, now: OffsetDateTime) {
+    pub fn reconcile_mailbox(&mut self, user_id: Uuid, now: OffsetDateTime) {
         let live = self.users.contains_key(&user_id);
         let licensed = live && self.has_exchange_license(user_id);
         let due = now + time::Duration::seconds_f64(self.mailbox_reconnect_seconds);

@@ -87,6 +87,8 @@ impl CloudUser {
 pub struct DeletedUser {
     pub user: CloudUser,
     pub deleted_date_time: OffsetDateTime,
+    /// Deleted by Entra Connect: deletedItems then shows a prefixed UPN [S49].
+    pub deleted_by_sync: bool,
     /// Cloud-only group memberships, given back on restore [S16].
     pub cloud_groups: Vec<Uuid>,
 }

@@ -1,0 +1,220 @@
+//! The running simulator: the world behind a lock, simulated time, the credentials a scenario
+//! declared, and the work that mixes the model with I/O (loading a scenario, running a cycle).
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use anyhow::Context;
+use detour_contracts::connect_agent::{AgentError, PolicyType, RunOutcome, RunResult};
+use uuid::Uuid;
+
+use crate::{
+    ad::{self, AdSettings},
+    clock::Clock,
+    scenario::{AppSpec, Scenario},
+    world::World,
+};
+
+/// The two resources a token can be for [S12][S31].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Graph,
+    Exchange,
+}
+
+impl Resource {
+    pub fn from_scope(scope: &str) -> Option<Self> {
+        match scope.trim().trim_end_matches('/') {
+            "https://graph.microsoft.com/.default" => Some(Resource::Graph),
+            "https://outlook.office365.com/.default" => Some(Resource::Exchange),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub resource: Resource,
+    pub expires: time::OffsetDateTime,
+}
+
+#[derive(Debug, Default)]
+pub struct Credentials {
+    pub apps: Vec<AppSpec>,
+    pub agent_key: String,
+    pub token_lifetime_seconds: u64,
+    pub tokens: HashMap<String, IssuedToken>,
+}
+
+#[derive(Debug)]
+pub struct Sim {
+    world: Mutex<Option<World>>,
+    pub clock: Clock,
+    pub credentials: Mutex<Credentials>,
+    pub ad: AdSettings,
+    cycle_seconds: Mutex<f64>,
+}
+
+/// Why a request found no world to work on.
+#[derive(Debug, thiserror::Error)]
+#[error("no scenario is loaded: POST one to /_sim/scenario")]
+pub struct NoScenario;
+
+impl Sim {
+    pub fn new(ad: AdSettings) -> Arc<Self> {
+        Arc::new(Self {
+            world: Mutex::new(None),
+            clock: Clock::default(),
+            credentials: Mutex::new(Credentials::default()),
+            ad,
+            cycle_seconds: Mutex::new(0.0),
+        })
+    }
+
+    /// Runs `f` on the world under its lock; keep `f` free of I/O.
+    pub fn with_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> Result<T, NoScenario> {
+        let mut guard = lock(&self.world);
+        let world = guard.as_mut().ok_or(NoScenario)?;
+        world.purge_expired(self.clock.now());
+        Ok(f(world))
+    }
+
+    pub fn credentials(&self) -> MutexGuard<'_, Credentials> {
+        lock(&self.credentials)
+    }
+
+    /// Replaces the world with `scenario`: its AD objects are created where missing, a first
+    /// (Initial) cycle exports them, then the cloud-side facts are applied.
+    pub async fn load(&self, scenario: &Scenario) -> anyhow::Result<usize> {
+        ad::ensure_objects(
+            &self.ad,
+            &scenario.ad.ous,
+            &scenario.ad.users,
+            &scenario.ad.groups,
+        )
+        .await
+        .context("cannot create the scenario's AD objects")?;
+        let mut world = scenario.empty_world();
+        let snapshot =
+            ad::read_snapshot(&self.ad, world.connect.filter_attribute.as_deref()).await?;
+        let now = self.clock.now();
+        let run = world.run_sync(&snapshot, Uuid::new_v4(), PolicyType::Initial, now, now);
+        world.connect.runs.push(run);
+        scenario.apply_cloud_side(&mut world, now)?;
+        let users = world.users.len();
+        *lock(&self.world) = Some(world);
+        *lock(&self.cycle_seconds) = scenario.delays.cycle_seconds;
+        let mut credentials = self.credentials();
+        credentials.apps.clone_from(&scenario.apps);
+        credentials.agent_key.clone_from(&scenario.agent_key);
+        credentials.token_lifetime_seconds = scenario.delays.token_lifetime_seconds;
+        credentials.tokens.clear();
+        Ok(users)
+    }
+
+    /// Starts a cycle unless one runs or Connect refuses; the cycle itself runs in the
+    /// background for the scenario's cycle time, then imports AD and exports.
+    pub fn start_cycle(
+        self: &Arc<Self>,
+        policy_type: PolicyType,
+    ) -> Result<Result<Uuid, AgentError>, NoScenario> {
+        let now = self.clock.now();
+        let started = self.with_world(|world| {
+            let connect = &mut world.connect;
+            let refusal = if connect.running.is_some() {
+                // Start-ADSyncSyncCycle's own text [S40].
+                Some((
+                    "busy",
+                    format!(
+                        "System.InvalidOperationException: Connector: {} - AAD is busy.",
+                        world.tenant.initial_domain
+                    ),
+                ))
+            } else if connect.staging_mode_enabled {
+                Some((
+                    "staging-mode",
+                    "Staging mode is enabled: this server exports nothing.".to_owned(),
+                ))
+            } else if connect.scheduler_suspended {
+                Some((
+                    "scheduler-suspended",
+                    "The scheduler is suspended (an upgrade or the wizard is running).".to_owned(),
+                ))
+            } else {
+                None
+            };
+            if let Some((code, message)) = refusal {
+                return Err(AgentError {
+                    code: code.to_owned(),
+                    message,
+                });
+            }
+            let run_id = Uuid::new_v4();
+            connect.running = Some(run_id);
+            connect.runs.push(RunResult {
+                run_id,
+                policy_type,
+                outcome: RunOutcome::InProgress,
+                start_date: now,
+                end_date: None,
+                connectors: Vec::new(),
+                objects: Vec::new(),
+            });
+            Ok(run_id)
+        })?;
+        if let Ok(run_id) = started {
+            let sim = self.clone();
+            tokio::spawn(async move { sim.finish_cycle(run_id, policy_type, now).await });
+        }
+        Ok(started)
+    }
+
+    async fn finish_cycle(
+        &self,
+        run_id: Uuid,
+        policy_type: PolicyType,
+        started: time::OffsetDateTime,
+    ) {
+        let seconds = *lock(&self.cycle_seconds);
+        tokio::time::sleep(Duration::from_secs_f64(seconds.max(0.0))).await;
+        let filter = self
+            .with_world(|w| w.connect.filter_attribute.clone())
+            .ok()
+            .flatten();
+        let snapshot = ad::read_snapshot(&self.ad, filter.as_deref()).await;
+        let now = self.clock.now();
+        let _ = self.with_world(|world| {
+            let result = match &snapshot {
+                Ok(snapshot) => world.run_sync(snapshot, run_id, policy_type, started, now),
+                Err(error) => {
+                    tracing::warn!(%error, "the AD connector could not import");
+                    RunResult {
+                        run_id,
+                        policy_type,
+                        outcome: RunOutcome::NoStartConnection,
+                        start_date: started,
+                        end_date: Some(now),
+                        connectors: Vec::new(),
+                        objects: Vec::new(),
+                    }
+                }
+            };
+            if let Some(slot) = world.connect.runs.iter_mut().find(|r| r.run_id == run_id) {
+                *slot = result;
+            }
+            world.connect.running = None;
+            world.connect.next_policy_type = PolicyType::Delta;
+        });
+    }
+}
+
+/// A poisoned lock still holds consistent data here: every writer finishes its change before
+/// it can panic, so the guard is taken over rather than propagating the panic.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

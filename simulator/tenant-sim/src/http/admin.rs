@@ -1,0 +1,122 @@
+//! The simulator's own admin API under `/_sim/`: load a scenario, dump the world, flip switches
+//! and features, and move time forward. It is for rehearsals and tests, not for Detour.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post, put},
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{
+    app::Sim,
+    scenario::Scenario,
+    world::{Switches, SyncFeatures},
+};
+
+pub(super) fn routes() -> Router<Arc<Sim>> {
+    Router::new()
+        .route("/_sim/scenario", post(load))
+        .route("/_sim/world", get(dump))
+        .route("/_sim/switches", put(switches))
+        .route("/_sim/features", put(features))
+        .route("/_sim/clock", post(clock))
+}
+
+fn problem(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+async fn load(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    let scenario: Scenario = match serde_json::from_slice(&body) {
+        Ok(scenario) => scenario,
+        Err(error) => return problem(StatusCode::BAD_REQUEST, format!("not a scenario: {error}")),
+    };
+    match sim.load(&scenario).await {
+        Ok(users) => Json(json!({ "loaded": true, "users": users })).into_response(),
+        Err(error) => problem(StatusCode::BAD_GATEWAY, format!("{error:#}")),
+    }
+}
+
+async fn dump(State(sim): State<Arc<Sim>>) -> Response {
+    let now = sim.clock.now();
+    match sim.with_world(|world| {
+        let mut value = serde_json::to_value(&*world).unwrap_or_default();
+        // Effective states, as the APIs would report them now.
+        let mailboxes: serde_json::Map<String, serde_json::Value> = world
+            .mailboxes
+            .keys()
+            .map(|id| (id.to_string(), json!(world.mailbox_state(*id, now))))
+            .collect();
+        value["mailbox_states_now"] = json!(mailboxes);
+        let proxies: serde_json::Map<String, serde_json::Value> = world
+            .users
+            .values()
+            .map(|u| (u.id.to_string(), json!(world.proxy_addresses(u))))
+            .collect();
+        value["proxy_addresses_now"] = json!(proxies);
+        value
+    }) {
+        Ok(value) => Json(value).into_response(),
+        Err(none) => problem(StatusCode::SERVICE_UNAVAILABLE, none.to_string()),
+    }
+}
+
+async fn switches(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    let switches: Switches = match serde_json::from_slice(&body) {
+        Ok(switches) => switches,
+        Err(error) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!("not a switch set: {error}"),
+            );
+        }
+    };
+    match sim.with_world(|world| world.switches = switches) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(none) => problem(StatusCode::SERVICE_UNAVAILABLE, none.to_string()),
+    }
+}
+
+async fn features(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    let features: SyncFeatures = match serde_json::from_slice(&body) {
+        Ok(features) => features,
+        Err(error) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!("not a feature set: {error}"),
+            );
+        }
+    };
+    match sim.with_world(|world| world.features = features) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(none) => problem(StatusCode::SERVICE_UNAVAILABLE, none.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    advance_seconds: f64,
+}
+
+async fn clock(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    let advance = match serde_json::from_slice::<Advance>(&body) {
+        Ok(advance) if advance.advance_seconds >= 0.0 => advance,
+        _ => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "send {\"advance_seconds\": N} with N >= 0; time only moves forward",
+            );
+        }
+    };
+    sim.clock
+        .advance(time::Duration::seconds_f64(advance.advance_seconds));
+    Json(json!({ "now": crate::http::rfc3339(sim.clock.now()) })).into_response()
+}

@@ -1,0 +1,102 @@
+//! Microsoft Graph v1.0, the part Detour uses: users, deleted items and restore, licences,
+//! subscribed SKUs, the tenant's sync features, role membership. Field names and error shapes
+//! are Graph's own.
+
+mod directory;
+mod filter;
+mod users;
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    http::{HeaderMap, StatusCode},
+    response::Response,
+    routing::{get, post},
+};
+
+use super::{authorize, graph_error};
+use crate::{
+    app::{Resource, Sim},
+    world::WorldError,
+};
+
+pub(super) fn routes() -> Router<Arc<Sim>> {
+    Router::new()
+        .route("/v1.0/users", get(users::list))
+        .route("/v1.0/users/{id}", get(users::get).patch(users::patch))
+        .route(
+            "/v1.0/users/{id}/assignLicense",
+            post(directory::assign_license),
+        )
+        .route("/v1.0/users/{id}/memberOf", get(directory::member_of))
+        .route(
+            "/v1.0/directory/deletedItems/microsoft.graph.user",
+            get(directory::list_deleted),
+        )
+        .route(
+            "/v1.0/directory/deletedItems/{id}",
+            get(directory::get_deleted),
+        )
+        .route(
+            "/v1.0/directory/deletedItems/{id}/restore",
+            post(directory::restore),
+        )
+        // Entra PowerShell's spelling of the same action [S50].
+        .route(
+            "/v1.0/directory/deletedItems/{id}/microsoft.graph.restore",
+            post(directory::restore),
+        )
+        .route("/v1.0/subscribedSkus", get(directory::subscribed_skus))
+        .route(
+            "/v1.0/directory/onPremisesSynchronization",
+            get(directory::sync_features),
+        )
+}
+
+fn guard(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
+    authorize(sim, headers, Resource::Graph).map_err(|message| {
+        graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            message,
+            Vec::new(),
+        )
+    })
+}
+
+fn world_error(error: WorldError) -> Response {
+    match &error {
+        WorldError::NotFound(_) => graph_error(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            &error.to_string(),
+            Vec::new(),
+        ),
+        // The shape Graph gives a proxy conflict [S14].
+        WorldError::Conflict { target, value } => graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            &error.to_string(),
+            vec![
+                serde_json::json!({ "code": "ObjectConflict", "target": target, "message": format!("{target}: {value}") }),
+                serde_json::json!({ "code": "ConflictingObjects", "target": target }),
+            ],
+        ),
+        WorldError::BadRequest(message) => graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            message,
+            Vec::new(),
+        ),
+    }
+}
+
+fn bad_request(message: &str) -> Response {
+    graph_error(
+        StatusCode::BAD_REQUEST,
+        "Request_BadRequest",
+        message,
+        Vec::new(),
+    )
+}

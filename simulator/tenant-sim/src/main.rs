@@ -1,0 +1,91 @@
+//! Starts tenant-sim; the library says what it simulates.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::Parser;
+use detour_config::{EXIT_BAD_CONFIG, Sources};
+use tenant_sim::{app::Sim, scenario::Scenario, settings::SimSettings};
+
+/// A simulated Microsoft 365 hybrid tenant: Graph, Exchange Online and Entra Connect (syncing
+/// from a real AD over LDAPS), for rehearsing and testing Detour.
+///
+/// Start it on top of the dev stack with a scenario, then drive it like the real services:
+///
+///   deploy/dev-stack.sh up
+///   cargo run -p tenant-sim -- --scenario simulator/tenant-sim/scenarios/contoso.json
+///
+/// Tokens: POST /{tenant}/oauth2/v2.0/token (client credentials). Graph under /v1.0,
+/// Exchange at /adminapi/beta/{tenant}/InvokeCommand, the Connect agent under /connect/v1,
+/// the simulator's own controls under /_sim (scenario, world, switches, features, clock).
+#[derive(Debug, Parser)]
+#[command(version, verbatim_doc_comment)]
+struct Args {
+    /// A scenario (JSON) to load at start; without one, POST it to /_sim/scenario later.
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// Settings file (TOML), layered over the defaults and under DETOUR__ variables.
+    #[arg(long, env = "DETOUR_CONFIG")]
+    config: Option<PathBuf>,
+    /// Listen address, overriding http.listen.
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut sources = Sources::from_process(tenant_sim::settings::DEFAULTS);
+    sources.file = args.config.clone();
+    let mut settings: SimSettings = match detour_config::load(&sources) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("tenant-sim: {error}");
+            return ExitCode::from(EXIT_BAD_CONFIG as u8);
+        }
+    };
+    if let Some(listen) = args.listen {
+        settings.http.listen = listen;
+    }
+    let scenario = match args.scenario.as_deref().map(read_scenario).transpose() {
+        Ok(scenario) => scenario,
+        Err(error) => {
+            eprintln!("tenant-sim: {error:#}");
+            return ExitCode::from(EXIT_BAD_CONFIG as u8);
+        }
+    };
+    let Ok(runtime) = tokio::runtime::Runtime::new() else {
+        eprintln!("tenant-sim: cannot start the async runtime");
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(serve(settings, scenario)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("tenant-sim: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_scenario(path: &std::path::Path) -> anyhow::Result<Scenario> {
+    use anyhow::Context;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a valid scenario", path.display()))
+}
+
+async fn serve(settings: SimSettings, scenario: Option<Scenario>) -> anyhow::Result<()> {
+    let telemetry = detour_telemetry::Telemetry::install("tenant-sim", &settings.telemetry)?;
+    let sim = Sim::new(settings.ad.clone());
+    if let Some(scenario) = &scenario {
+        let users = sim.load(scenario).await?;
+        tracing::info!(users, tenant = %scenario.tenant.initial_domain, "scenario loaded");
+    }
+    let listener = tokio::net::TcpListener::bind(settings.http.listen).await?;
+    tracing::info!(addr = %listener.local_addr()?, "tenant-sim listening");
+    tenant_sim::http::serve(listener, sim, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    telemetry.shutdown().await;
+    Ok(())
+}

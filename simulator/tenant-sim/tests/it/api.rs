@@ -1,0 +1,367 @@
+//! The APIs' rules and error shapes: tokens, advanced queries and paging, busy cycles, the
+//! deletion threshold, conflicts and bad input.
+
+use detour_contracts::connect_agent::{ObjectOutcome, RunOutcome};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{EXCHANGE, GRAPH, Harness};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_per_resource_expire_and_errors_have_the_platforms_shape() {
+    let sim = Harness::start("tokens", &["ada"], |_| {}).await;
+    let url = sim.url(&format!("/{}/oauth2/v2.0/token", sim.tenant_id));
+    let form = |secret: &str, scope: &str| {
+        vec![
+            ("grant_type".to_owned(), "client_credentials".to_owned()),
+            ("client_id".to_owned(), sim.client_id.to_string()),
+            ("client_secret".to_owned(), secret.to_owned()),
+            ("scope".to_owned(), scope.to_owned()),
+        ]
+    };
+    let wrong: Value = sim
+        .client
+        .post(&url)
+        .form(&form("nope", GRAPH))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(wrong["error"], "invalid_client");
+    assert_eq!(wrong["error_codes"], json!([7000215]));
+    let mixed = sim
+        .client
+        .post(&url)
+        .form(&form(&sim.secret, &format!("{GRAPH} {EXCHANGE}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mixed.status(), 400);
+    assert_eq!(
+        mixed.json::<Value>().await.unwrap()["error"],
+        "invalid_scope"
+    );
+
+    // An Exchange token does not open Graph.
+    let exchange = sim.token(EXCHANGE).await;
+    let response = sim
+        .client
+        .get(sim.url("/v1.0/users"))
+        .bearer_auth(&exchange)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["code"],
+        "InvalidAuthenticationToken"
+    );
+    let missing = sim.client.get(sim.url("/v1.0/users")).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+
+    // Tokens expire.
+    let graph = sim.token(GRAPH).await;
+    let ok = sim
+        .client
+        .get(sim.url("/v1.0/users"))
+        .bearer_auth(&graph)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    sim.client
+        .post(sim.url("/_sim/clock"))
+        .json(&json!({ "advance_seconds": 3600 }))
+        .send()
+        .await
+        .unwrap();
+    let expired = sim
+        .client
+        .get(sim.url("/v1.0/users"))
+        .bearer_auth(&graph)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expired.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advanced_queries_need_their_headers_and_pages_link_to_the_next() {
+    let sim = Harness::start("query", &["ada", "bob", "cyd"], |_| {}).await;
+    let token = sim.token(GRAPH).await;
+    let filter = "$filter=endsWith(userPrincipalName,'@contoso.com')";
+    let plain = sim
+        .client
+        .get(sim.url(&format!("/v1.0/users?{filter}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 400);
+    assert_eq!(
+        plain.json::<Value>().await.unwrap()["error"]["code"],
+        "Request_UnsupportedQuery"
+    );
+    let advanced: Value = sim
+        .client
+        .get(sim.url(&format!("/v1.0/users?{filter}&$count=true")))
+        .header("ConsistencyLevel", "eventual")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(advanced["@odata.count"], 3);
+
+    let (status, bad) = sim
+        .graph(
+            Method::GET,
+            "/users?$filter=userPrincipalName eq unquoted",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, bad["error"]["code"].as_str()),
+        (400, Some("BadRequest"))
+    );
+    let (status, bad) = sim
+        .graph(Method::GET, "/users?$select=nonsense", None)
+        .await;
+    assert_eq!(
+        (status, bad["error"]["code"].as_str()),
+        (400, Some("Request_BadRequest"))
+    );
+    let (status, _) = sim.graph(Method::GET, "/users/$count", None).await;
+    assert_eq!(status, 400);
+
+    let mut seen = Vec::new();
+    let mut next = Some(sim.url("/v1.0/users?$top=2&$select=id"));
+    while let Some(url) = next {
+        let page: Value = sim
+            .client
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        seen.extend(
+            page["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["id"].clone()),
+        );
+        next = page["@odata.nextLink"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_refuses_a_second_start_while_it_runs() {
+    let sim = Harness::start("busy", &["ada"], |s| {
+        s["delays"]["cycle_seconds"] = json!(1.0)
+    })
+    .await;
+    let start = json!({ "policyType": "Delta" });
+    let (first, _) = sim
+        .agent(Method::POST, "/sync-cycles", Some(start.clone()))
+        .await;
+    assert_eq!(first, 202);
+    let (status, busy) = sim.agent(Method::POST, "/sync-cycles", Some(start)).await;
+    assert_eq!(status, 409);
+    assert_eq!(busy["code"], "busy");
+    assert!(busy["message"].as_str().unwrap().contains("AAD is busy"));
+    let (_, scheduler) = sim.agent(Method::GET, "/scheduler", None).await;
+    assert_eq!(scheduler["syncCycleInProgress"], true);
+    let (status, _) = sim
+        .agent(
+            Method::POST,
+            "/sync-cycles",
+            Some(json!({ "policyType": "Sometimes" })),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let unauthorized = sim
+        .client
+        .get(sim.url("/connect/v1/scheduler"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletions_past_the_threshold_stop_the_export() {
+    let sim = Harness::start("threshold", &["ada", "bob"], |s| {
+        s["connect"]["deletion_threshold"] = json!(1)
+    })
+    .await;
+    sim.move_user("ada", &sim.staff(), &sim.parked()).await;
+    sim.move_user("bob", &sim.staff(), &sim.parked()).await;
+    let run = sim.sync().await;
+    assert_eq!(run.outcome, RunOutcome::StoppedDeletionThresholdExceeded);
+    assert!(
+        run.objects
+            .iter()
+            .all(|o| o.outcome != ObjectOutcome::Deleted)
+    );
+    let (_, deleted) = sim
+        .graph(
+            Method::GET,
+            "/directory/deletedItems/microsoft.graph.user",
+            None,
+        )
+        .await;
+    assert_eq!(deleted["value"], json!([]));
+    let (_, threshold) = sim.agent(Method::GET, "/deletion-threshold", None).await;
+    assert_eq!(threshold, json!({ "enabled": true, "threshold": 1 }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_managed_mailboxes_need_connect_2_5_76() {
+    let sim = Harness::start("soa-old", &["ada"], |_| {}).await;
+    let (status, body) = sim
+        .invoke(
+            "Set-Mailbox",
+            json!({ "Identity": sim.upn("ada"), "IsExchangeCloudManaged": true }),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2.5.76.0"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloud_managed_mailbox_takes_addresses_unless_another_object_holds_them() {
+    let sim = Harness::start("soa", &["ada", "bob"], |s| {
+        s["connect"]["version"] = json!("2.5.79.0")
+    })
+    .await;
+    let ada = sim.upn("ada");
+    let (status, body) = sim
+        .invoke(
+            "Set-Mailbox",
+            json!({ "Identity": ada, "IsExchangeCloudManaged": true }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let add = |address: String| json!({ "Identity": ada, "EmailAddresses": { "@odata.type": "#Exchange.GenericHashTable", "Add": [address] } });
+
+    // bob already holds his coexistence address: ada cannot take it.
+    let (status, conflict) = sim
+        .invoke(
+            "Set-Mailbox",
+            add(format!(
+                "smtp:{}@contoso.mail.onmicrosoft.com",
+                sim.sam("bob")
+            )),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        conflict["error"]["details"][0]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("Reason: ObjectConflict"),
+        "{conflict}"
+    );
+
+    // Her own is free; the user stays synced.
+    let own = format!("smtp:{}@contoso.mail.onmicrosoft.com", sim.sam("ada"));
+    let (status, _) = sim.invoke("Set-Mailbox", add(own.clone())).await;
+    assert_eq!(status, 200);
+    let (_, mailbox) = sim.invoke("Get-Mailbox", json!({ "Identity": ada })).await;
+    assert_eq!(mailbox["value"][0]["IsDirSynced"], true);
+    assert_eq!(mailbox["value"][0]["IsExchangeCloudManaged"], true);
+    assert!(
+        mailbox["value"][0]["EmailAddresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == &json!(own))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_the_real_apis_errors_never_a_crash() {
+    let sim = Harness::start("errors", &["ada"], |_| {}).await;
+    let (status, body) = sim
+        .invoke(
+            "Set-Mailbox",
+            json!({ "Identity": sim.upn("ada"), "EmailAddresses": { "Add": ["x@y"] } }),
+        )
+        .await;
+    assert_eq!(status, 400, "a hashtable must say it is one: {body}");
+    let (status, body) = sim
+        .invoke("Get-Mailbox", json!({ "Identity": "nobody@contoso.com" }))
+        .await;
+    assert_eq!(status, 404);
+    assert!(
+        body["error"]["details"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ManagementObjectNotFoundException")
+    );
+    let (status, _) = sim.invoke("Remove-Mailbox", json!({})).await;
+    assert_eq!(status, 400);
+
+    let token = sim.token(GRAPH).await;
+    let garbage = sim
+        .client
+        .post(sim.url(&format!("/v1.0/users/{}/assignLicense", sim.upn("ada"))))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 400);
+    assert_eq!(
+        garbage.json::<Value>().await.unwrap()["error"]["code"],
+        "Request_BadRequest"
+    );
+    let restore = sim
+        .client
+        .post(sim.url(&format!(
+            "/v1.0/directory/deletedItems/{}/restore",
+            uuid::Uuid::new_v4()
+        )))
+        .bearer_auth(&token)
+        .json(&json!({ "surprise": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(restore.status(), 400, "unknown fields are refused");
+    let (status, missing) = sim
+        .graph(
+            Method::POST,
+            &format!("/directory/deletedItems/{}/restore", uuid::Uuid::new_v4()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, missing["error"]["code"].as_str()),
+        (404, Some("Request_ResourceNotFound"))
+    );
+    let bad_scenario = sim
+        .client
+        .post(sim.url("/_sim/scenario"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_scenario.status(), 400);
+}
