@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::{
     ad::{self, AdSettings},
     clock::Clock,
+    faults::{Faults, ResourceUnits},
     scenario::{AppSpec, Scenario},
     world::World,
 };
@@ -56,6 +57,8 @@ pub struct Sim {
     pub credentials: Mutex<Credentials>,
     pub ad: AdSettings,
     cycle_seconds: Mutex<f64>,
+    pub faults: Mutex<Faults>,
+    graph_units: Mutex<ResourceUnits>,
 }
 
 /// Why a request found no world to work on.
@@ -71,6 +74,8 @@ impl Sim {
             credentials: Mutex::new(Credentials::default()),
             ad,
             cycle_seconds: Mutex::new(0.0),
+            faults: Mutex::new(Faults::default()),
+            graph_units: Mutex::new(ResourceUnits::new(3500, time::OffsetDateTime::now_utc())),
         })
     }
 
@@ -84,6 +89,15 @@ impl Sim {
 
     pub fn credentials(&self) -> MutexGuard<'_, Credentials> {
         lock(&self.credentials)
+    }
+
+    pub fn faults(&self) -> MutexGuard<'_, Faults> {
+        lock(&self.faults)
+    }
+
+    /// Spends Graph resource units, or says how long until enough have refilled.
+    pub fn spend_graph_units(&self, cost: u32) -> Result<(), Duration> {
+        lock(&self.graph_units).spend(cost, self.clock.now())
     }
 
     /// Replaces the world with `scenario`: its AD objects are created where missing, a first
@@ -107,6 +121,9 @@ impl Sim {
         let users = world.users.len();
         *lock(&self.world) = Some(world);
         *lock(&self.cycle_seconds) = scenario.delays.cycle_seconds;
+        *lock(&self.graph_units) =
+            ResourceUnits::new(scenario.limits.graph_resource_units_per_10_seconds, now);
+        self.faults().clear();
         let mut credentials = self.credentials();
         credentials.apps.clone_from(&scenario.apps);
         credentials.agent_key.clone_from(&scenario.agent_key);

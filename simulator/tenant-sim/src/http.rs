@@ -8,6 +8,7 @@
 )]
 
 mod admin;
+mod chaos;
 mod connect;
 mod exchange;
 mod graph;
@@ -24,14 +25,24 @@ use serde_json::{Value, json};
 
 use crate::app::{NoScenario, Resource, Sim};
 
+/// Every API behind the fault and throttling layer; `$batch` replays its requests through that
+/// same stack; the admin API stays outside it.
 pub fn router(sim: Arc<Sim>) -> Router {
-    Router::new()
+    let apis = Router::new()
         .merge(token::routes())
         .merge(graph::routes())
         .merge(exchange::routes())
         .merge(connect::routes())
-        .merge(admin::routes())
-        .with_state(sim)
+        .with_state(sim.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            sim.clone(),
+            chaos::chaos,
+        ));
+    let batch = graph::batch::routes(apis.clone(), sim.clone());
+    Router::new()
+        .merge(apis)
+        .merge(batch)
+        .merge(admin::routes().with_state(sim))
 }
 
 /// Serves every API on `listener` until `shutdown` completes.

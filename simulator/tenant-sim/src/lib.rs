@@ -11,6 +11,7 @@
 pub mod ad;
 pub mod app;
 pub mod clock;
+pub mod faults;
 pub mod http;
 pub mod scenario;
 pub mod settings;

@@ -41,6 +41,23 @@ pub struct Scenario {
     pub agent_key: String,
     #[serde(default)]
     pub delays: Delays,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// The identity service's app+tenant budget; 3,500 for a small tenant [S9-limits].
+    pub graph_resource_units_per_10_seconds: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            graph_resource_units_per_10_seconds: 3500,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

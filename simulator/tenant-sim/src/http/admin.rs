@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::{
     app::Sim,
+    faults::Fault,
     scenario::Scenario,
     world::{Switches, SyncFeatures},
 };
@@ -27,6 +28,10 @@ pub(super) fn routes() -> Router<Arc<Sim>> {
         .route("/_sim/switches", put(switches))
         .route("/_sim/features", put(features))
         .route("/_sim/clock", post(clock))
+        .route(
+            "/_sim/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
 }
 
 fn problem(status: StatusCode, message: impl Into<String>) -> Response {
@@ -119,4 +124,23 @@ async fn clock(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     sim.clock
         .advance(time::Duration::seconds_f64(advance.advance_seconds));
     Json(json!({ "now": crate::http::rfc3339(sim.clock.now()) })).into_response()
+}
+
+async fn add_fault(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Fault>(&body) {
+        Ok(fault) => {
+            sim.faults().add(fault);
+            StatusCode::CREATED.into_response()
+        }
+        Err(error) => problem(StatusCode::BAD_REQUEST, format!("not a fault: {error}")),
+    }
+}
+
+async fn list_faults(State(sim): State<Arc<Sim>>) -> Response {
+    Json(sim.faults().list()).into_response()
+}
+
+async fn clear_faults(State(sim): State<Arc<Sim>>) -> Response {
+    sim.faults().clear();
+    StatusCode::NO_CONTENT.into_response()
 }

@@ -2,6 +2,7 @@
 //! subscribed SKUs, the tenant's sync features, role membership. Field names and error shapes
 //! are Graph's own.
 
+pub(super) mod batch;
 mod directory;
 mod filter;
 mod users;

@@ -365,3 +365,182 @@ async fn bad_input_gets_the_real_apis_errors_never_a_crash() {
         .unwrap();
     assert_eq!(bad_scenario.status(), 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_throttles_past_its_resource_units_with_retry_after() {
+    let sim = Harness::start("throttle", &["ada"], |s| {
+        s["limits"] = json!({ "graph_resource_units_per_10_seconds": 6 })
+    })
+    .await;
+    let token = sim.token(GRAPH).await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        // A plain user list costs 2 units.
+        let response = sim
+            .client
+            .get(sim.url("/v1.0/users"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == 200 {
+            assert_eq!(response.headers()["x-ms-resource-unit"], "2");
+        } else {
+            assert_eq!(
+                response.headers()["x-ms-throttle-information"],
+                "ResourceUnitLimitExceeded"
+            );
+            let wait: u64 = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=10).contains(&wait), "{wait}");
+            assert_eq!(
+                response.json::<Value>().await.unwrap()["error"]["code"],
+                "TooManyRequests"
+            );
+        }
+    }
+    assert_eq!(statuses, [200, 200, 200, 429]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_hit_the_matching_requests_then_stop() {
+    let sim = Harness::start("faults", &["ada"], |_| {}).await;
+    let fault = |body: Value| {
+        let request = sim.client.post(sim.url("/_sim/faults")).json(&body);
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(
+        fault(json!({ "api": "exchange", "kind": "busy", "count": 1 })).await,
+        201
+    );
+    assert_eq!(fault(json!({ "api": "graph", "path_contains": "/users", "method": "GET", "kind": "server-error", "status": 503, "count": 2 })).await, 201);
+    assert_eq!(
+        fault(json!({ "api": "graph", "kind": "nonsense" })).await,
+        400
+    );
+
+    let token = sim.token(EXCHANGE).await;
+    let busy = sim
+        .client
+        .post(sim.url(&format!("/adminapi/beta/{}/InvokeCommand", sim.tenant_id)))
+        .bearer_auth(&token)
+        .json(&json!({ "CmdletInput": { "CmdletName": "Get-Mailbox", "Parameters": {} } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(busy.status(), 429);
+    assert!(
+        busy.text()
+            .await
+            .unwrap()
+            .contains("maximum number of concurrent requests")
+    );
+    let (status, _) = sim.invoke("Get-Mailbox", json!({})).await;
+    assert_eq!(status, 200, "the fault was for one request");
+
+    let (first, error) = sim.graph(Method::GET, "/users", None).await;
+    assert_eq!(
+        (first, error["error"]["code"].as_str()),
+        (503, Some("serviceNotAvailable"))
+    );
+    let (second, _) = sim.graph(Method::GET, "/users", None).await;
+    let (third, _) = sim.graph(Method::GET, "/users", None).await;
+    assert_eq!((second, third), (503, 200));
+
+    assert_eq!(
+        fault(json!({ "api": "connect", "kind": "timeout" })).await,
+        201
+    );
+    let slow = sim
+        .client
+        .get(sim.url("/connect/v1/scheduler"))
+        .bearer_auth(&sim.agent_key)
+        .timeout(std::time::Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(slow.unwrap_err().is_timeout());
+    let cleared = sim
+        .client
+        .delete(sim.url("/_sim/faults"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cleared.status(), 204);
+    let (status, _) = sim.agent(Method::GET, "/scheduler", None).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_answers_each_request_with_its_own_status() {
+    let sim = Harness::start("batch", &["ada"], |_| {}).await;
+    let token = sim.token(GRAPH).await;
+    let post = |body: Value| {
+        let request = sim
+            .client
+            .post(sim.url("/v1.0/$batch"))
+            .bearer_auth(&token)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let fault = sim
+        .client
+        .post(sim.url("/_sim/faults"))
+        .json(&json!({ "api": "graph", "path_contains": "/subscribedSkus", "kind": "throttle", "retry_after_seconds": 7, "count": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fault.status(), 201);
+    let (status, batch) = post(json!({ "requests": [
+        { "id": "1", "method": "GET", "url": format!("/users/{}?$select=id", sim.upn("ada")) },
+        { "id": "2", "method": "GET", "url": "/users/nobody@contoso.com" },
+        { "id": "3", "method": "GET", "url": "/users?$top=1", "dependsOn": ["2"] },
+        { "id": "4", "method": "GET", "url": "subscribedSkus" },
+        { "id": "5", "method": "PATCH", "url": format!("/users/{}", sim.upn("ada")),
+          "headers": { "Content-Type": "application/json" }, "body": { "usageLocation": "DE" } },
+    ]}))
+    .await;
+    assert_eq!(status, 200);
+    let by_id = |id: &str| {
+        batch["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_id("1")["status"], 200);
+    assert_eq!(by_id("2")["status"], 404);
+    assert_eq!(
+        by_id("2")["body"]["error"]["code"],
+        "Request_ResourceNotFound"
+    );
+    assert_eq!(by_id("3")["status"], 424, "its dependency failed");
+    assert_eq!(
+        by_id("4")["status"],
+        429,
+        "inner requests are throttled on their own"
+    );
+    assert_eq!(by_id("4")["headers"]["retry-after"], "7");
+    assert_eq!(by_id("5")["status"], 204);
+
+    let many: Vec<Value> = (0..21)
+        .map(|i| json!({ "id": i.to_string(), "method": "GET", "url": "/users" }))
+        .collect();
+    assert_eq!(post(json!({ "requests": many })).await.0, 400);
+    let twice = json!({ "requests": [{ "id": "1", "method": "GET", "url": "/users" }, { "id": "1", "method": "GET", "url": "/users" }] });
+    assert_eq!(post(twice).await.0, 400);
+    let untyped =
+        json!({ "requests": [{ "id": "1", "method": "PATCH", "url": "/users/x", "body": {} }] });
+    assert_eq!(post(untyped).await.0, 400, "a body needs a Content-Type");
+}
