@@ -16,6 +16,7 @@ use crate::{
     clock::Clock,
     faults::{Faults, ResourceUnits},
     scenario::{AppSpec, Scenario},
+    tickets::Tickets,
     world::World,
 };
 
@@ -59,6 +60,7 @@ pub struct Sim {
     cycle_seconds: Mutex<f64>,
     pub faults: Mutex<Faults>,
     graph_units: Mutex<ResourceUnits>,
+    tickets: Mutex<Tickets>,
 }
 
 /// Why a request found no world to work on.
@@ -76,6 +78,7 @@ impl Sim {
             cycle_seconds: Mutex::new(0.0),
             faults: Mutex::new(Faults::default()),
             graph_units: Mutex::new(ResourceUnits::new(3500, time::OffsetDateTime::now_utc())),
+            tickets: Mutex::new(Tickets::default()),
         })
     }
 
@@ -89,6 +92,10 @@ impl Sim {
 
     pub fn credentials(&self) -> MutexGuard<'_, Credentials> {
         lock(&self.credentials)
+    }
+
+    pub fn tickets(&self) -> MutexGuard<'_, Tickets> {
+        lock(&self.tickets)
     }
 
     pub fn faults(&self) -> MutexGuard<'_, Faults> {
@@ -124,6 +131,7 @@ impl Sim {
         *lock(&self.graph_units) =
             ResourceUnits::new(scenario.limits.graph_resource_units_per_10_seconds, now);
         self.faults().clear();
+        *self.tickets() = Tickets::from_spec(&scenario.tickets);
         let mut credentials = self.credentials();
         credentials.apps.clone_from(&scenario.apps);
         credentials.agent_key.clone_from(&scenario.agent_key);

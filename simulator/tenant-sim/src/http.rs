@@ -12,6 +12,7 @@ mod chaos;
 mod connect;
 mod exchange;
 mod graph;
+mod tickets;
 mod token;
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .merge(graph::routes())
         .merge(exchange::routes())
         .merge(connect::routes())
+        .merge(tickets::routes())
         .with_state(sim.clone())
         .layer(axum::middleware::from_fn_with_state(
             sim.clone(),

@@ -1,6 +1,7 @@
 //! tenant-sim: one process that plays a Microsoft 365 hybrid tenant for Detour. It serves the
 //! identity platform's token endpoint, Microsoft Graph v1.0, Exchange Online's InvokeCommand,
-//! and the Connect agent API, with the behaviour documented in `domain.md`. Its sync engine reads a real Active Directory over LDAP.
+//! the Connect agent API, and the Jira and ServiceNow endpoints Detour writes to, with the
+//! behaviour documented in `domain.md`. Its sync engine reads a real Active Directory over LDAP.
 //!
 //! # Layout
 //! `world` (the tenant as plain data and pure rules: users, licences, mailboxes, the sync
@@ -15,4 +16,5 @@ pub mod faults;
 pub mod http;
 pub mod scenario;
 pub mod settings;
+pub mod tickets;
 pub mod world;

@@ -7,7 +7,8 @@ use detour_config::{EXIT_BAD_CONFIG, Sources};
 use tenant_sim::{app::Sim, scenario::Scenario, settings::SimSettings};
 
 /// A simulated Microsoft 365 hybrid tenant: Graph, Exchange Online and Entra Connect (syncing
-/// from a real AD over LDAPS), for rehearsing and testing Detour.
+/// from a real AD over LDAPS), plus the Jira and ServiceNow endpoints Detour writes to, for
+/// rehearsing and testing Detour.
 ///
 /// Start it on top of the dev stack with a scenario, then drive it like the real services:
 ///

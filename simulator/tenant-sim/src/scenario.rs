@@ -43,6 +43,8 @@ pub struct Scenario {
     pub delays: Delays,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub tickets: crate::tickets::TicketsSpec,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -68,7 +68,10 @@ async fn dump(State(sim): State<Arc<Sim>>) -> Response {
         value["proxy_addresses_now"] = json!(proxies);
         value
     }) {
-        Ok(value) => Json(value).into_response(),
+        Ok(mut value) => {
+            value["tickets"] = json!(*sim.tickets());
+            Json(value).into_response()
+        }
         Err(none) => problem(StatusCode::SERVICE_UNAVAILABLE, none.to_string()),
     }
 }

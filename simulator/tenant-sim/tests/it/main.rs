@@ -6,3 +6,4 @@
 mod api;
 mod seed_story;
 mod support;
+mod tickets;
