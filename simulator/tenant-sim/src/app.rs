@@ -61,6 +61,23 @@ pub struct Sim {
     pub faults: Mutex<Faults>,
     graph_units: Mutex<ResourceUnits>,
     tickets: Mutex<Tickets>,
+    replication: Mutex<Replication>,
+    /// Bumped by every load, so the previous scenario's scheduler stops.
+    generation: std::sync::atomic::AtomicU64,
+}
+
+/// Eventual consistency [S13]: for a while after a write, reads of that object see what was
+/// there before (or nothing, for an object that did not exist).
+#[derive(Debug, Default)]
+struct Replication {
+    lag_seconds: f64,
+    pending: HashMap<
+        Uuid,
+        (
+            time::OffsetDateTime,
+            Option<serde_json::Map<String, serde_json::Value>>,
+        ),
+    >,
 }
 
 /// Why a request found no world to work on.
@@ -79,6 +96,8 @@ impl Sim {
             faults: Mutex::new(Faults::default()),
             graph_units: Mutex::new(ResourceUnits::new(3500, time::OffsetDateTime::now_utc())),
             tickets: Mutex::new(Tickets::default()),
+            replication: Mutex::new(Replication::default()),
+            generation: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -92,6 +111,29 @@ impl Sim {
 
     pub fn credentials(&self) -> MutexGuard<'_, Credentials> {
         lock(&self.credentials)
+    }
+
+    /// Records a write to `id`; `before` is the object as reads should see it during the lag.
+    pub fn note_write(&self, id: Uuid, before: Option<serde_json::Map<String, serde_json::Value>>) {
+        let mut replication = lock(&self.replication);
+        if replication.lag_seconds > 0.0 {
+            let visible = self.clock.now() + time::Duration::seconds_f64(replication.lag_seconds);
+            replication.pending.entry(id).or_insert((visible, before));
+        }
+    }
+
+    /// What a read of `id` sees while a write has not replicated: `Some(None)` is "not found".
+    pub fn stale_view(
+        &self,
+        id: Uuid,
+    ) -> Option<Option<serde_json::Map<String, serde_json::Value>>> {
+        let now = self.clock.now();
+        let mut replication = lock(&self.replication);
+        replication.pending.retain(|_, (visible, _)| *visible > now);
+        replication
+            .pending
+            .get(&id)
+            .map(|(_, before)| before.clone())
     }
 
     pub fn tickets(&self) -> MutexGuard<'_, Tickets> {
@@ -132,12 +174,44 @@ impl Sim {
             ResourceUnits::new(scenario.limits.graph_resource_units_per_10_seconds, now);
         self.faults().clear();
         *self.tickets() = Tickets::from_spec(&scenario.tickets);
+        *lock(&self.replication) = Replication {
+            lag_seconds: scenario.delays.replication_lag_seconds,
+            pending: HashMap::new(),
+        };
         let mut credentials = self.credentials();
         credentials.apps.clone_from(&scenario.apps);
         credentials.agent_key.clone_from(&scenario.agent_key);
         credentials.token_lifetime_seconds = scenario.delays.token_lifetime_seconds;
         credentials.tokens.clear();
         Ok(users)
+    }
+
+    /// Runs scheduled cycles every `interval` seconds of simulated time (Connect's default is
+    /// 30 minutes [S18]) until another scenario is loaded. A due cycle that cannot start (one
+    /// is running, staging mode) waits for the next tick.
+    pub fn start_scheduler(self: &Arc<Self>, interval_seconds: u64) {
+        use std::sync::atomic::Ordering;
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        if interval_seconds == 0 {
+            return;
+        }
+        let sim = self.clone();
+        tokio::spawn(async move {
+            let interval = time::Duration::seconds(interval_seconds as i64);
+            let mut due = sim.clock.now() + interval;
+            while sim.generation.load(Ordering::SeqCst) == generation {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let enabled = sim
+                    .with_world(|w| w.connect.sync_cycle_enabled)
+                    .unwrap_or(false);
+                if enabled
+                    && sim.clock.now() >= due
+                    && matches!(sim.start_cycle(PolicyType::Delta), Ok(Ok(_)))
+                {
+                    due = sim.clock.now() + interval;
+                }
+            }
+        });
     }
 
     /// Starts a cycle unless one runs or Connect refuses; the cycle itself runs in the

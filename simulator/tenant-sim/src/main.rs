@@ -79,6 +79,7 @@ async fn serve(settings: SimSettings, scenario: Option<Scenario>) -> anyhow::Res
     let sim = Sim::new(settings.ad.clone());
     if let Some(scenario) = &scenario {
         let users = sim.load(scenario).await?;
+        sim.start_scheduler(scenario.connect.interval_seconds);
         tracing::info!(users, tenant = %scenario.tenant.initial_domain, "scenario loaded");
     }
     let listener = tokio::net::TcpListener::bind(settings.http.listen).await?;

@@ -163,6 +163,8 @@ pub struct Delays {
     pub mailbox_reconnect_seconds: f64,
     /// How long one sync cycle runs; requests meanwhile get "busy" [S40].
     pub cycle_seconds: f64,
+    /// How long a write takes to become visible to reads [S13]; 0 for none.
+    pub replication_lag_seconds: f64,
 }
 
 impl Default for Delays {
@@ -171,6 +173,7 @@ impl Default for Delays {
             token_lifetime_seconds: 3599,
             mailbox_reconnect_seconds: 120.0,
             cycle_seconds: 30.0,
+            replication_lag_seconds: 0.0,
         }
     }
 }

@@ -44,7 +44,10 @@ async fn load(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
         Err(error) => return problem(StatusCode::BAD_REQUEST, format!("not a scenario: {error}")),
     };
     match sim.load(&scenario).await {
-        Ok(users) => Json(json!({ "loaded": true, "users": users })).into_response(),
+        Ok(users) => {
+            sim.start_scheduler(scenario.connect.interval_seconds);
+            Json(json!({ "loaded": true, "users": users })).into_response()
+        }
         Err(error) => problem(StatusCode::BAD_GATEWAY, format!("{error:#}")),
     }
 }

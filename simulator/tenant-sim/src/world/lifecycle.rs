@@ -13,18 +13,17 @@ impl World {
         let Some(user) = self.users.remove(&user_id) else {
             return;
         };
-        let mut cloud_groups = Vec::new();
-        let drop_synced = self.switches.synced_group_membership_drops_on_delete;
+        let (mut cloud_groups, mut synced_groups) = (Vec::new(), Vec::new());
         for group in self
             .groups
             .values_mut()
             .filter(|g| g.members.contains(&user_id))
         {
+            group.members.remove(&user_id);
             if group.on_premises_distinguished_name.is_none() {
-                group.members.remove(&user_id);
                 cloud_groups.push(group.id);
-            } else if drop_synced {
-                group.members.remove(&user_id);
+            } else {
+                synced_groups.push(group.id);
             }
         }
         self.deleted_users.insert(
@@ -34,6 +33,7 @@ impl World {
                 deleted_date_time: now,
                 deleted_by_sync: true,
                 cloud_groups,
+                synced_groups,
             },
         );
         self.reconcile_mailbox(user_id, now);
@@ -91,20 +91,25 @@ impl World {
                 user.on_premises_immutable_id = None;
             }
         }
+        if self.switches.synced_group_membership_drops_on_delete {
+            deleted.synced_groups.clear();
+        }
         self.bring_back(deleted, now);
         Ok(user_id)
     }
 
     /// Restores a soft-deleted user whose anchor re-entered sync scope; it stays synced [S22].
     pub(crate) fn restore_by_sync(&mut self, user_id: Uuid, now: OffsetDateTime) {
-        if let Some(deleted) = self.deleted_users.remove(&user_id) {
+        if let Some(mut deleted) = self.deleted_users.remove(&user_id) {
+            // Synced memberships come back from AD with the next group export.
+            deleted.synced_groups.clear();
             self.bring_back(deleted, now);
         }
     }
 
     fn bring_back(&mut self, deleted: DeletedUser, now: OffsetDateTime) {
         let user_id = deleted.user.id;
-        for group_id in &deleted.cloud_groups {
+        for group_id in deleted.cloud_groups.iter().chain(&deleted.synced_groups) {
             if let Some(group) = self.groups.get_mut(group_id) {
                 group.members.insert(user_id);
             }

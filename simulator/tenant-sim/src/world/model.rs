@@ -39,7 +39,8 @@ pub struct Switches {
     /// A restored user keeps its `onPremisesImmutableId`, so its return to scope is a hard match.
     pub restored_user_keeps_immutable_id: bool,
     /// Group-based licences follow group membership that sync manages, so a user that leaves
-    /// scope loses them ([S38]).
+    /// scope loses them for good ([S38]); off, a restore gives synced group memberships back
+    /// like any other ([S16]) and sync leaves such cloud-side members alone.
     pub synced_group_membership_drops_on_delete: bool,
 }
 
@@ -89,8 +90,10 @@ pub struct DeletedUser {
     pub deleted_date_time: OffsetDateTime,
     /// Deleted by Entra Connect: deletedItems then shows a prefixed UPN [S49].
     pub deleted_by_sync: bool,
-    /// Cloud-only group memberships, given back on restore [S16].
+    /// Group memberships at deletion, given back on restore [S16]: cloud groups always, synced
+    /// groups unless sync owns their membership (the switch below).
     pub cloud_groups: Vec<Uuid>,
+    pub synced_groups: Vec<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

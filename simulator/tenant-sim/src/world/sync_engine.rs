@@ -413,6 +413,8 @@ impl World {
     }
 
     /// Synced groups take their members from AD: members in sync scope, by connector entry.
+    /// Unless sync owns membership outright (the switch), members with no connector entry (a
+    /// restored, now cloud-only user) are left alone.
     fn sync_group_members(&mut self, ad: &AdSnapshot) {
         let by_dn: BTreeMap<String, Uuid> = self
             .connect
@@ -420,6 +422,8 @@ impl World {
             .values()
             .map(|e| (e.distinguished_name.to_ascii_lowercase(), e.cloud_object_id))
             .collect();
+        let synced: BTreeSet<Uuid> = by_dn.values().copied().collect();
+        let keep_cloud_side = !self.switches.synced_group_membership_drops_on_delete;
         for group in self.groups.values_mut() {
             let Some(dn) = &group.on_premises_distinguished_name else {
                 continue;
@@ -431,11 +435,15 @@ impl World {
             else {
                 continue;
             };
-            group.members = ad_group
+            let mut members: BTreeSet<Uuid> = ad_group
                 .members
                 .iter()
                 .filter_map(|member| by_dn.get(&member.to_ascii_lowercase()).copied())
                 .collect();
+            if keep_cloud_side {
+                members.extend(group.members.iter().filter(|id| !synced.contains(id)));
+            }
+            group.members = members;
         }
     }
 }

@@ -6,4 +6,5 @@
 mod api;
 mod seed_story;
 mod support;
+mod switches;
 mod tickets;

@@ -143,6 +143,7 @@ pub(super) async fn restore(
             request.new_user_principal_name.as_deref(),
             now,
         )?;
+        sim.note_write(user_id, None);
         let user = &world.users[&user_id];
         Ok(json!({
             "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects/$entity",
@@ -188,7 +189,9 @@ pub(super) async fn assign_license(
     respond(&sim, |world| {
         let user_id = world.user_id(&id)?;
         let add: Vec<Uuid> = request.add_licenses.iter().map(|l| l.sku_id).collect();
+        let before = users::user_json(world, &world.users[&user_id]);
         world.assign_license(user_id, &add, &request.remove_licenses, now)?;
+        sim.note_write(user_id, Some(before));
         let full = users::user_json(world, &world.users[&user_id]);
         users::select(&full, None)
             .map(Value::Object)

@@ -122,7 +122,12 @@ pub(super) async fn get(
         let user = world
             .user(&id)
             .ok_or_else(|| world_error(crate::world::WorldError::NotFound(id.clone())))?;
-        let mut body = select(&user_json(world, user), query.get("$select"))?;
+        let full = match sim.stale_view(user.id) {
+            None => user_json(world, user),
+            Some(Some(before)) => before,
+            Some(None) => return Err(world_error(crate::world::WorldError::NotFound(id.clone()))),
+        };
+        let mut body = select(&full, query.get("$select"))?;
         body.insert(
             "@odata.context".into(),
             json!(format!(
@@ -269,6 +274,7 @@ pub(super) async fn patch(
     };
     let outcome = sim.with_world(|world| {
         let user_id = world.user_id(&id)?;
+        sim.note_write(user_id, Some(user_json(world, &world.users[&user_id])));
         for (name, value) in &changes {
             match (name.as_str(), value) {
                 ("usageLocation", Value::String(location)) => world.set_usage_location(user_id, location)?,
