@@ -328,3 +328,27 @@ fn create_cloud_only(world: &mut World, spec: &CloudUserSpec, now: OffsetDateTim
     );
     id
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Scenario;
+
+    #[test]
+    fn every_committed_scenario_parses() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut count = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let scenario: Scenario =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(
+                !scenario.apps.is_empty(),
+                "{}: no app can get a token",
+                path.display()
+            );
+            count += 1;
+        }
+        assert!(count > 0);
+    }
+}
