@@ -544,3 +544,56 @@ async fn a_batch_answers_each_request_with_its_own_status() {
         json!({ "requests": [{ "id": "1", "method": "PATCH", "url": "/users/x", "body": {} }] });
     assert_eq!(post(untyped).await.0, 400, "a body needs a Content-Type");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_refuses_cycles_in_staging_mode_and_while_suspended() {
+    for (setting, code) in [
+        ("staging_mode", "staging-mode"),
+        ("scheduler_suspended", "scheduler-suspended"),
+    ] {
+        let sim = Harness::start(code, &["ada"], |s| s["connect"][setting] = json!(true)).await;
+        let (status, refusal) = sim
+            .agent(
+                Method::POST,
+                "/sync-cycles",
+                Some(json!({ "policyType": "Initial" })),
+            )
+            .await;
+        assert_eq!(
+            (status, refusal["code"].as_str()),
+            (409, Some(code)),
+            "{refusal}"
+        );
+        let (_, scheduler) = sim.agent(Method::GET, "/scheduler", None).await;
+        let field = if setting == "staging_mode" {
+            "stagingModeEnabled"
+        } else {
+            "schedulerSuspended"
+        };
+        assert_eq!(scheduler[field], true);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_mailbox_removes_addresses_too() {
+    let sim = Harness::start("remove", &["bob"], |s| {
+        s["connect"]["version"] = json!("2.5.79.0")
+    })
+    .await;
+    let bob = sim.upn("bob");
+    let coexistence = format!("smtp:{}@contoso.mail.onmicrosoft.com", sim.sam("bob"));
+    sim.invoke(
+        "Set-Mailbox",
+        json!({ "Identity": bob, "IsExchangeCloudManaged": true }),
+    )
+    .await;
+    let remove = json!({ "Identity": bob, "EmailAddresses": { "@odata.type": "#Exchange.GenericHashTable", "Remove": coexistence } });
+    let (status, body) = sim.invoke("Set-Mailbox", remove).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, mailbox) = sim.invoke("Get-Mailbox", json!({ "Identity": bob })).await;
+    let addresses = mailbox["value"][0]["EmailAddresses"].as_array().unwrap();
+    assert!(
+        !addresses.iter().any(|a| a == &json!(coexistence)),
+        "{addresses:?}"
+    );
+}
