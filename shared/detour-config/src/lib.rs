@@ -15,7 +15,7 @@ mod problems;
 mod secret;
 mod sources;
 
-pub use load::{ConfigError, Settings, load};
+pub use load::{ConfigError, Settings, load, parse};
 pub use problems::Problems;
 pub use secret::Secret;
 pub use sources::Sources;

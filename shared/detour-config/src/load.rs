@@ -29,6 +29,20 @@ pub enum ConfigError {
 
 /// Loads and validates settings from `sources`, later layers overriding earlier ones.
 pub fn load<T: Settings>(sources: &Sources) -> Result<T, ConfigError> {
+    let settings: T = parse(sources)?;
+    let mut problems = Problems::new();
+    settings.validate(&mut problems);
+    if problems.is_empty() {
+        Ok(settings)
+    } else {
+        Err(ConfigError::Invalid(problems))
+    }
+}
+
+/// Merges and deserializes without validating: every key must be known and every value of
+/// the right type, but files named in the settings need not exist here (checking a container's
+/// wiring from outside it).
+pub fn parse<T: Settings>(sources: &Sources) -> Result<T, ConfigError> {
     let mut builder = config::Config::builder().add_source(config::File::from_str(
         &sources.defaults,
         config::FileFormat::Toml,
@@ -47,17 +61,10 @@ pub fn load<T: Settings>(sources: &Sources) -> Result<T, ConfigError> {
         }
         .map_err(ConfigError::Unreadable)?;
     }
-    let settings: T = builder
+    builder
         .build()
         .and_then(config::Config::try_deserialize)
-        .map_err(ConfigError::Unreadable)?;
-    let mut problems = Problems::new();
-    settings.validate(&mut problems);
-    if problems.is_empty() {
-        Ok(settings)
-    } else {
-        Err(ConfigError::Invalid(problems))
-    }
+        .map_err(ConfigError::Unreadable)
 }
 
 enum EnvValue {

@@ -1,7 +1,7 @@
 //! Every message type this build knows, as data: routers look types up here and the contract
 //! tests check each against its committed sample.
 
-use crate::{ContractError, Envelope, Message, MessageKind, Ping, Pong};
+use crate::{ContractError, Envelope, Message, MessageKind, Ping, Pong, ad_ops};
 
 #[derive(Debug, Clone, Copy)]
 pub struct MessageSpec {
@@ -31,5 +31,16 @@ impl MessageSpec {
 }
 
 pub fn catalog() -> Vec<MessageSpec> {
-    vec![MessageSpec::of::<Ping>(), MessageSpec::of::<Pong>()]
+    vec![
+        MessageSpec::of::<Ping>(),
+        MessageSpec::of::<Pong>(),
+        MessageSpec::of::<ad_ops::FindUser>(),
+        MessageSpec::of::<ad_ops::UserFound>(),
+        MessageSpec::of::<ad_ops::MoveUser>(),
+        MessageSpec::of::<ad_ops::MoveUserToDn>(),
+        MessageSpec::of::<ad_ops::UserMoved>(),
+        MessageSpec::of::<ad_ops::SetFilterAttribute>(),
+        MessageSpec::of::<ad_ops::FilterAttributeSet>(),
+        MessageSpec::of::<ad_ops::AdOpsCommandFailed>(),
+    ]
 }

@@ -4,18 +4,30 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use detour_config::{EXIT_BAD_CONFIG, Sources};
+use detour_contracts::Service;
 use detour_telemetry::Telemetry;
 
-use crate::{App, ServiceSpec, load_settings};
+use crate::{App, ServiceConfig, ServiceSettings, ServiceSpec, settings::load_config};
 
+/// Runs a service whose settings are the shared ones only.
 pub fn main(spec: ServiceSpec) -> ExitCode {
-    let service = spec.service;
+    let (service, port) = (spec.service, spec.default_port);
+    main_with::<ServiceSettings>(service, port, |_| Ok(spec))
+}
+
+/// Runs a service with settings of its own: `build` makes its spec (handlers and their
+/// adapters) from them, before any connection is opened.
+pub fn main_with<S: ServiceConfig>(
+    service: Service,
+    default_port: u16,
+    build: impl FnOnce(&S) -> anyhow::Result<ServiceSpec>,
+) -> ExitCode {
     let mut sources = Sources::from_process(String::new());
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => {
-                print!("{}", usage(&spec));
+                print!("{}", usage(service, default_port));
                 return ExitCode::SUCCESS;
             }
             "-V" | "--version" => {
@@ -24,12 +36,18 @@ pub fn main(spec: ServiceSpec) -> ExitCode {
             }
             "-c" | "--config" => match args.next() {
                 Some(path) => sources.file = Some(PathBuf::from(path)),
-                None => return usage_error(&spec, "--config needs a file path"),
+                None => return usage_error(service, default_port, "--config needs a file path"),
             },
-            other => return usage_error(&spec, &format!("unknown argument {other:?}")),
+            other => {
+                return usage_error(
+                    service,
+                    default_port,
+                    &format!("unknown argument {other:?}"),
+                );
+            }
         }
     }
-    let settings = match load_settings(&spec, sources) {
+    let settings: S = match load_config(default_port, sources) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("{service}: {error}");
@@ -46,6 +64,14 @@ pub fn main(spec: ServiceSpec) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let spec = match build(&settings) {
+        Ok(spec) => spec,
+        Err(error) => {
+            eprintln!("{service}: {error:#}");
+            return ExitCode::from(EXIT_BAD_CONFIG as u8);
+        }
+    };
+    let settings = settings.base();
     runtime.block_on(async move {
         let telemetry = match Telemetry::install(service.as_str(), &settings.telemetry) {
             Ok(telemetry) => telemetry,
@@ -88,12 +114,12 @@ async fn wait_for_signal() {
     }
 }
 
-fn usage_error(spec: &ServiceSpec, problem: &str) -> ExitCode {
-    eprint!("{}: {problem}\n\n{}", spec.service, usage(spec));
+fn usage_error(service: Service, default_port: u16, problem: &str) -> ExitCode {
+    eprint!("{service}: {problem}\n\n{}", usage(service, default_port));
     ExitCode::from(EXIT_BAD_CONFIG as u8)
 }
 
-fn usage(spec: &ServiceSpec) -> String {
+fn usage(service: Service, port: u16) -> String {
     format!(
         "Usage: {service} [--config FILE]\n\n\
          Runs the Detour {service} service until SIGTERM or Ctrl-C.\n\n\
@@ -101,7 +127,5 @@ fn usage(spec: &ServiceSpec) -> String {
          variables DETOUR__SECTION__KEY, e.g. DETOUR__AMQP__HOST=rabbitmq,\n\
          DETOUR__TELEMETRY__OTLP_ENDPOINT=http://jaeger:4318, DETOUR__HTTP__LISTEN=0.0.0.0:{port}.\n\
          Invalid settings exit with code 64 before any connection is opened.\n",
-        service = spec.service,
-        port = spec.default_port,
     )
 }

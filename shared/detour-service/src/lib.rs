@@ -19,6 +19,9 @@ mod spec;
 
 pub use app::{App, RunningApp};
 pub use dispatch::{Dispatch, HandlerContext};
-pub use entry::main;
-pub use settings::{HttpSettings, ServiceSettings, ShutdownSettings, load_settings};
+pub use entry::{main, main_with};
+pub use settings::{
+    HttpSettings, ServiceConfig, ServiceSettings, ShutdownSettings, load_config, load_settings,
+    parse_config,
+};
 pub use spec::ServiceSpec;

@@ -53,9 +53,25 @@ impl Settings for ServiceSettings {
     }
 }
 
+/// A service's whole settings: the shared sections, plus any of its own (ad-ops's `[ldap]`).
+/// A service with sections of its own lists all of them in one struct (so unknown keys stay
+/// errors) and hands the shell the shared ones through [`ServiceConfig::base`].
+pub trait ServiceConfig: Settings + std::fmt::Debug + Clone + Send + Sync + 'static {
+    /// Defaults of the service's own sections, as TOML.
+    const OWN_DEFAULTS: &'static str = "";
+
+    fn base(&self) -> ServiceSettings;
+}
+
+impl ServiceConfig for ServiceSettings {
+    fn base(&self) -> ServiceSettings {
+        self.clone()
+    }
+}
+
 /// The defaults, as the TOML a settings file would contain. The AMQP credentials are
 /// RabbitMQ's stock local ones: fine on a developer's machine, overridden everywhere else.
-pub fn defaults(spec: &ServiceSpec) -> String {
+pub fn defaults(default_port: u16) -> String {
     format!(
         r#"
 [amqp]
@@ -84,15 +100,32 @@ listen = "127.0.0.1:{port}"
 [shutdown]
 drain_timeout_ms = 20000
 "#,
-        port = spec.default_port
+        port = default_port
     )
 }
 
 /// Loads the service's settings: its defaults, then the sources' file and environment.
-pub fn load_settings(
-    spec: &ServiceSpec,
-    mut sources: Sources,
-) -> Result<ServiceSettings, ConfigError> {
-    sources.defaults = defaults(spec);
-    detour_config::load(&sources)
+pub fn load_settings(spec: &ServiceSpec, sources: Sources) -> Result<ServiceSettings, ConfigError> {
+    load_config(spec.default_port, sources)
+}
+
+/// Loads a service's whole settings, its own sections included.
+pub fn load_config<S: ServiceConfig>(
+    default_port: u16,
+    sources: Sources,
+) -> Result<S, ConfigError> {
+    detour_config::load(&with_defaults::<S>(default_port, sources))
+}
+
+/// Parses a service's settings without validating them (see `detour_config::parse`).
+pub fn parse_config<S: ServiceConfig>(
+    default_port: u16,
+    sources: Sources,
+) -> Result<S, ConfigError> {
+    detour_config::parse(&with_defaults::<S>(default_port, sources))
+}
+
+fn with_defaults<S: ServiceConfig>(default_port: u16, mut sources: Sources) -> Sources {
+    sources.defaults = format!("{}\n{}", defaults(default_port), S::OWN_DEFAULTS);
+    sources
 }

@@ -35,6 +35,33 @@ impl Stack {
         }
     }
 
+    /// The `DETOUR__LDAP__*` settings that point ad-ops at the stack's directory, bound as the
+    /// service account.
+    pub fn ldap_service_env(&self) -> anyhow::Result<Vec<(String, String)>> {
+        Ok(vec![
+            (
+                "DETOUR__LDAP__URL".into(),
+                self.get("DETOUR_LDAP_URL")?.to_owned(),
+            ),
+            (
+                "DETOUR__LDAP__CA_FILE".into(),
+                self.get("DETOUR_LDAP_CA_FILE")?.to_owned(),
+            ),
+            (
+                "DETOUR__LDAP__BIND_DN".into(),
+                self.get("DETOUR_LDAP_BIND_DN")?.to_owned(),
+            ),
+            (
+                "DETOUR__LDAP__BIND_PASSWORD_FILE".into(),
+                self.get("DETOUR_LDAP_BIND_PASSWORD_FILE")?.to_owned(),
+            ),
+            (
+                "DETOUR__LDAP__SEARCH_BASE".into(),
+                self.get("DETOUR_LDAP_BASE_DN")?.to_owned(),
+            ),
+        ])
+    }
+
     /// A value named by `<key>_FILE`, read from that file.
     pub fn secret(&self, key: &str) -> anyhow::Result<String> {
         let path = self.get(&format!("{key}_FILE"))?;

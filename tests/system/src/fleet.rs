@@ -17,6 +17,14 @@ pub struct Fleet {
     client: reqwest::Client,
 }
 
+/// How to start one service: which, on which ops port, with which extra environment.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub service: Service,
+    pub port: u16,
+    pub env: Vec<(String, String)>,
+}
+
 #[derive(Debug)]
 struct Member {
     service: Service,
@@ -26,22 +34,17 @@ struct Member {
 }
 
 impl Fleet {
-    /// Starts `bin_dir/<service>` for each `(service, port)`, logging to `log_dir/<service>.log`.
-    pub fn start(
-        bin_dir: &Path,
-        services: &[(Service, u16)],
-        env: &[(String, String)],
-        log_dir: &Path,
-    ) -> anyhow::Result<Self> {
+    /// Starts `bin_dir/<service>` for each launch, logging to `log_dir/<service>.log`.
+    pub fn start(bin_dir: &Path, launches: &[Launch], log_dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(log_dir)
             .with_context(|| format!("cannot create {}", log_dir.display()))?;
-        for (service, port) in services {
+        for Launch { service, port, .. } in launches {
             if std::net::TcpListener::bind(("127.0.0.1", *port)).is_err() {
                 bail!("port {port} for {service} is taken: is another Detour still running?");
             }
         }
         let mut members = Vec::new();
-        for (service, port) in services {
+        for Launch { service, port, env } in launches {
             let binary = bin_dir.join(service.as_str());
             let log = log_dir.join(format!("{service}.log"));
             let out = std::fs::File::create(&log)?;

@@ -1,19 +1,64 @@
-//! The six services as one table: spec and default operations port, from their own crates.
+//! The six services as one table: default port, and each loaded from its own settings type and
+//! wired as its binary would be.
 
+use anyhow::Context;
+use detour_config::Sources;
 use detour_contracts::Service;
-use detour_service::ServiceSpec;
+use detour_service::{ServiceConfig, ServiceSettings, ServiceSpec, load_config, parse_config};
 
-pub fn spec(service: Service) -> ServiceSpec {
+pub fn default_port(service: Service) -> u16 {
     match service {
-        Service::AdOps => ad_ops::spec(),
+        Service::AdOps => ad_ops::DEFAULT_PORT,
+        Service::SyncTrigger => sync_trigger::DEFAULT_PORT,
+        Service::CloudDirectory => cloud_directory::DEFAULT_PORT,
+        Service::MailboxOps => mailbox_ops::DEFAULT_PORT,
+        Service::SagaCoordinator => saga_coordinator::DEFAULT_PORT,
+        Service::TicketGateway => ticket_gateway::DEFAULT_PORT,
+    }
+}
+
+/// Loads `service`'s settings from `sources` (validated) and builds it.
+pub fn build(service: Service, sources: Sources) -> anyhow::Result<(ServiceSpec, ServiceSettings)> {
+    let port = default_port(service);
+    let context = || format!("{service}'s settings");
+    match service {
+        Service::AdOps => {
+            let settings: ad_ops::AdOpsSettings =
+                load_config(port, sources).with_context(context)?;
+            Ok((ad_ops::spec(&settings)?, settings.base()))
+        }
+        other => {
+            let settings: ServiceSettings = load_config(port, sources).with_context(context)?;
+            Ok((plain_spec(other), settings))
+        }
+    }
+}
+
+/// Checks that `sources` name only settings `service` has, with values of the right types,
+/// without requiring the files they name to exist here.
+pub fn check_wiring(service: Service, sources: Sources) -> anyhow::Result<ServiceSettings> {
+    let port = default_port(service);
+    Ok(match service {
+        Service::AdOps => parse_config::<ad_ops::AdOpsSettings>(port, sources)?.base(),
+        _ => parse_config::<ServiceSettings>(port, sources)?,
+    })
+}
+
+fn plain_spec(service: Service) -> ServiceSpec {
+    match service {
         Service::SyncTrigger => sync_trigger::spec(),
         Service::CloudDirectory => cloud_directory::spec(),
         Service::MailboxOps => mailbox_ops::spec(),
         Service::SagaCoordinator => saga_coordinator::spec(),
         Service::TicketGateway => ticket_gateway::spec(),
+        Service::AdOps => unreachable!("ad-ops is built from its own settings"),
     }
 }
 
-pub fn all_specs() -> Vec<ServiceSpec> {
-    Service::ALL.into_iter().map(spec).collect()
+/// The environment a service needs on the dev stack beyond the broker: ad-ops's directory.
+pub fn dev_stack_env(service: Service) -> anyhow::Result<Vec<(String, String)>> {
+    if service != Service::AdOps {
+        return Ok(Vec::new());
+    }
+    detour_testkit::Stack::load()?.ldap_service_env()
 }

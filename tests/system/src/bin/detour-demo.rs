@@ -8,7 +8,11 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 use anyhow::Context;
 use detour_config::Sources;
 use detour_contracts::Service;
-use detour_system::{fleet::Fleet, ping_round::ping_round, services};
+use detour_system::{
+    fleet::{Fleet, Launch},
+    ping_round::ping_round,
+    services,
+};
 use detour_telemetry::{LogFormat, Telemetry, TelemetrySettings};
 use detour_testkit::OtlpReceiver;
 
@@ -26,8 +30,8 @@ async fn main() -> ExitCode {
 
 async fn run() -> anyhow::Result<bool> {
     // The demo's own bus clients read the same DETOUR__AMQP__* settings the services do.
-    let settings = detour_service::load_settings(
-        &services::spec(Service::AdOps),
+    let settings: detour_service::ServiceSettings = detour_service::load_config(
+        services::default_port(Service::SagaCoordinator),
         Sources::from_process(String::new()),
     )?;
     let receiver = OtlpReceiver::start().await?;
@@ -44,20 +48,25 @@ async fn run() -> anyhow::Result<bool> {
         .map(PathBuf::from)
         .context("no binary directory")?;
     let log_dir = bin_dir.join("demo-logs");
-    let members: Vec<(Service, u16)> = services::all_specs()
-        .iter()
-        .map(|s| (s.service, s.default_port))
-        .collect();
-    let env = vec![(
-        "DETOUR__TELEMETRY__OTLP_ENDPOINT".to_owned(),
-        receiver.endpoint(),
-    )];
+    let mut members = Vec::new();
+    for service in Service::ALL {
+        let mut env = services::dev_stack_env(service)?;
+        env.push((
+            "DETOUR__TELEMETRY__OTLP_ENDPOINT".to_owned(),
+            receiver.endpoint(),
+        ));
+        members.push(Launch {
+            service,
+            port: services::default_port(service),
+            env,
+        });
+    }
     println!(
         "Starting the six services on {} (logs in {})",
         settings.amqp.display_uri(),
         log_dir.display()
     );
-    let mut fleet = Fleet::start(&bin_dir, &members, &env, &log_dir)?;
+    let mut fleet = Fleet::start(&bin_dir, &members, &log_dir)?;
     fleet
         .wait_ready(Duration::from_secs(60), |service, port| {
             println!("  ready   {service:<17} ops on 127.0.0.1:{port}")

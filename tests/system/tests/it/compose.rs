@@ -7,7 +7,6 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use detour_config::Sources;
 use detour_contracts::Service;
-use detour_service::load_settings;
 use detour_system::services;
 use serde_yaml_ng::Value;
 
@@ -81,8 +80,9 @@ fn every_service_is_built_from_the_one_dockerfile_and_reads_only_real_settings()
     let dockerfile = std::fs::read_to_string(workspace().join("deploy/Dockerfile")).unwrap();
     assert!(dockerfile.contains("ARG SERVICE") && dockerfile.contains("--bin \"${SERVICE}\""));
 
-    for spec in services::all_specs() {
-        let name = spec.service.as_str();
+    for detour_service in Service::ALL {
+        let name = detour_service.as_str();
+        let port = services::default_port(detour_service);
         let service = &compose["services"][name];
         assert!(service.is_mapping(), "compose lacks {name}");
         assert_eq!(scalar(&service["build"]["dockerfile"]), "deploy/Dockerfile");
@@ -93,8 +93,8 @@ fn every_service_is_built_from_the_one_dockerfile_and_reads_only_real_settings()
             String::new(),
             env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         );
-        let settings = load_settings(&spec, sources)
-            .unwrap_or_else(|e| panic!("{name}'s compose environment: {e}"));
+        let settings = services::check_wiring(detour_service, sources)
+            .unwrap_or_else(|e| panic!("{name}'s compose environment: {e:#}"));
 
         // What the service connects to must be a service of this compose file, on a port it
         // has, and its ops port must be the one compose publishes.
@@ -107,13 +107,9 @@ fn every_service_is_built_from_the_one_dockerfile_and_reads_only_real_settings()
         let otlp = settings.telemetry.traces_url().expect("traces exported");
         assert!(otlp.starts_with("http://jaeger:4318/"), "{name}: {otlp}");
         assert!(container_ports(&compose["services"]["jaeger"]).contains(&4318));
-        assert_eq!(
-            settings.http.listen.port(),
-            spec.default_port,
-            "{name}: ops port"
-        );
+        assert_eq!(settings.http.listen.port(), port, "{name}: ops port");
         assert!(
-            container_ports(service).contains(&spec.default_port),
+            container_ports(service).contains(&port),
             "{name}: ops port not published"
         );
         assert!(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use detour_config::Sources;
 use detour_contracts::Service;
-use detour_service::{App, load_settings};
+use detour_service::App;
 use detour_system::{ping_round::ping_round, services};
 use detour_telemetry::{LogFormat, Telemetry, TelemetrySettings};
 use detour_testkit::{TestVhost, eventually};
@@ -31,8 +31,14 @@ async fn six_services_answer_one_ping_round_in_one_trace_and_serve_ops_endpoints
 
     let mut running = Vec::new();
     let mut amqp = None;
-    for spec in services::all_specs() {
-        let settings = load_settings(&spec, Sources::from_pairs(String::new(), env)).unwrap();
+    for service in Service::ALL {
+        let own = services::dev_stack_env(service).unwrap();
+        let pairs = env
+            .iter()
+            .copied()
+            .chain(own.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let (spec, settings) =
+            services::build(service, Sources::from_pairs(String::new(), pairs)).unwrap();
         amqp.get_or_insert_with(|| settings.amqp.clone());
         running.push(App::new(spec, settings).start().await.unwrap());
     }

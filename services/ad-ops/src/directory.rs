@@ -1,0 +1,99 @@
+//! What can go wrong in the directory, classified once at the edge: LDAP result codes become
+//! these, and handlers turn them into Retry (transient) or a failure event (permanent).
+
+use detour_contracts::ad_ops::AdFailureKind;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Invalid(String),
+    /// Busy, unavailable, timed out, connection lost: worth another try.
+    #[error("{0}")]
+    Transient(String),
+}
+
+impl DirectoryError {
+    /// From an LDAP result code (RFC 4511 section 4.1.9) and its text.
+    pub fn from_result_code(rc: u32, text: &str) -> Self {
+        let text = if text.trim().is_empty() {
+            format!("LDAP result {rc}")
+        } else {
+            format!("LDAP result {rc}: {}", text.trim())
+        };
+        match rc {
+            // busy, unavailable, unwillingToPerform is sometimes load-related but mostly not.
+            51 | 52 | 3 | 80 => Self::Transient(text),
+            32 => Self::NotFound(text),
+            68 => Self::Conflict(text),
+            50 | 49 | 8 => Self::Forbidden(text),
+            _ => Self::Invalid(text),
+        }
+    }
+
+    /// The failure kind a permanent error reports; `None` for a transient one.
+    pub fn failure_kind(&self) -> Option<AdFailureKind> {
+        match self {
+            Self::NotFound(_) => Some(AdFailureKind::NotFound),
+            Self::Conflict(_) => Some(AdFailureKind::Conflict),
+            Self::Forbidden(_) => Some(AdFailureKind::Forbidden),
+            Self::Invalid(_) => Some(AdFailureKind::Invalid),
+            Self::Transient(_) => None,
+        }
+    }
+}
+
+impl From<ldap3::LdapError> for DirectoryError {
+    fn from(error: ldap3::LdapError) -> Self {
+        match error {
+            ldap3::LdapError::LdapResult { result } => {
+                Self::from_result_code(result.rc, &result.text)
+            }
+            // I/O, TLS, timeouts, a dropped connection: the DC may come back.
+            other => Self::Transient(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_codes_map_to_what_a_caller_can_do() {
+        assert!(matches!(
+            DirectoryError::from_result_code(51, "busy"),
+            DirectoryError::Transient(_)
+        ));
+        assert!(matches!(
+            DirectoryError::from_result_code(52, ""),
+            DirectoryError::Transient(_)
+        ));
+        assert!(matches!(
+            DirectoryError::from_result_code(32, ""),
+            DirectoryError::NotFound(_)
+        ));
+        assert!(matches!(
+            DirectoryError::from_result_code(50, ""),
+            DirectoryError::Forbidden(_)
+        ));
+        assert!(matches!(
+            DirectoryError::from_result_code(68, ""),
+            DirectoryError::Conflict(_)
+        ));
+        assert!(matches!(
+            DirectoryError::from_result_code(53, "Old RDN must be deleted"),
+            DirectoryError::Invalid(_)
+        ));
+        assert_eq!(
+            DirectoryError::from_result_code(32, "").failure_kind(),
+            Some(AdFailureKind::NotFound)
+        );
+        assert_eq!(DirectoryError::Transient("x".into()).failure_kind(), None);
+    }
+}

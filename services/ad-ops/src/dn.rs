@@ -1,0 +1,229 @@
+//! Distinguished names per RFC 4514, parsed at the edge so that nothing malformed reaches LDAP:
+//! `attr=value` components joined by unescaped `,`, multi-valued with `+`, values escaped with
+//! `\` before `,+"\<>;=`, a leading `#` or space, a trailing space, or as `\XX` hex pairs.
+
+/// The longest DN accepted; AD's are far shorter in practice.
+const MAX_LEN: usize = 2048;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DnError {
+    #[error("a DN must not be empty")]
+    Empty,
+    #[error("the DN is {0} bytes long; at most {MAX_LEN} are accepted")]
+    TooLong(usize),
+    #[error("the DN contains a control character")]
+    ControlCharacter,
+    #[error("component {0:?} is not attribute=value")]
+    NotAttributeValue(String),
+    #[error("attribute type {0:?} is not a name or an OID")]
+    BadAttributeType(String),
+    #[error("{0:?} has a bad escape: {1}")]
+    BadEscape(String, &'static str),
+    #[error("{0:?} has an unescaped {1:?}")]
+    Unescaped(String, char),
+}
+
+/// A syntactically valid DN, split into its RDNs (each as written, escapes kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dn {
+    rdns: Vec<String>,
+}
+
+impl Dn {
+    pub fn parse(text: &str) -> Result<Self, DnError> {
+        if text.trim().is_empty() {
+            return Err(DnError::Empty);
+        }
+        if text.len() > MAX_LEN {
+            return Err(DnError::TooLong(text.len()));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(DnError::ControlCharacter);
+        }
+        let rdns = split_unescaped(text, ',')?;
+        for rdn in &rdns {
+            for attribute_value in split_unescaped(rdn, '+')? {
+                check_attribute_value(&attribute_value)?;
+            }
+        }
+        Ok(Self {
+            rdns: rdns.into_iter().map(|r| r.trim().to_owned()).collect(),
+        })
+    }
+
+    /// The first RDN, e.g. `CN=Ada Lovelace`.
+    pub fn rdn(&self) -> &str {
+        &self.rdns[0]
+    }
+
+    /// Everything after the first RDN; `None` for a one-RDN DN.
+    pub fn parent(&self) -> Option<String> {
+        (self.rdns.len() > 1).then(|| self.rdns[1..].join(","))
+    }
+
+    /// Compares as AD does: case-insensitively, ignoring spaces around separators.
+    pub fn same_as(&self, other: &Dn) -> bool {
+        self.rdns.len() == other.rdns.len()
+            && self
+                .rdns
+                .iter()
+                .zip(&other.rdns)
+                .all(|(a, b)| normalise(a) == normalise(b))
+    }
+}
+
+impl std::fmt::Display for Dn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.rdns.join(","))
+    }
+}
+
+fn normalise(rdn: &str) -> String {
+    match rdn.split_once('=') {
+        Some((attribute, value)) => format!(
+            "{}={}",
+            attribute.trim().to_lowercase(),
+            value.trim().to_lowercase()
+        ),
+        None => rdn.to_lowercase(),
+    }
+}
+
+/// Splits on `separator` where it is not escaped; checks every escape on the way.
+fn split_unescaped(text: &str, separator: char) -> Result<Vec<String>, DnError> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            let Some(next) = chars.next() else {
+                return Err(DnError::BadEscape(text.into(), "a trailing backslash"));
+            };
+            if next.is_ascii_hexdigit() {
+                let Some(low) = chars.next().filter(char::is_ascii_hexdigit) else {
+                    return Err(DnError::BadEscape(
+                        text.into(),
+                        "a hex escape needs two digits",
+                    ));
+                };
+                current.extend(['\\', next, low]);
+            } else if ",+\"\\<>;= #".contains(next) {
+                current.extend(['\\', next]);
+            } else {
+                return Err(DnError::BadEscape(
+                    text.into(),
+                    "only ,+\"\\<>;= # and hex pairs may be escaped",
+                ));
+            }
+        } else if c == separator {
+            parts.push(std::mem::take(&mut current));
+        } else {
+            current.push(c);
+        }
+    }
+    parts.push(current);
+    Ok(parts)
+}
+
+fn check_attribute_value(component: &str) -> Result<(), DnError> {
+    let Some((attribute, value)) = split_once_unescaped(component, '=') else {
+        return Err(DnError::NotAttributeValue(component.into()));
+    };
+    let attribute = attribute.trim();
+    let is_name = attribute
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && attribute
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let is_oid = !attribute.is_empty()
+        && attribute
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    if !is_name && !is_oid {
+        return Err(DnError::BadAttributeType(attribute.into()));
+    }
+    let value = value.trim_start();
+    if value.is_empty() {
+        return Err(DnError::NotAttributeValue(component.into()));
+    }
+    // A value starting with an unescaped # is a BER hex string, which Detour never sends.
+    if value.starts_with('#') {
+        return Err(DnError::Unescaped(component.into(), '#'));
+    }
+    let mut escaped = false;
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if "\"<>;=".contains(c) {
+            return Err(DnError::Unescaped(component.into(), c));
+        }
+    }
+    Ok(())
+}
+
+fn split_once_unescaped(text: &str, separator: char) -> Option<(&str, &str)> {
+    let mut escaped = false;
+    for (index, c) in text.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == separator {
+            return Some((&text[..index], &text[index + 1..]));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_dns_parse_with_escapes_kept() {
+        for text in [
+            "CN=Ada Lovelace,OU=Staff,OU=Corp,DC=corp,DC=example,DC=com",
+            r"CN=Smith\, John,OU=Staff,DC=corp,DC=example,DC=com",
+            r#"CN=\#hash\,plus\+quote\"lt\<gt\>semi\;eq\=back\\,OU=x,DC=y"#,
+            r"CN=\ leading space,OU=x,DC=y",
+            "CN=Zoë Ångström 日本,OU=x,DC=y",
+            r"CN=hex\4a\4B,OU=x,DC=y",
+            "CN=multi+UID=value,OU=x,DC=y",
+            "2.5.4.3=oid,DC=y",
+        ] {
+            assert!(Dn::parse(text).is_ok(), "{text}");
+        }
+        let dn = Dn::parse(r"CN=Smith\, John,OU=Staff,DC=corp").unwrap();
+        assert_eq!(dn.rdn(), r"CN=Smith\, John");
+        assert_eq!(dn.parent().as_deref(), Some("OU=Staff,DC=corp"));
+        assert!(dn.same_as(&Dn::parse(r"cn=smith\, john, ou=staff, dc=CORP").unwrap()));
+    }
+
+    #[test]
+    fn hostile_dns_are_refused_with_a_reason() {
+        for (text, what) in [
+            ("", "empty"),
+            ("CN=a\u{0},DC=b", "NUL"),
+            ("just text", "no ="),
+            ("CN=,DC=b", "empty value"),
+            ("CN=a<b,DC=c", "unescaped <"),
+            ("CN=a\"b,DC=c", "unescaped quote"),
+            ("CN=a;DC=b", "unescaped ;"),
+            ("CN=#123,DC=b", "leading #"),
+            (r"CN=a\x,DC=b", "bad escape"),
+            (r"CN=a\4,DC=b", "short hex"),
+            ("C N=a,DC=b", "bad attribute"),
+            ("*)(objectClass=*", "filter injection"),
+        ] {
+            assert!(Dn::parse(text).is_err(), "{what}: {text}");
+        }
+        assert!(matches!(
+            Dn::parse(&format!("CN={},DC=x", "a".repeat(10_000))),
+            Err(DnError::TooLong(_))
+        ));
+    }
+}

@@ -1,0 +1,303 @@
+//! Commands in, events out. Input is validated before anything reaches LDAP; every command
+//! answers with its event or with `AdOpsCommandFailed`; transient trouble is retried by the bus.
+
+use std::sync::Arc;
+
+use detour_bus::{Outcome, PublishError};
+use detour_contracts::{
+    Envelope, Message, Service,
+    ad_ops::{
+        AdFailureKind, AdOpsCommandFailed, FilterAttributeSet, FindUser, MoveUser, MoveUserToDn,
+        SetFilterAttribute, UserFound, UserLookup, UserMoved,
+    },
+};
+use detour_service::{Dispatch, HandlerContext};
+
+use crate::{directory::DirectoryError, dn::Dn, ldap_directory::LdapDirectory};
+
+/// The longest value accepted for a name, UPN or attribute value.
+const MAX_VALUE: usize = 1024;
+/// Characters AD does not allow in a sAMAccountName.
+const SAM_FORBIDDEN: &str = "\"/\\[]:;|=,+*?<>";
+
+pub fn dispatch(directory: Arc<LdapDirectory>) -> Dispatch {
+    let (find, move_to_ou, move_to_dn, filter) = (
+        directory.clone(),
+        directory.clone(),
+        directory.clone(),
+        directory,
+    );
+    Dispatch::new(Service::AdOps)
+        .on::<FindUser, _, _>(move |command, context| {
+            let directory = find.clone();
+            async move { find_user(&directory, command, context).await }
+        })
+        .on::<MoveUser, _, _>(move |command, context| {
+            let directory = move_to_ou.clone();
+            async move { move_user(&directory, command, context).await }
+        })
+        .on::<MoveUserToDn, _, _>(move |command, context| {
+            let directory = move_to_dn.clone();
+            async move { move_user_to_dn(&directory, command, context).await }
+        })
+        .on::<SetFilterAttribute, _, _>(move |command, context| {
+            let directory = filter.clone();
+            async move { set_filter_attribute(&directory, command, context).await }
+        })
+}
+
+async fn find_user(
+    directory: &LdapDirectory,
+    command: Envelope<FindUser>,
+    context: HandlerContext,
+) -> Outcome {
+    if let Err(problem) = validate_lookup(&command.payload.lookup) {
+        return fail(&context, &command, DirectoryError::Invalid(problem)).await;
+    }
+    match directory.find(&command.payload.lookup).await {
+        Ok(snapshot) => reply(&context, &command, UserFound { snapshot }).await,
+        Err(error) => fail(&context, &command, error).await,
+    }
+}
+
+async fn move_user(
+    directory: &LdapDirectory,
+    command: Envelope<MoveUser>,
+    context: HandlerContext,
+) -> Outcome {
+    let target = match Dn::parse(&command.payload.target_ou) {
+        Ok(target) => target,
+        Err(error) => {
+            return fail(
+                &context,
+                &command,
+                DirectoryError::Invalid(format!("target_ou: {error}")),
+            )
+            .await;
+        }
+    };
+    let guid = command.payload.object_guid;
+    let current = match directory.find(&UserLookup::ObjectGuid(guid)).await {
+        Ok(current) => current,
+        Err(error) => return fail(&context, &command, error).await,
+    };
+    let rdn = match Dn::parse(&current.distinguished_name) {
+        Ok(dn) => dn.rdn().to_owned(),
+        Err(error) => {
+            return fail(
+                &context,
+                &command,
+                DirectoryError::Invalid(error.to_string()),
+            )
+            .await;
+        }
+    };
+    moved(
+        directory.move_to(guid, &target, &rdn).await,
+        &context,
+        &command,
+        guid,
+    )
+    .await
+}
+
+async fn move_user_to_dn(
+    directory: &LdapDirectory,
+    command: Envelope<MoveUserToDn>,
+    context: HandlerContext,
+) -> Outcome {
+    let dn = match Dn::parse(&command.payload.distinguished_name) {
+        Ok(dn) => dn,
+        Err(error) => {
+            return fail(
+                &context,
+                &command,
+                DirectoryError::Invalid(format!("distinguished_name: {error}")),
+            )
+            .await;
+        }
+    };
+    let Some(parent) = dn.parent().and_then(|p| Dn::parse(&p).ok()) else {
+        let problem = format!("{dn} has no parent to move into");
+        return fail(&context, &command, DirectoryError::Invalid(problem)).await;
+    };
+    let guid = command.payload.object_guid;
+    moved(
+        directory.move_to(guid, &parent, dn.rdn()).await,
+        &context,
+        &command,
+        guid,
+    )
+    .await
+}
+
+async fn moved<C: Message>(
+    result: Result<crate::ldap_directory::Moved, DirectoryError>,
+    context: &HandlerContext,
+    command: &Envelope<C>,
+    object_guid: uuid::Uuid,
+) -> Outcome {
+    match result {
+        Ok(moved) => {
+            let event = UserMoved {
+                object_guid,
+                from: moved.from,
+                to: moved.to,
+                already_there: moved.already_there,
+            };
+            reply(context, command, event).await
+        }
+        Err(error) => fail(context, command, error).await,
+    }
+}
+
+async fn set_filter_attribute(
+    directory: &LdapDirectory,
+    command: Envelope<SetFilterAttribute>,
+    context: HandlerContext,
+) -> Outcome {
+    if let Some(value) = &command.payload.value
+        && let Err(problem) = validate_text("value", value)
+    {
+        return fail(&context, &command, DirectoryError::Invalid(problem)).await;
+    }
+    let guid = command.payload.object_guid;
+    match directory
+        .set_filter_attribute(guid, command.payload.value.as_deref())
+        .await
+    {
+        Ok(()) => {
+            let event = FilterAttributeSet {
+                object_guid: guid,
+                attribute: directory.filter_attribute().to_owned(),
+                value: command.payload.value.clone(),
+            };
+            reply(&context, &command, event).await
+        }
+        Err(error) => fail(&context, &command, error).await,
+    }
+}
+
+fn validate_text(what: &str, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    if value.len() > MAX_VALUE {
+        return Err(format!(
+            "{what} is {} bytes long; at most {MAX_VALUE} are accepted",
+            value.len()
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("{what} contains a control character"));
+    }
+    Ok(())
+}
+
+fn validate_lookup(lookup: &UserLookup) -> Result<(), String> {
+    match lookup {
+        UserLookup::UserPrincipalName(upn) => {
+            validate_text("userPrincipalName", upn)?;
+            match upn.split_once('@') {
+                Some((local, domain))
+                    if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
+                {
+                    Ok(())
+                }
+                _ => Err(format!("{upn:?} is not a userPrincipalName (name@domain)")),
+            }
+        }
+        UserLookup::SamAccountName(sam) => {
+            validate_text("sAMAccountName", sam)?;
+            match sam.chars().find(|c| SAM_FORBIDDEN.contains(*c)) {
+                Some(c) => Err(format!("a sAMAccountName cannot contain {c:?}")),
+                None => Ok(()),
+            }
+        }
+        UserLookup::ObjectGuid(_) => Ok(()),
+    }
+}
+
+async fn reply<C: Message, E: Message>(
+    context: &HandlerContext,
+    command: &Envelope<C>,
+    event: E,
+) -> Outcome {
+    count(C::NAME, "succeeded");
+    match context
+        .publisher
+        .publish(&Envelope::caused_by(event, command))
+        .await
+    {
+        Ok(()) => Outcome::Handled,
+        // Nobody would hear the answer: retry, and dead-letter with the reason if it persists.
+        Err(error @ PublishError::Unroutable { .. }) => Outcome::Retry(error.to_string()),
+        Err(error) => Outcome::Retry(error.to_string()),
+    }
+}
+
+/// A transient error is retried; a permanent one is answered with `AdOpsCommandFailed` and the
+/// command dead-lettered with the same reason.
+async fn fail<C: Message>(
+    context: &HandlerContext,
+    command: &Envelope<C>,
+    error: DirectoryError,
+) -> Outcome {
+    let Some(kind) = error.failure_kind() else {
+        count(C::NAME, "retried");
+        return Outcome::Retry(error.to_string());
+    };
+    count(C::NAME, failure_label(kind));
+    let reason = error.to_string();
+    let event = AdOpsCommandFailed {
+        command: C::NAME.to_owned(),
+        kind,
+        reason: reason.clone(),
+    };
+    match context
+        .publisher
+        .publish(&Envelope::caused_by(event, command))
+        .await
+    {
+        Ok(()) => Outcome::Reject(reason),
+        Err(publish) => Outcome::Retry(format!(
+            "{reason}; and the failure event was not confirmed: {publish}"
+        )),
+    }
+}
+
+fn failure_label(kind: AdFailureKind) -> &'static str {
+    match kind {
+        AdFailureKind::Invalid => "invalid",
+        AdFailureKind::NotFound => "not-found",
+        AdFailureKind::Conflict => "conflict",
+        AdFailureKind::Forbidden => "forbidden",
+    }
+}
+
+fn count(command: &'static str, outcome: &'static str) {
+    metrics::counter!("detour_ad_ops_commands_total", "command" => command, "outcome" => outcome)
+        .increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_are_checked_before_ldap_sees_them() {
+        let upn = |s: &str| validate_lookup(&UserLookup::UserPrincipalName(s.into()));
+        let sam = |s: &str| validate_lookup(&UserLookup::SamAccountName(s.into()));
+        assert!(upn("ada@contoso.com").is_ok());
+        assert!(upn("Zoë.Ångström@contoso.com").is_ok());
+        // Filter metacharacters are legal in a UPN: they are escaped, never refused.
+        assert!(upn("*)(objectClass=*@contoso.com").is_ok());
+        assert!(upn("no-at-sign").is_err());
+        assert!(upn("a@b@c").is_err());
+        assert!(upn("nul\u{0}@contoso.com").is_err());
+        assert!(upn(&format!("{}@contoso.com", "a".repeat(10_000))).is_err());
+        assert!(sam("ada").is_ok());
+        assert!(sam("*)(objectClass=*").is_err());
+        assert!(sam("").is_err());
+    }
+}

@@ -1,0 +1,122 @@
+//! ad-ops's settings: the shared sections, and `[ldap]`: where the DC is, how to trust it, who
+//! to bind as, where users live and which attribute Connect filters on.
+
+use std::path::PathBuf;
+
+use detour_config::{Problems, Secret, Settings};
+use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdOpsSettings {
+    pub amqp: detour_bus::AmqpSettings,
+    pub telemetry: detour_telemetry::TelemetrySettings,
+    pub http: detour_service::HttpSettings,
+    pub shutdown: ShutdownSettings,
+    pub ldap: LdapSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapSettings {
+    /// `ldaps://dc:636`, or `ldap://dc:389` with StartTLS. Never unencrypted.
+    pub url: String,
+    /// The CA that signed the DC's certificate; the certificate is always verified.
+    pub ca_file: PathBuf,
+    pub bind_dn: String,
+    #[serde(default)]
+    pub bind_password: Option<Secret>,
+    #[serde(default)]
+    pub bind_password_file: Option<PathBuf>,
+    /// Where users are searched (the domain root, usually).
+    pub search_base: String,
+    /// The attribute Connect's attribute filter reads [S20].
+    pub filter_attribute: String,
+    pub operation_timeout_ms: u64,
+}
+
+impl LdapSettings {
+    pub fn password(&self) -> anyhow::Result<Secret> {
+        use anyhow::Context;
+        match (&self.bind_password, &self.bind_password_file) {
+            (Some(password), _) => Ok(password.clone()),
+            (None, Some(file)) => {
+                Secret::from_file(file).with_context(|| format!("cannot read {}", file.display()))
+            }
+            (None, None) => anyhow::bail!("no LDAP bind password configured"),
+        }
+    }
+}
+
+impl Settings for AdOpsSettings {
+    const LIST_KEYS: &'static [&'static str] = detour_bus::AmqpSettings::LIST_KEYS;
+
+    fn validate(&self, problems: &mut Problems) {
+        self.base().validate(problems);
+        let ldap = &self.ldap;
+        problems.check(
+            ldap.url.starts_with("ldaps://") || ldap.url.starts_with("ldap://"),
+            "ldap.url",
+            "must be an ldaps:// URL (or ldap:// for StartTLS)",
+        );
+        problems.check(
+            ldap.ca_file.is_file(),
+            "ldap.ca_file",
+            format!("{} is not a readable file", ldap.ca_file.display()),
+        );
+        problems.check(
+            !ldap.bind_dn.is_empty(),
+            "ldap.bind_dn",
+            "must not be empty",
+        );
+        match (&ldap.bind_password, &ldap.bind_password_file) {
+            (Some(_), Some(_)) => problems.add(
+                "ldap.bind_password",
+                "give the password or a file, not both",
+            ),
+            (None, None) => problems.add(
+                "ldap.bind_password",
+                "give ldap.bind_password or ldap.bind_password_file",
+            ),
+            (None, Some(file)) => problems.check(
+                file.is_file(),
+                "ldap.bind_password_file",
+                format!("{} is not a readable file", file.display()),
+            ),
+            (Some(_), None) => {}
+        }
+        problems.check(
+            crate::dn::Dn::parse(&ldap.search_base).is_ok(),
+            "ldap.search_base",
+            "is not a DN",
+        );
+        problems.check(
+            ldap.operation_timeout_ms > 0,
+            "ldap.operation_timeout_ms",
+            "must be positive",
+        );
+    }
+}
+
+impl ServiceConfig for AdOpsSettings {
+    const OWN_DEFAULTS: &'static str = r#"
+[ldap]
+url = "ldaps://127.0.0.1:636"
+ca_file = "target/dev-stack/samba/private/tls/ca.pem"
+bind_dn = "CN=svc-detour,OU=Service Accounts,OU=Corp,DC=corp,DC=example,DC=com"
+bind_password_file = "target/dev-stack/secrets/svc-password.nonl"
+search_base = "DC=corp,DC=example,DC=com"
+filter_attribute = "adminDescription"
+operation_timeout_ms = 10000
+"#;
+
+    fn base(&self) -> ServiceSettings {
+        ServiceSettings {
+            amqp: self.amqp.clone(),
+            telemetry: self.telemetry.clone(),
+            http: self.http.clone(),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! Every ad-ops command through the bus against real Samba: happy paths, idempotent repeats,
+//! each refusal with its reason, and hostile input that must never widen a search or reach
+//! LDAP unescaped.
+
+use detour_contracts::ad_ops::{
+    AdFailureKind, AdOpsCommandFailed, FilterAttributeSet, FindUser, MoveUser, MoveUserToDn,
+    SetFilterAttribute, UserFound, UserLookup, UserMoved,
+};
+
+use crate::support::Harness;
+
+async fn find(harness: &mut Harness, lookup: UserLookup) -> Result<UserFound, AdOpsCommandFailed> {
+    let answer = harness.send(FindUser { lookup }).await;
+    match answer.message_type.as_str() {
+        "user-found" => Ok(answer.decode::<UserFound>().payload),
+        _ => Err(answer.decode::<AdOpsCommandFailed>().payload),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_is_found_by_upn_sam_or_guid_with_the_same_snapshot() {
+    let mut harness = Harness::start("ad-find").await;
+    let staff = harness.ou.child("Staff").await.unwrap();
+    let sam = harness.sam("ada");
+    let dn = harness
+        .create_user(
+            &format!("Ada {}", harness.tag),
+            &sam,
+            &staff,
+            &[
+                "SMTP:ada@contoso.com",
+                "smtp:ada@contoso.mail.onmicrosoft.com",
+            ],
+        )
+        .await;
+
+    let by_upn = find(
+        &mut harness,
+        UserLookup::UserPrincipalName(format!("{sam}@contoso.com")),
+    )
+    .await
+    .unwrap()
+    .snapshot;
+    assert!(by_upn.distinguished_name.eq_ignore_ascii_case(&dn));
+    assert_eq!(by_upn.sam_account_name, sam);
+    assert_eq!(by_upn.proxy_addresses.len(), 2);
+    assert_eq!(by_upn.admin_description, None);
+    let by_sam = find(&mut harness, UserLookup::SamAccountName(sam.clone()))
+        .await
+        .unwrap()
+        .snapshot;
+    let by_guid = find(&mut harness, UserLookup::ObjectGuid(by_upn.object_guid))
+        .await
+        .unwrap()
+        .snapshot;
+    assert_eq!(by_sam, by_upn);
+    assert_eq!(by_guid, by_upn);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moves_and_moves_back_are_idempotent() {
+    let mut harness = Harness::start("ad-move").await;
+    let staff = harness.ou.child("Staff").await.unwrap();
+    let parked = harness.ou.child("Parked").await.unwrap();
+    let sam = harness.sam("bob");
+    let original = harness
+        .create_user(&format!("Bob {}", harness.tag), &sam, &staff, &[])
+        .await;
+    let guid = find(&mut harness, UserLookup::SamAccountName(sam.clone()))
+        .await
+        .unwrap()
+        .snapshot
+        .object_guid;
+
+    let out = harness
+        .send(MoveUser {
+            object_guid: guid,
+            target_ou: parked.clone(),
+        })
+        .await
+        .decode::<UserMoved>()
+        .payload;
+    assert!(!out.already_there);
+    assert!(out.to.ends_with(&parked));
+    let again = harness
+        .send(MoveUser {
+            object_guid: guid,
+            target_ou: parked.clone(),
+        })
+        .await
+        .decode::<UserMoved>()
+        .payload;
+    assert!(again.already_there, "a repeat changes nothing");
+    let found = find(&mut harness, UserLookup::ObjectGuid(guid))
+        .await
+        .unwrap()
+        .snapshot;
+    assert!(found.distinguished_name.ends_with(&parked));
+
+    let back = harness
+        .send(MoveUserToDn {
+            object_guid: guid,
+            distinguished_name: original.clone(),
+        })
+        .await
+        .decode::<UserMoved>()
+        .payload;
+    assert!(!back.already_there);
+    let again = harness
+        .send(MoveUserToDn {
+            object_guid: guid,
+            distinguished_name: original.clone(),
+        })
+        .await
+        .decode::<UserMoved>()
+        .payload;
+    assert!(again.already_there);
+    let found = find(&mut harness, UserLookup::ObjectGuid(guid))
+        .await
+        .unwrap()
+        .snapshot;
+    assert!(found.distinguished_name.eq_ignore_ascii_case(&original));
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_say_what_is_wrong() {
+    let mut harness = Harness::start("ad-refuse").await;
+    let staff = harness.ou.child("Staff").await.unwrap();
+    let parked = harness.ou.child("Parked").await.unwrap();
+    let cn = format!("Cyd {}", harness.tag);
+    let sam = harness.sam("cyd");
+    harness.create_user(&cn, &sam, &staff, &[]).await;
+    // Someone else already has that name in the target OU.
+    harness
+        .create_user(&cn, &harness.sam("cyd2"), &parked, &[])
+        .await;
+    let guid = find(&mut harness, UserLookup::SamAccountName(sam))
+        .await
+        .unwrap()
+        .snapshot
+        .object_guid;
+
+    let failed = |answer: crate::support::Answer| answer.decode::<AdOpsCommandFailed>().payload;
+    let collision = failed(
+        harness
+            .send(MoveUser {
+                object_guid: guid,
+                target_ou: parked.clone(),
+            })
+            .await,
+    );
+    assert_eq!(collision.kind, AdFailureKind::Conflict);
+    assert!(
+        collision.reason.contains("already named"),
+        "{}",
+        collision.reason
+    );
+
+    let missing = failed(
+        harness
+            .send(MoveUser {
+                object_guid: guid,
+                target_ou: format!("OU=Nowhere,{}", harness.ou.dn),
+            })
+            .await,
+    );
+    assert_eq!(missing.kind, AdFailureKind::NotFound);
+    assert!(
+        missing.reason.contains("does not exist"),
+        "{}",
+        missing.reason
+    );
+
+    let unknown = failed(
+        harness
+            .send(MoveUser {
+                object_guid: uuid::Uuid::new_v4(),
+                target_ou: parked.clone(),
+            })
+            .await,
+    );
+    assert_eq!(unknown.kind, AdFailureKind::NotFound);
+
+    let bad_dn = failed(
+        harness
+            .send(MoveUser {
+                object_guid: guid,
+                target_ou: "OU=a<b,DC=x".into(),
+            })
+            .await,
+    );
+    assert_eq!(
+        (bad_dn.kind, bad_dn.command.as_str()),
+        (AdFailureKind::Invalid, "move-user")
+    );
+    let no_parent = failed(
+        harness
+            .send(MoveUserToDn {
+                object_guid: guid,
+                distinguished_name: "CN=alone".into(),
+            })
+            .await,
+    );
+    assert_eq!(no_parent.kind, AdFailureKind::Invalid);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_lookups_never_widen_the_search() {
+    let mut harness = Harness::start("ad-hostile").await;
+    let staff = harness.ou.child("Staff").await.unwrap();
+    harness
+        .create_user(
+            &format!("Dee {}", harness.tag),
+            &harness.sam("dee"),
+            &staff,
+            &[],
+        )
+        .await;
+    for upn in [
+        "*)(objectClass=*@contoso.com",
+        "*@contoso.com",
+        "dee*@contoso.com",
+    ] {
+        let refused = find(&mut harness, UserLookup::UserPrincipalName(upn.into()))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.kind,
+            AdFailureKind::NotFound,
+            "{upn} must match literally: {}",
+            refused.reason
+        );
+    }
+    for sam in ["*)(objectClass=*", "nul\u{0}", &"x".repeat(10_000)] {
+        let refused = find(&mut harness, UserLookup::SamAccountName(sam.into()))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.kind, AdFailureKind::Invalid);
+    }
+    let long = find(
+        &mut harness,
+        UserLookup::UserPrincipalName(format!("{}@contoso.com", "a".repeat(10_000))),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(long.kind, AdFailureKind::Invalid);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_full_of_dn_metacharacters_and_unicode_move_there_and_back() {
+    let mut harness = Harness::start("ad-escape").await;
+    let staff = harness.ou.child("Staff").await.unwrap();
+    let parked = harness.ou.child("Parked").await.unwrap();
+    for (cn, sam) in [
+        (
+            format!(r#"Smith\, John \"Jr\" \<x\>\; \+\= {}"#, harness.tag),
+            harness.sam("smith"),
+        ),
+        (
+            format!(r"\#hash \ lead {}", harness.tag),
+            harness.sam("hash"),
+        ),
+        (
+            format!("Zoë Ångström 日本 {}", harness.tag),
+            harness.sam("zoe"),
+        ),
+    ] {
+        harness.create_user(&cn, &sam, &staff, &[]).await;
+        let snapshot = find(&mut harness, UserLookup::SamAccountName(sam.clone()))
+            .await
+            .unwrap()
+            .snapshot;
+        let original = snapshot.distinguished_name.clone();
+        let out = harness
+            .send(MoveUser {
+                object_guid: snapshot.object_guid,
+                target_ou: parked.clone(),
+            })
+            .await;
+        assert_eq!(
+            out.message_type,
+            "user-moved",
+            "{cn}: {}",
+            String::from_utf8_lossy(&out.body)
+        );
+        let back = harness
+            .send(MoveUserToDn {
+                object_guid: snapshot.object_guid,
+                distinguished_name: original.clone(),
+            })
+            .await;
+        assert_eq!(
+            back.message_type,
+            "user-moved",
+            "{cn}: {}",
+            String::from_utf8_lossy(&back.body)
+        );
+        let found = find(&mut harness, UserLookup::ObjectGuid(snapshot.object_guid))
+            .await
+            .unwrap()
+            .snapshot;
+        assert_eq!(found.distinguished_name, original, "{cn}");
+    }
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_filter_attribute_is_set_and_cleared() {
+    let mut harness = Harness::start("ad-filter").await;
+    let staff = harness.ou.child("Staff").await.unwrap();
+    let sam = harness.sam("eve");
+    harness
+        .create_user(&format!("Eve {}", harness.tag), &sam, &staff, &[])
+        .await;
+    let guid = find(&mut harness, UserLookup::SamAccountName(sam))
+        .await
+        .unwrap()
+        .snapshot
+        .object_guid;
+
+    let set = harness
+        .send(SetFilterAttribute {
+            object_guid: guid,
+            value: Some("NoSync-detour".into()),
+        })
+        .await;
+    let set = set.decode::<FilterAttributeSet>().payload;
+    assert_eq!(
+        (set.attribute.as_str(), set.value.as_deref()),
+        ("adminDescription", Some("NoSync-detour"))
+    );
+    let snapshot = find(&mut harness, UserLookup::ObjectGuid(guid))
+        .await
+        .unwrap()
+        .snapshot;
+    assert_eq!(snapshot.admin_description.as_deref(), Some("NoSync-detour"));
+
+    for _ in 0..2 {
+        let cleared = harness
+            .send(SetFilterAttribute {
+                object_guid: guid,
+                value: None,
+            })
+            .await;
+        assert_eq!(
+            cleared.decode::<FilterAttributeSet>().payload.value,
+            None,
+            "clearing twice is fine"
+        );
+    }
+    let snapshot = find(&mut harness, UserLookup::ObjectGuid(guid))
+        .await
+        .unwrap()
+        .snapshot;
+    assert_eq!(snapshot.admin_description, None);
+    harness.stop().await;
+}
