@@ -3,17 +3,19 @@
 //! parallel and twice in a row.
 //!
 //! # Layout
-//! `stack` (what the dev stack wrote to `stack.env`), `rabbit` (per-test vhosts, forced
+//! `chaos_proxy` (cut and restore a TCP link, for one test), `stack` (what the dev stack wrote to `stack.env`), `rabbit` (per-test vhosts, forced
 //! disconnects through the management API), `directory` (per-test OUs over verified LDAPS),
 //! `otlp` (an OTLP/HTTP receiver decoding real protobuf), `poll` (wait for a condition with a
 //! deadline, never a bare sleep).
 
+pub mod chaos_proxy;
 pub mod directory;
 pub mod otlp;
 pub mod poll;
 pub mod rabbit;
 pub mod stack;
 
+pub use chaos_proxy::ChaosProxy;
 pub use directory::{Directory, TestOu};
 pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use poll::eventually;

@@ -359,3 +359,54 @@ async fn the_filter_attribute_is_set_and_cleared() {
     assert_eq!(snapshot.admin_description, None);
     harness.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_sent_while_the_dc_is_down_is_answered_once_it_is_back() {
+    let stack_url = detour_testkit::Stack::load()
+        .unwrap()
+        .get("DETOUR_LDAP_URL")
+        .unwrap()
+        .to_owned();
+    let port: u16 = stack_url.rsplit(':').next().unwrap().parse().unwrap();
+    let proxy = detour_testkit::ChaosProxy::start(([127, 0, 0, 1], port).into())
+        .await
+        .unwrap();
+    let url = format!("ldaps://127.0.0.1:{}", proxy.addr.port());
+    let mut harness = Harness::start_with(
+        "ad-restart",
+        &[
+            ("DETOUR__LDAP__URL", url.as_str()),
+            ("DETOUR__LDAP__OPERATION_TIMEOUT_MS", "2000"),
+            ("DETOUR__AMQP__RETRY_DELAYS_MS", "200,400"),
+            ("DETOUR__AMQP__MAX_ATTEMPTS", "30"),
+        ],
+    )
+    .await;
+    let staff = harness.ou.child("Staff").await.unwrap();
+    let sam = harness.sam("fay");
+    harness
+        .create_user(&format!("Fay {}", harness.tag), &sam, &staff, &[])
+        .await;
+    let first = find(&mut harness, UserLookup::SamAccountName(sam.clone()))
+        .await
+        .unwrap()
+        .snapshot;
+
+    // The DC goes away under an open connection, and comes back a moment later.
+    proxy.cut();
+    let restore = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        proxy.restore();
+        proxy
+    });
+    let again = find(&mut harness, UserLookup::SamAccountName(sam))
+        .await
+        .unwrap()
+        .snapshot;
+    assert_eq!(
+        again, first,
+        "answered after the reconnect, with the same snapshot"
+    );
+    drop(restore.await.unwrap());
+    harness.stop().await;
+}

@@ -34,6 +34,11 @@ impl Answer {
 
 impl Harness {
     pub async fn start(prefix: &str) -> Self {
+        Self::start_with(prefix, &[]).await
+    }
+
+    /// Starts with extra settings, e.g. an LDAP URL through a proxy or more patient retries.
+    pub async fn start_with(prefix: &str, overrides: &[(&str, &str)]) -> Self {
         let vhost = TestVhost::create(prefix).await.unwrap();
         let directory = Directory::from_stack().unwrap();
         let ou = TestOu::create(&directory, prefix).await.unwrap();
@@ -51,6 +56,10 @@ impl Harness {
         env.extend(Stack::load().unwrap().ldap_service_env().unwrap());
         env.retain(|(k, _)| k != "DETOUR__LDAP__SEARCH_BASE");
         env.push(("DETOUR__LDAP__SEARCH_BASE".into(), ou.dn.clone()));
+        for (key, value) in overrides {
+            env.retain(|(k, _)| k != key);
+            env.push(((*key).to_owned(), (*value).to_owned()));
+        }
         let sources = Sources::from_pairs(
             String::new(),
             env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
