@@ -1,15 +1,48 @@
-//! sync-trigger: Detour's line to the Entra Connect server: it runs sync cycles on request, coalescing requests into shared cycles.
+//! sync-trigger: Detour's line to the Entra Connect server. It runs sync cycles on request
+//! through the Connect agent API, coalescing every request waiting into one cycle, and answers
+//! each requester with the cycle's outcome for its objects and the run's stats. Its queue has a
+//! single active consumer, so replicas never run two cycles at once.
 //!
-//! It consumes the `sync-trigger` queue (commands routed `sync-trigger.<command>` on `detour.commands`) and
-//! publishes its events on `detour.events` as `sync-trigger.<event>.v<N>`. For now it answers the
-//! `ping` every service answers; its own commands arrive with the step they serve.
+//! It consumes the `sync-trigger` queue and publishes `sync-trigger.<event>.v1`: see
+//! `detour_contracts::sync_trigger`.
+//!
+//! # Layout
+//! `settings` (`[connect]` and the shared sections), `connect_agent_client` (the agent API
+//! over reqwest), `cycles` (coalescing), `handlers` (commands in, events out).
+
+pub mod connect_agent_client;
+pub mod cycles;
+pub mod handlers;
+pub mod settings;
+
+use std::sync::Arc;
 
 use detour_contracts::Service;
 use detour_service::ServiceSpec;
 
+pub use settings::SyncTriggerSettings;
+
 /// The operations port (`/healthz`, `/readyz`, `/metrics`) when none is configured.
 pub const DEFAULT_PORT: u16 = 8082;
 
-pub fn spec() -> ServiceSpec {
-    ServiceSpec::new(Service::SyncTrigger, DEFAULT_PORT)
+/// The service, wired to the agent its settings name. Must run inside a Tokio runtime (it
+/// starts the cycle runner).
+pub fn spec(settings: &SyncTriggerSettings) -> anyhow::Result<ServiceSpec> {
+    let connect = &settings.connect;
+    let client = Arc::new(connect_agent_client::AgentClient::new(
+        &connect.base_url,
+        connect.key()?,
+        connect.request_timeout(),
+    )?);
+    let pacing = cycles::Pacing {
+        coalesce_window: connect.coalesce_window(),
+        poll_interval: connect.poll_interval(),
+        busy_retry: connect.busy_retry(),
+        deadline: connect.cycle_deadline(),
+    };
+    let cycles = cycles::Cycles::start(client.clone(), pacing);
+    let mut spec = ServiceSpec::new(Service::SyncTrigger, DEFAULT_PORT);
+    spec.dispatch = handlers::dispatch(client, cycles);
+    spec.single_active_consumer = true;
+    Ok(spec)
 }

@@ -21,6 +21,9 @@ pub const DEAD_LETTER_EXCHANGE: &str = "detour.dead-letter";
 pub struct QueueSpec {
     pub name: String,
     pub bindings: Vec<Binding>,
+    /// Only one consumer at a time receives (the others stand by): replicas that must never
+    /// act concurrently, such as sync-trigger's.
+    pub single_active_consumer: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +38,7 @@ impl QueueSpec {
         Self {
             name: name.into(),
             bindings: Vec::new(),
+            single_active_consumer: false,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Every message type this build knows, as data: routers look types up here and the contract
 //! tests check each against its committed sample.
 
-use crate::{ContractError, Envelope, Message, MessageKind, Ping, Pong, ad_ops};
+use crate::{ContractError, Envelope, Message, MessageKind, Ping, Pong, ad_ops, sync_trigger};
 
 #[derive(Debug, Clone, Copy)]
 pub struct MessageSpec {
@@ -42,5 +42,10 @@ pub fn catalog() -> Vec<MessageSpec> {
         MessageSpec::of::<ad_ops::SetFilterAttribute>(),
         MessageSpec::of::<ad_ops::FilterAttributeSet>(),
         MessageSpec::of::<ad_ops::AdOpsCommandFailed>(),
+        MessageSpec::of::<sync_trigger::RequestSyncCycle>(),
+        MessageSpec::of::<sync_trigger::SyncCycleCompleted>(),
+        MessageSpec::of::<sync_trigger::SyncCycleRefused>(),
+        MessageSpec::of::<sync_trigger::ReadConnectState>(),
+        MessageSpec::of::<sync_trigger::ConnectStateRead>(),
     ]
 }

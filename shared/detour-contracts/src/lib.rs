@@ -8,6 +8,7 @@
 //! # Layout
 //! `envelope` (the wire envelope), `message` (trait, kinds, routing keys), `ids` (typed
 //! identifiers), `service` (the six services by name), `ping` (liveness command and event),
+//! `sync_trigger` (sync-trigger's commands and events),
 //! `ad_ops` (ad-ops's commands and events), `catalog` (every message type, for routers and contract tests), `connect_agent` (the HTTP
 //! API of the agent on the Entra Connect server, shared by sync-trigger and tenant-sim).
 
@@ -19,6 +20,7 @@ mod ids;
 mod message;
 mod ping;
 mod service;
+pub mod sync_trigger;
 
 pub use catalog::{MessageSpec, catalog};
 pub use envelope::{ContractError, Envelope, EnvelopeHeader};

@@ -64,6 +64,8 @@ pub fn main_with<S: ServiceConfig>(
             return ExitCode::FAILURE;
         }
     };
+    // Building may start background tasks (sync-trigger's cycle runner).
+    let entered = runtime.enter();
     let spec = match build(&settings) {
         Ok(spec) => spec,
         Err(error) => {
@@ -71,6 +73,7 @@ pub fn main_with<S: ServiceConfig>(
             return ExitCode::from(EXIT_BAD_CONFIG as u8);
         }
     };
+    drop(entered);
     let settings = settings.base();
     runtime.block_on(async move {
         let telemetry = match Telemetry::install(service.as_str(), &settings.telemetry) {

@@ -59,6 +59,8 @@ impl Settings for ServiceSettings {
 pub trait ServiceConfig: Settings + std::fmt::Debug + Clone + Send + Sync + 'static {
     /// Defaults of the service's own sections, as TOML.
     const OWN_DEFAULTS: &'static str = "";
+    /// Deliveries handled at once by default (`amqp.concurrency`; prefetch at least as many).
+    const DEFAULT_CONCURRENCY: u16 = 8;
 
     fn base(&self) -> ServiceSettings;
 }
@@ -71,7 +73,7 @@ impl ServiceConfig for ServiceSettings {
 
 /// The defaults, as the TOML a settings file would contain. The AMQP credentials are
 /// RabbitMQ's stock local ones: fine on a developer's machine, overridden everywhere else.
-pub fn defaults(default_port: u16) -> String {
+pub fn defaults(default_port: u16, concurrency: u16) -> String {
     format!(
         r#"
 [amqp]
@@ -80,8 +82,8 @@ port = 5672
 username = "guest"
 password = "guest"
 vhost = "/"
-prefetch = 32
-concurrency = 8
+prefetch = {prefetch}
+concurrency = {concurrency}
 retry_delays_ms = [1000, 5000, 30000]
 max_attempts = 5
 delivery_limit = 20
@@ -100,7 +102,8 @@ listen = "127.0.0.1:{port}"
 [shutdown]
 drain_timeout_ms = 20000
 "#,
-        port = default_port
+        port = default_port,
+        prefetch = concurrency.max(32),
     )
 }
 
@@ -126,6 +129,10 @@ pub fn parse_config<S: ServiceConfig>(
 }
 
 fn with_defaults<S: ServiceConfig>(default_port: u16, mut sources: Sources) -> Sources {
-    sources.defaults = format!("{}\n{}", defaults(default_port), S::OWN_DEFAULTS);
+    sources.defaults = format!(
+        "{}\n{}",
+        defaults(default_port, S::DEFAULT_CONCURRENCY),
+        S::OWN_DEFAULTS
+    );
     sources
 }

@@ -14,6 +14,8 @@ pub struct ServiceSpec {
     /// What the service's queue receives beyond its own commands (`<service>.#`).
     pub extra_bindings: Vec<Binding>,
     pub dispatch: Dispatch,
+    /// One replica consumes at a time; the others stand by.
+    pub single_active_consumer: bool,
 }
 
 impl ServiceSpec {
@@ -23,6 +25,7 @@ impl ServiceSpec {
             default_port,
             extra_bindings: Vec::new(),
             dispatch: Dispatch::new(service),
+            single_active_consumer: false,
         }
     }
 
@@ -39,6 +42,7 @@ impl ServiceSpec {
         let name = self.service.as_str();
         let mut queue = QueueSpec::new(name).bind(COMMANDS_EXCHANGE, &format!("{name}.#"));
         queue.bindings.extend(self.extra_bindings.iter().cloned());
+        queue.single_active_consumer = self.single_active_consumer;
         queue
     }
 }

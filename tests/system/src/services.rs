@@ -27,6 +27,11 @@ pub fn build(service: Service, sources: Sources) -> anyhow::Result<(ServiceSpec,
                 load_config(port, sources).with_context(context)?;
             Ok((ad_ops::spec(&settings)?, settings.base()))
         }
+        Service::SyncTrigger => {
+            let settings: sync_trigger::SyncTriggerSettings =
+                load_config(port, sources).with_context(context)?;
+            Ok((sync_trigger::spec(&settings)?, settings.base()))
+        }
         other => {
             let settings: ServiceSettings = load_config(port, sources).with_context(context)?;
             Ok((plain_spec(other), settings))
@@ -40,25 +45,40 @@ pub fn check_wiring(service: Service, sources: Sources) -> anyhow::Result<Servic
     let port = default_port(service);
     Ok(match service {
         Service::AdOps => parse_config::<ad_ops::AdOpsSettings>(port, sources)?.base(),
+        Service::SyncTrigger => {
+            parse_config::<sync_trigger::SyncTriggerSettings>(port, sources)?.base()
+        }
         _ => parse_config::<ServiceSettings>(port, sources)?,
     })
 }
 
 fn plain_spec(service: Service) -> ServiceSpec {
     match service {
-        Service::SyncTrigger => sync_trigger::spec(),
         Service::CloudDirectory => cloud_directory::spec(),
         Service::MailboxOps => mailbox_ops::spec(),
         Service::SagaCoordinator => saga_coordinator::spec(),
         Service::TicketGateway => ticket_gateway::spec(),
-        Service::AdOps => unreachable!("ad-ops is built from its own settings"),
+        Service::AdOps | Service::SyncTrigger => {
+            unreachable!("{service} is built from its own settings")
+        }
     }
 }
 
-/// The environment a service needs on the dev stack beyond the broker: ad-ops's directory.
+/// The environment a service needs on the dev stack beyond the broker: ad-ops's directory,
+/// sync-trigger's Connect agent (tenant-sim's, as the contoso scenario sets it up).
 pub fn dev_stack_env(service: Service) -> anyhow::Result<Vec<(String, String)>> {
-    if service != Service::AdOps {
-        return Ok(Vec::new());
+    match service {
+        Service::AdOps => detour_testkit::Stack::load()?.ldap_service_env(),
+        Service::SyncTrigger => Ok(vec![
+            (
+                "DETOUR__CONNECT__BASE_URL".into(),
+                "http://127.0.0.1:8090".into(),
+            ),
+            (
+                "DETOUR__CONNECT__AGENT_KEY".into(),
+                "rehearsal-only-agent-key".into(),
+            ),
+        ]),
+        _ => Ok(Vec::new()),
     }
-    detour_testkit::Stack::load()?.ldap_service_env()
 }

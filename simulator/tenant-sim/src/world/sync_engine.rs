@@ -178,7 +178,13 @@ impl World {
             for user in sorted {
                 self.export_user(user, &mut tally, now);
             }
-            for user in ad.users.iter().filter(|u| !self.in_scope(u)) {
+            // Filtered: out of scope and never exported (one just deleted was reported above).
+            let deleted: BTreeSet<Uuid> = tally.objects.iter().map(|o| o.object_guid).collect();
+            for user in ad
+                .users
+                .iter()
+                .filter(|u| !self.in_scope(u) && !deleted.contains(&u.object_guid))
+            {
                 tally.record(
                     (user.object_guid, &user.distinguished_name),
                     ObjectOutcome::Filtered,

@@ -1,0 +1,124 @@
+//! Commands in, events out: a cycle request is answered when the cycle that includes it has
+//! run (the delivery stays unacked until then, so a crash loses nothing), with the outcome for
+//! the requester's own objects.
+
+use std::sync::Arc;
+
+use detour_bus::Outcome;
+use detour_contracts::{
+    Envelope, Message, Service,
+    sync_trigger::{
+        ConnectStateRead, ReadConnectState, RequestSyncCycle, RunStats, SyncCycleCompleted,
+        SyncCycleRefused,
+    },
+};
+use detour_service::{Dispatch, HandlerContext};
+
+use crate::{
+    connect_agent_client::{AgentCallError, AgentClient},
+    cycles::{CycleAnswer, Cycles},
+};
+
+/// More objects than one saga batch would ever name.
+const MAX_OBJECTS: usize = 10_000;
+
+pub fn dispatch(client: Arc<AgentClient>, cycles: Cycles) -> Dispatch {
+    Dispatch::new(Service::SyncTrigger)
+        .on::<RequestSyncCycle, _, _>(move |command, context| {
+            let cycles = cycles.clone();
+            async move { request_cycle(&cycles, command, context).await }
+        })
+        .on::<ReadConnectState, _, _>(move |command, context| {
+            let client = client.clone();
+            async move { read_state(&client, command, context).await }
+        })
+}
+
+async fn request_cycle(
+    cycles: &Cycles,
+    command: Envelope<RequestSyncCycle>,
+    context: HandlerContext,
+) -> Outcome {
+    if command.payload.objects.len() > MAX_OBJECTS {
+        return Outcome::Reject(format!(
+            "{} objects in one request; at most {MAX_OBJECTS}",
+            command.payload.objects.len()
+        ));
+    }
+    match cycles.request(command.payload.policy_type).await {
+        CycleAnswer::Completed { run, coalesced } => {
+            let asked = &command.payload.objects;
+            let counters = run.connectors.first();
+            let event = SyncCycleCompleted {
+                run_id: run.run_id,
+                policy_type: run.policy_type,
+                outcome: run.outcome,
+                objects: run
+                    .objects
+                    .into_iter()
+                    .filter(|o| asked.contains(&o.object_guid))
+                    .collect(),
+                stats: counters.map_or_else(RunStats::default, |c| RunStats {
+                    adds: c.adds,
+                    updates: c.updates,
+                    deletes: c.deletes,
+                    errors: c.errors,
+                }),
+                requests_coalesced: coalesced,
+            };
+            reply(&context, &command, event).await
+        }
+        CycleAnswer::Refused { code, reason } => match reply(
+            &context,
+            &command,
+            SyncCycleRefused {
+                code,
+                reason: reason.clone(),
+            },
+        )
+        .await
+        {
+            Outcome::Handled => Outcome::Reject(reason),
+            retry => retry,
+        },
+        CycleAnswer::Failed(reason) => Outcome::Retry(reason),
+    }
+}
+
+async fn read_state(
+    client: &AgentClient,
+    command: Envelope<ReadConnectState>,
+    context: HandlerContext,
+) -> Outcome {
+    let read = async {
+        let version = client.version().await?;
+        let scheduler = client.scheduler().await?;
+        let threshold = client.deletion_threshold().await?;
+        Ok::<_, AgentCallError>(ConnectStateRead {
+            connect_version: version.connect_version,
+            scheduler,
+            deletion_threshold_enabled: threshold.enabled,
+            deletion_threshold: threshold.threshold,
+        })
+    };
+    match read.await {
+        Ok(event) => reply(&context, &command, event).await,
+        Err(error @ AgentCallError::Rejected(_)) => Outcome::Reject(error.to_string()),
+        Err(error) => Outcome::Retry(error.to_string()),
+    }
+}
+
+async fn reply<C: Message, E: Message>(
+    context: &HandlerContext,
+    command: &Envelope<C>,
+    event: E,
+) -> Outcome {
+    match context
+        .publisher
+        .publish(&Envelope::caused_by(event, command))
+        .await
+    {
+        Ok(()) => Outcome::Handled,
+        Err(error) => Outcome::Retry(error.to_string()),
+    }
+}

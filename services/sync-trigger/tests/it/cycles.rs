@@ -1,0 +1,151 @@
+//! Coalescing, the next cycle for late requests, per-object outcomes, refusals, replicas.
+
+use std::time::Duration;
+
+use detour_contracts::{
+    Envelope,
+    connect_agent::{ObjectOutcome, PolicyType},
+    sync_trigger::{
+        ConnectStateRead, ReadConnectState, RequestSyncCycle, SyncCycleCompleted, SyncCycleRefused,
+    },
+};
+use detour_testkit::eventually;
+use serde_json::json;
+
+use crate::support::Harness;
+
+fn delta(objects: Vec<uuid::Uuid>) -> RequestSyncCycle {
+    RequestSyncCycle {
+        objects,
+        policy_type: PolicyType::Delta,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_requests_share_one_cycle() {
+    let mut harness = Harness::start("st-coalesce", &["ada"], 1, |_| {}).await;
+    let before = harness.runs().await.len();
+    let answers = harness
+        .send_all((0..20).map(|_| delta(Vec::new())).collect())
+        .await;
+    let completed: Vec<SyncCycleCompleted> = answers
+        .iter()
+        .map(|a| a.decode::<SyncCycleCompleted>())
+        .collect();
+    let run_id = completed[0].run_id;
+    assert!(
+        completed.iter().all(|c| c.run_id == run_id),
+        "one cycle for all"
+    );
+    assert!(completed.iter().all(|c| c.requests_coalesced == 20));
+    assert_eq!(
+        harness.runs().await.len(),
+        before + 1,
+        "exactly one more run"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_during_a_running_cycle_gets_the_next_one() {
+    let mut harness = Harness::start("st-next", &["ada"], 1, |s| {
+        s["delays"]["cycle_seconds"] = json!(1.5)
+    })
+    .await;
+    let first = Envelope::new(delta(Vec::new()));
+    harness.publish(&first).await;
+    eventually(
+        Duration::from_secs(10),
+        "the first cycle to run",
+        || async {
+            (harness.agent("/scheduler").await["syncCycleInProgress"] == true).then_some(())
+        },
+    )
+    .await;
+    let second = Envelope::new(delta(Vec::new()));
+    harness.publish(&second).await;
+    let answers = harness
+        .answers(&[first.message_id, second.message_id])
+        .await;
+    let (a, b) = (
+        answers[0].decode::<SyncCycleCompleted>(),
+        answers[1].decode::<SyncCycleCompleted>(),
+    );
+    assert_ne!(
+        a.run_id, b.run_id,
+        "the late request waited for the next cycle"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_requester_hears_about_its_own_objects_and_the_whole_run() {
+    let mut harness = Harness::start("st-objects", &["ada", "bob"], 1, |_| {}).await;
+    let (ada, bob) = (harness.guid("ada").await, harness.guid("bob").await);
+    harness.move_out("ada").await;
+    harness.move_out("bob").await;
+    let answers = harness
+        .send_all(vec![delta(vec![ada]), delta(vec![bob])])
+        .await;
+    for (answer, guid) in answers.iter().zip([ada, bob]) {
+        let completed = answer.decode::<SyncCycleCompleted>();
+        assert_eq!(completed.objects.len(), 1, "only its own object");
+        assert_eq!(completed.objects[0].object_guid, guid);
+        assert_eq!(completed.objects[0].outcome, ObjectOutcome::Deleted);
+        assert_eq!(completed.stats.deletes, 2, "and the run's totals");
+    }
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staging_mode_is_a_refusal_with_its_reason() {
+    let mut harness = Harness::start("st-staging", &["ada"], 1, |s| {
+        s["connect"]["staging_mode"] = json!(true)
+    })
+    .await;
+    let answers = harness.send_all(vec![delta(Vec::new())]).await;
+    let refused = answers[0].decode::<SyncCycleRefused>();
+    assert_eq!(refused.code, "staging-mode");
+    let state = harness.send_all(vec![ReadConnectState {}]).await[0].decode::<ConnectStateRead>();
+    assert!(state.scheduler.staging_mode_enabled);
+    assert_eq!(state.connect_version, "2.4.18.0");
+    assert_eq!(
+        (state.deletion_threshold_enabled, state.deletion_threshold),
+        (true, 500)
+    );
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_never_run_two_cycles_at_once() {
+    let mut harness = Harness::start("st-replicas", &["ada"], 2, |s| {
+        s["delays"]["cycle_seconds"] = json!(0.3)
+    })
+    .await;
+    let before = harness.runs().await.len();
+    for _ in 0..3 {
+        let answers = harness
+            .send_all((0..5).map(|_| delta(Vec::new())).collect())
+            .await;
+        assert!(
+            answers
+                .iter()
+                .all(|a| a.message_type == "sync-cycle-completed")
+        );
+    }
+    let runs = harness.runs().await;
+    let mut spans: Vec<(String, String)> = runs[..runs.len() - before]
+        .iter()
+        .map(|r| {
+            (
+                r["startDate"].as_str().unwrap().to_owned(),
+                r["endDate"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "cycles overlapped: {pair:?}");
+    }
+    harness.stop().await;
+}
