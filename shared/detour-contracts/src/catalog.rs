@@ -1,7 +1,10 @@
 //! Every message type this build knows, as data: routers look types up here and the contract
 //! tests check each against its committed sample.
 
-use crate::{ContractError, Envelope, Message, MessageKind, Ping, Pong, ad_ops, sync_trigger};
+use crate::{
+    ContractError, Envelope, Message, MessageKind, Ping, Pong, ad_ops, cloud_directory as cloud,
+    sync_trigger,
+};
 
 #[derive(Debug, Clone, Copy)]
 pub struct MessageSpec {
@@ -47,5 +50,20 @@ pub fn catalog() -> Vec<MessageSpec> {
         MessageSpec::of::<sync_trigger::SyncCycleRefused>(),
         MessageSpec::of::<sync_trigger::ReadConnectState>(),
         MessageSpec::of::<sync_trigger::ConnectStateRead>(),
+        MessageSpec::of::<cloud::ReadCloudUser>(),
+        MessageSpec::of::<cloud::CloudUserRead>(),
+        MessageSpec::of::<cloud::ReadCloudUsers>(),
+        MessageSpec::of::<cloud::CloudUsersRead>(),
+        MessageSpec::of::<cloud::ReadDeletedUser>(),
+        MessageSpec::of::<cloud::DeletedUserRead>(),
+        MessageSpec::of::<cloud::ReadTenant>(),
+        MessageSpec::of::<cloud::TenantRead>(),
+        MessageSpec::of::<cloud::RestoreUser>(),
+        MessageSpec::of::<cloud::UserRestored>(),
+        MessageSpec::of::<cloud::AssignLicense>(),
+        MessageSpec::of::<cloud::LicenseAssigned>(),
+        MessageSpec::of::<cloud::RemoveLicense>(),
+        MessageSpec::of::<cloud::LicenseRemoved>(),
+        MessageSpec::of::<cloud::CloudCommandFailed>(),
     ]
 }

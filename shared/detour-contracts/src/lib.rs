@@ -9,11 +9,12 @@
 //! `envelope` (the wire envelope), `message` (trait, kinds, routing keys), `ids` (typed
 //! identifiers), `service` (the six services by name), `ping` (liveness command and event),
 //! `sync_trigger` (sync-trigger's commands and events),
-//! `ad_ops` (ad-ops's commands and events), `catalog` (every message type, for routers and contract tests), `connect_agent` (the HTTP
+//! `ad_ops` (ad-ops's commands and events), `cloud_directory` (cloud-directory's), `catalog` (every message type, for routers and contract tests), `connect_agent` (the HTTP
 //! API of the agent on the Entra Connect server, shared by sync-trigger and tenant-sim).
 
 pub mod ad_ops;
 mod catalog;
+pub mod cloud_directory;
 pub mod connect_agent;
 mod envelope;
 mod ids;

@@ -6,13 +6,21 @@
 //! `chaos_proxy` (cut and restore a TCP link, for one test), `stack` (what the dev stack wrote to `stack.env`), `rabbit` (per-test vhosts, forced
 //! disconnects through the management API), `directory` (per-test OUs over verified LDAPS),
 //! `otlp` (an OTLP/HTTP receiver decoding real protobuf), `poll` (wait for a condition with a
-//! deadline, never a bare sleep).
+//! deadline, never a bare sleep), `service_harness` (a service in-process on a test vhost, with
+//! commands in and answers out).
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test fixtures: failing loudly is their job"
+)]
 
 pub mod chaos_proxy;
 pub mod directory;
 pub mod otlp;
 pub mod poll;
 pub mod rabbit;
+pub mod service_harness;
 pub mod stack;
 
 pub use chaos_proxy::ChaosProxy;
@@ -20,4 +28,5 @@ pub use directory::{Directory, TestOu};
 pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use poll::eventually;
 pub use rabbit::TestVhost;
+pub use service_harness::{Answer, Build, ServiceHarness};
 pub use stack::Stack;

@@ -7,12 +7,20 @@
 //! `world` (the tenant as plain data and pure rules: users, licences, mailboxes, the sync
 //! engine), `clock` (simulated time), `scenario` (a tenant and its AD objects, loaded from JSON),
 //! `ad` (the LDAP side: read a snapshot, create scenario objects), `http` (one router per API),
-//! `settings`, `app` (wiring).
+//! `settings`, `app` (wiring), `fixture` (a tenant for other crates' tests, feature `fixture`).
 
 pub mod ad;
 pub mod app;
 pub mod clock;
 pub mod faults;
+#[cfg(feature = "fixture")]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    reason = "a test fixture: failing loudly is its job"
+)]
+pub mod fixture;
 pub mod http;
 pub mod scenario;
 pub mod settings;

@@ -20,23 +20,32 @@ pub fn default_port(service: Service) -> u16 {
 /// Loads `service`'s settings from `sources` (validated) and builds it.
 pub fn build(service: Service, sources: Sources) -> anyhow::Result<(ServiceSpec, ServiceSettings)> {
     let port = default_port(service);
-    let context = || format!("{service}'s settings");
-    match service {
-        Service::AdOps => {
-            let settings: ad_ops::AdOpsSettings =
-                load_config(port, sources).with_context(context)?;
-            Ok((ad_ops::spec(&settings)?, settings.base()))
-        }
+    let built = match service {
+        Service::AdOps => wire::<ad_ops::AdOpsSettings>(port, sources, ad_ops::spec),
         Service::SyncTrigger => {
-            let settings: sync_trigger::SyncTriggerSettings =
-                load_config(port, sources).with_context(context)?;
-            Ok((sync_trigger::spec(&settings)?, settings.base()))
+            wire::<sync_trigger::SyncTriggerSettings>(port, sources, sync_trigger::spec)
         }
-        other => {
-            let settings: ServiceSettings = load_config(port, sources).with_context(context)?;
-            Ok((plain_spec(other), settings))
+        Service::CloudDirectory => {
+            wire::<cloud_directory::CloudDirectorySettings>(port, sources, cloud_directory::spec)
         }
-    }
+        Service::MailboxOps => wire::<ServiceSettings>(port, sources, |_| Ok(mailbox_ops::spec())),
+        Service::SagaCoordinator => {
+            wire::<ServiceSettings>(port, sources, |_| Ok(saga_coordinator::spec()))
+        }
+        Service::TicketGateway => {
+            wire::<ServiceSettings>(port, sources, |_| Ok(ticket_gateway::spec()))
+        }
+    };
+    built.with_context(|| format!("{service}'s settings"))
+}
+
+fn wire<S: ServiceConfig>(
+    port: u16,
+    sources: Sources,
+    spec: impl FnOnce(&S) -> anyhow::Result<ServiceSpec>,
+) -> anyhow::Result<(ServiceSpec, ServiceSettings)> {
+    let settings: S = load_config(port, sources)?;
+    Ok((spec(&settings)?, settings.base()))
 }
 
 /// Checks that `sources` name only settings `service` has, with values of the right types,
@@ -48,35 +57,45 @@ pub fn check_wiring(service: Service, sources: Sources) -> anyhow::Result<Servic
         Service::SyncTrigger => {
             parse_config::<sync_trigger::SyncTriggerSettings>(port, sources)?.base()
         }
+        Service::CloudDirectory => {
+            parse_config::<cloud_directory::CloudDirectorySettings>(port, sources)?.base()
+        }
         _ => parse_config::<ServiceSettings>(port, sources)?,
     })
 }
 
-fn plain_spec(service: Service) -> ServiceSpec {
-    match service {
-        Service::CloudDirectory => cloud_directory::spec(),
-        Service::MailboxOps => mailbox_ops::spec(),
-        Service::SagaCoordinator => saga_coordinator::spec(),
-        Service::TicketGateway => ticket_gateway::spec(),
-        Service::AdOps | Service::SyncTrigger => {
-            unreachable!("{service} is built from its own settings")
-        }
-    }
-}
+/// tenant-sim on the dev stack, with `scenarios/contoso.json`'s tenant, app and agent key.
+const TENANT_SIM: &str = "http://127.0.0.1:8090";
 
 /// The environment a service needs on the dev stack beyond the broker: ad-ops's directory,
-/// sync-trigger's Connect agent (tenant-sim's, as the contoso scenario sets it up).
+/// the Connect agent and Graph of tenant-sim as the contoso scenario sets them up.
 pub fn dev_stack_env(service: Service) -> anyhow::Result<Vec<(String, String)>> {
     match service {
         Service::AdOps => detour_testkit::Stack::load()?.ldap_service_env(),
         Service::SyncTrigger => Ok(vec![
-            (
-                "DETOUR__CONNECT__BASE_URL".into(),
-                "http://127.0.0.1:8090".into(),
-            ),
+            ("DETOUR__CONNECT__BASE_URL".into(), TENANT_SIM.into()),
             (
                 "DETOUR__CONNECT__AGENT_KEY".into(),
                 "rehearsal-only-agent-key".into(),
+            ),
+        ]),
+        Service::CloudDirectory => Ok(vec![
+            ("DETOUR__GRAPH__BASE_URL".into(), TENANT_SIM.into()),
+            (
+                "DETOUR__GRAPH__ENTRA__IDENTITY_BASE_URL".into(),
+                TENANT_SIM.into(),
+            ),
+            (
+                "DETOUR__GRAPH__ENTRA__TENANT".into(),
+                "3f2b6c1e-8a4d-4e2f-9b7c-5d1a0e9f8c21".into(),
+            ),
+            (
+                "DETOUR__GRAPH__ENTRA__CLIENT_ID".into(),
+                "0b6a9f4e-2d1c-4f3b-8e7a-1c2d3e4f5a6b".into(),
+            ),
+            (
+                "DETOUR__GRAPH__ENTRA__CLIENT_SECRET".into(),
+                "rehearsal-only-secret".into(),
             ),
         ]),
         _ => Ok(Vec::new()),

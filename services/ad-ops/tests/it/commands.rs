@@ -12,8 +12,8 @@ use crate::support::Harness;
 async fn find(harness: &mut Harness, lookup: UserLookup) -> Result<UserFound, AdOpsCommandFailed> {
     let answer = harness.send(FindUser { lookup }).await;
     match answer.message_type.as_str() {
-        "user-found" => Ok(answer.decode::<UserFound>().payload),
-        _ => Err(answer.decode::<AdOpsCommandFailed>().payload),
+        "user-found" => Ok(answer.decode::<UserFound>()),
+        _ => Err(answer.decode::<AdOpsCommandFailed>()),
     }
 }
 
@@ -79,8 +79,7 @@ async fn moves_and_moves_back_are_idempotent() {
             target_ou: parked.clone(),
         })
         .await
-        .decode::<UserMoved>()
-        .payload;
+        .decode::<UserMoved>();
     assert!(!out.already_there);
     assert!(out.to.ends_with(&parked));
     let again = harness
@@ -89,8 +88,7 @@ async fn moves_and_moves_back_are_idempotent() {
             target_ou: parked.clone(),
         })
         .await
-        .decode::<UserMoved>()
-        .payload;
+        .decode::<UserMoved>();
     assert!(again.already_there, "a repeat changes nothing");
     let found = find(&mut harness, UserLookup::ObjectGuid(guid))
         .await
@@ -104,8 +102,7 @@ async fn moves_and_moves_back_are_idempotent() {
             distinguished_name: original.clone(),
         })
         .await
-        .decode::<UserMoved>()
-        .payload;
+        .decode::<UserMoved>();
     assert!(!back.already_there);
     let again = harness
         .send(MoveUserToDn {
@@ -113,8 +110,7 @@ async fn moves_and_moves_back_are_idempotent() {
             distinguished_name: original.clone(),
         })
         .await
-        .decode::<UserMoved>()
-        .payload;
+        .decode::<UserMoved>();
     assert!(again.already_there);
     let found = find(&mut harness, UserLookup::ObjectGuid(guid))
         .await
@@ -142,7 +138,7 @@ async fn refusals_say_what_is_wrong() {
         .snapshot
         .object_guid;
 
-    let failed = |answer: crate::support::Answer| answer.decode::<AdOpsCommandFailed>().payload;
+    let failed = |answer: detour_testkit::Answer| answer.decode::<AdOpsCommandFailed>();
     let collision = failed(
         harness
             .send(MoveUser {
@@ -328,7 +324,7 @@ async fn the_filter_attribute_is_set_and_cleared() {
             value: Some("NoSync-detour".into()),
         })
         .await;
-    let set = set.decode::<FilterAttributeSet>().payload;
+    let set = set.decode::<FilterAttributeSet>();
     assert_eq!(
         (set.attribute.as_str(), set.value.as_deref()),
         ("adminDescription", Some("NoSync-detour"))
@@ -347,7 +343,7 @@ async fn the_filter_attribute_is_set_and_cleared() {
             })
             .await;
         assert_eq!(
-            cleared.decode::<FilterAttributeSet>().payload.value,
+            cleared.decode::<FilterAttributeSet>().value,
             None,
             "clearing twice is fine"
         );

@@ -24,8 +24,9 @@ fn delta(objects: Vec<uuid::Uuid>) -> RequestSyncCycle {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_concurrent_requests_share_one_cycle() {
     let mut harness = Harness::start("st-coalesce", &["ada"], 1, |_| {}).await;
-    let before = harness.runs().await.len();
+    let before = harness.tenant.runs().await.len();
     let answers = harness
+        .service
         .send_all((0..20).map(|_| delta(Vec::new())).collect())
         .await;
     let completed: Vec<SyncCycleCompleted> = answers
@@ -39,11 +40,11 @@ async fn twenty_concurrent_requests_share_one_cycle() {
     );
     assert!(completed.iter().all(|c| c.requests_coalesced == 20));
     assert_eq!(
-        harness.runs().await.len(),
+        harness.tenant.runs().await.len(),
         before + 1,
         "exactly one more run"
     );
-    harness.stop().await;
+    harness.service.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,18 +54,25 @@ async fn a_request_during_a_running_cycle_gets_the_next_one() {
     })
     .await;
     let first = Envelope::new(delta(Vec::new()));
-    harness.publish(&first).await;
+    harness.service.publish(&first).await;
     eventually(
         Duration::from_secs(10),
         "the first cycle to run",
         || async {
-            (harness.agent("/scheduler").await["syncCycleInProgress"] == true).then_some(())
+            (harness
+                .tenant
+                .agent(reqwest::Method::GET, "/scheduler", None)
+                .await
+                .1["syncCycleInProgress"]
+                == true)
+                .then_some(())
         },
     )
     .await;
     let second = Envelope::new(delta(Vec::new()));
-    harness.publish(&second).await;
+    harness.service.publish(&second).await;
     let answers = harness
+        .service
         .answers(&[first.message_id, second.message_id])
         .await;
     let (a, b) = (
@@ -75,16 +83,20 @@ async fn a_request_during_a_running_cycle_gets_the_next_one() {
         a.run_id, b.run_id,
         "the late request waited for the next cycle"
     );
-    harness.stop().await;
+    harness.service.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_requester_hears_about_its_own_objects_and_the_whole_run() {
     let mut harness = Harness::start("st-objects", &["ada", "bob"], 1, |_| {}).await;
-    let (ada, bob) = (harness.guid("ada").await, harness.guid("bob").await);
+    let (ada, bob) = (
+        harness.tenant.guid("ada").await,
+        harness.tenant.guid("bob").await,
+    );
     harness.move_out("ada").await;
     harness.move_out("bob").await;
     let answers = harness
+        .service
         .send_all(vec![delta(vec![ada]), delta(vec![bob])])
         .await;
     for (answer, guid) in answers.iter().zip([ada, bob]) {
@@ -94,7 +106,7 @@ async fn each_requester_hears_about_its_own_objects_and_the_whole_run() {
         assert_eq!(completed.objects[0].outcome, ObjectOutcome::Deleted);
         assert_eq!(completed.stats.deletes, 2, "and the run's totals");
     }
-    harness.stop().await;
+    harness.service.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,17 +115,18 @@ async fn staging_mode_is_a_refusal_with_its_reason() {
         s["connect"]["staging_mode"] = json!(true)
     })
     .await;
-    let answers = harness.send_all(vec![delta(Vec::new())]).await;
+    let answers = harness.service.send_all(vec![delta(Vec::new())]).await;
     let refused = answers[0].decode::<SyncCycleRefused>();
     assert_eq!(refused.code, "staging-mode");
-    let state = harness.send_all(vec![ReadConnectState {}]).await[0].decode::<ConnectStateRead>();
+    let state =
+        harness.service.send_all(vec![ReadConnectState {}]).await[0].decode::<ConnectStateRead>();
     assert!(state.scheduler.staging_mode_enabled);
     assert_eq!(state.connect_version, "2.4.18.0");
     assert_eq!(
         (state.deletion_threshold_enabled, state.deletion_threshold),
         (true, 500)
     );
-    harness.stop().await;
+    harness.service.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,9 +135,10 @@ async fn two_replicas_never_run_two_cycles_at_once() {
         s["delays"]["cycle_seconds"] = json!(0.3)
     })
     .await;
-    let before = harness.runs().await.len();
+    let before = harness.tenant.runs().await.len();
     for _ in 0..3 {
         let answers = harness
+            .service
             .send_all((0..5).map(|_| delta(Vec::new())).collect())
             .await;
         assert!(
@@ -133,7 +147,7 @@ async fn two_replicas_never_run_two_cycles_at_once() {
                 .all(|a| a.message_type == "sync-cycle-completed")
         );
     }
-    let runs = harness.runs().await;
+    let runs = harness.tenant.runs().await;
     let mut spans: Vec<(String, String)> = runs[..runs.len() - before]
         .iter()
         .map(|r| {
@@ -147,5 +161,5 @@ async fn two_replicas_never_run_two_cycles_at_once() {
     for pair in spans.windows(2) {
         assert!(pair[0].1 <= pair[1].0, "cycles overlapped: {pair:?}");
     }
-    harness.stop().await;
+    harness.service.stop().await;
 }

@@ -1,0 +1,381 @@
+//! Microsoft Graph v1.0 over `detour-entra`: the reads and writes the remediation needs, each
+//! Graph error classified once, by its `code` and never its message [S10].
+
+use std::sync::Arc;
+
+use detour_contracts::cloud_directory::{
+    CloudUserState, DeletedUserState, LicenseAssignment, SkuSeats, TenantRead,
+};
+use detour_entra::{AfterWrite, Answer, CallError, Caller, EntraSettings};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const USER_FIELDS: &str = "id,userPrincipalName,mailNickname,onPremisesSyncEnabled,onPremisesImmutableId,\
+onPremisesDistinguishedName,proxyAddresses,usageLocation,licenseAssignmentStates";
+/// `$batch` takes at most 20 requests [S8].
+const BATCH: usize = 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NoSeats(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// Throttled, failing or unreachable after every retry.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<CallError> for GraphError {
+    fn from(error: CallError) -> Self {
+        match error {
+            CallError::Token(detour_entra::TokenError::Refused(reason)) => {
+                GraphError::Forbidden(reason)
+            }
+            other => GraphError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GraphClient {
+    caller: Caller,
+    base: String,
+}
+
+impl GraphClient {
+    pub fn new(base_url: &str, entra: &EntraSettings) -> anyhow::Result<Self> {
+        let budget = Arc::new(tokio::sync::Semaphore::new(entra.max_concurrent_calls));
+        let caller = Caller::new(entra, "https://graph.microsoft.com/.default", budget)
+            .map_err(anyhow::Error::msg)?;
+        Ok(Self {
+            caller,
+            base: format!("{}/v1.0", base_url.trim_end_matches('/')),
+        })
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        after_write: AfterWrite,
+    ) -> Result<Answer, GraphError> {
+        let url = format!("{}{path}", self.base);
+        Ok(self
+            .caller
+            .send(
+                |http| {
+                    let request = http.request(method.clone(), &url);
+                    match &body {
+                        Some(body) => request.json(body),
+                        None => request,
+                    }
+                },
+                after_write,
+            )
+            .await?)
+    }
+
+    pub async fn user(&self, id_or_upn: &str) -> Result<Option<CloudUserState>, GraphError> {
+        let path = format!("/users/{}?$select={USER_FIELDS}", segment(id_or_upn));
+        let answer = self
+            .call(reqwest::Method::GET, &path, None, AfterWrite::No)
+            .await?;
+        match answer.status {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => {
+                let roles = self.admin_roles(&answer.body["id"]).await?;
+                Ok(Some(to_state(&answer.body, roles)?))
+            }
+            _ => Err(classify(&answer)),
+        }
+    }
+
+    async fn admin_roles(&self, id: &Value) -> Result<Vec<String>, GraphError> {
+        let id = id.as_str().unwrap_or_default();
+        let answer = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/users/{id}/memberOf"),
+                None,
+                AfterWrite::No,
+            )
+            .await?;
+        if !answer.status.is_success() {
+            return Err(classify(&answer));
+        }
+        Ok(answer.body["value"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["@odata.type"] == "#microsoft.graph.directoryRole")
+            .filter_map(|m| m["displayName"].as_str().map(str::to_owned))
+            .collect())
+    }
+
+    /// Many users through `$batch`, 20 per request, each item's status handled on its own.
+    pub async fn users(
+        &self,
+        ids_or_upns: &[String],
+    ) -> Result<Vec<Option<CloudUserState>>, GraphError> {
+        let mut found = Vec::with_capacity(ids_or_upns.len());
+        for chunk in ids_or_upns.chunks(BATCH) {
+            let requests: Vec<Value> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, user)| json!({ "id": i.to_string(), "method": "GET", "url": format!("/users/{}?$select={USER_FIELDS}", segment(user)) }))
+                .collect();
+            let answer = self
+                .call(
+                    reqwest::Method::POST,
+                    "/$batch",
+                    Some(json!({ "requests": requests })),
+                    AfterWrite::No,
+                )
+                .await?;
+            if !answer.status.is_success() {
+                return Err(classify(&answer));
+            }
+            let responses = answer.body["responses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for (index, user) in chunk.iter().enumerate() {
+                let id = index.to_string();
+                let item = responses
+                    .iter()
+                    .find(|r| r["id"].as_str() == Some(id.as_str()))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let status = item["status"].as_u64().unwrap_or(0);
+                match status {
+                    200 => {
+                        let roles = self.admin_roles(&item["body"]["id"]).await?;
+                        found.push(Some(to_state(&item["body"], roles)?));
+                    }
+                    404 => found.push(None),
+                    // A throttled or failed item: read it alone, with the caller's retries.
+                    _ => found.push(self.user(user).await?),
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    pub async fn deleted_user(&self, id: Uuid) -> Result<Option<DeletedUserState>, GraphError> {
+        let answer = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/directory/deletedItems/{id}"),
+                None,
+                AfterWrite::No,
+            )
+            .await?;
+        match answer.status {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => Ok(Some(DeletedUserState {
+                id,
+                user_principal_name: text(&answer.body["userPrincipalName"]),
+                deleted_date_time: text(&answer.body["deletedDateTime"]),
+            })),
+            _ => Err(classify(&answer)),
+        }
+    }
+
+    pub async fn tenant(&self) -> Result<TenantRead, GraphError> {
+        let sync = self
+            .call(
+                reqwest::Method::GET,
+                "/directory/onPremisesSynchronization",
+                None,
+                AfterWrite::No,
+            )
+            .await?;
+        if !sync.status.is_success() {
+            return Err(classify(&sync));
+        }
+        let features = &sync.body["value"][0]["features"];
+        let skus = self
+            .call(
+                reqwest::Method::GET,
+                "/subscribedSkus",
+                None,
+                AfterWrite::No,
+            )
+            .await?;
+        if !skus.status.is_success() {
+            return Err(classify(&skus));
+        }
+        let skus = skus.body["value"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|sku| {
+                Some(SkuSeats {
+                    sku_id: sku["skuId"].as_str()?.parse().ok()?,
+                    sku_part_number: text(&sku["skuPartNumber"]),
+                    prepaid_units: sku["prepaidUnits"]["enabled"].as_u64().unwrap_or(0) as u32,
+                    consumed_units: sku["consumedUnits"].as_u64().unwrap_or(0) as u32,
+                })
+            })
+            .collect();
+        Ok(TenantRead {
+            block_soft_match_enabled: features["blockSoftMatchEnabled"].as_bool().unwrap_or(false),
+            block_cloud_object_takeover_through_hard_match_enabled:
+                features["blockCloudObjectTakeoverThroughHardMatchEnabled"]
+                    .as_bool()
+                    .unwrap_or(false),
+            skus,
+        })
+    }
+
+    pub async fn restore(
+        &self,
+        id: Uuid,
+        auto_reconcile: bool,
+        new_upn: Option<&str>,
+    ) -> Result<String, GraphError> {
+        let mut body = json!({ "autoReconcileProxyConflict": auto_reconcile });
+        if let Some(upn) = new_upn {
+            body["newUserPrincipalName"] = json!(upn);
+        }
+        let path = format!("/directory/deletedItems/{id}/restore");
+        let answer = self
+            .call(reqwest::Method::POST, &path, Some(body), AfterWrite::No)
+            .await?;
+        if answer.status.is_success() {
+            Ok(text(&answer.body["userPrincipalName"]))
+        } else {
+            Err(classify(&answer))
+        }
+    }
+
+    pub async fn set_usage_location(&self, id: Uuid, location: &str) -> Result<(), GraphError> {
+        let answer = self
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/users/{id}"),
+                Some(json!({ "usageLocation": location })),
+                AfterWrite::Yes,
+            )
+            .await?;
+        if answer.status.is_success() {
+            Ok(())
+        } else {
+            Err(classify(&answer))
+        }
+    }
+
+    /// One licence added or removed; a 404 right after our own restore is retried [S13].
+    pub async fn assign_license(
+        &self,
+        id: Uuid,
+        add: Option<Uuid>,
+        remove: Option<Uuid>,
+    ) -> Result<(), GraphError> {
+        let body = json!({
+            "addLicenses": add.map(|sku| vec![json!({ "skuId": sku, "disabledPlans": [] })]).unwrap_or_default(),
+            "removeLicenses": remove.into_iter().collect::<Vec<_>>(),
+        });
+        let answer = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/users/{id}/assignLicense"),
+                Some(body),
+                AfterWrite::Yes,
+            )
+            .await?;
+        if answer.status.is_success() {
+            Ok(())
+        } else {
+            Err(classify(&answer))
+        }
+    }
+}
+
+/// A path segment: ids and UPNs percent-encoded, so `'`, `#`, `?`, `/` and `%` cannot change
+/// the request.
+fn segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'@' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+fn to_state(user: &Value, admin_roles: Vec<String>) -> Result<CloudUserState, GraphError> {
+    let id = user["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| GraphError::Invalid("Graph returned a user without an id".into()))?;
+    let licenses = user["licenseAssignmentStates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|state| {
+            Some(LicenseAssignment {
+                sku_id: state["skuId"].as_str()?.parse().ok()?,
+                assigned_by_group: state["assignedByGroup"]
+                    .as_str()
+                    .and_then(|g| g.parse().ok()),
+                state: text(&state["state"]),
+            })
+        })
+        .collect();
+    Ok(CloudUserState {
+        id,
+        user_principal_name: text(&user["userPrincipalName"]),
+        mail_nickname: user["mailNickname"].as_str().map(str::to_owned),
+        on_premises_sync_enabled: user["onPremisesSyncEnabled"].as_bool(),
+        on_premises_immutable_id: user["onPremisesImmutableId"].as_str().map(str::to_owned),
+        on_premises_distinguished_name: user["onPremisesDistinguishedName"]
+            .as_str()
+            .map(str::to_owned),
+        proxy_addresses: user["proxyAddresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect(),
+        usage_location: user["usageLocation"].as_str().map(str::to_owned),
+        licenses,
+        admin_roles,
+    })
+}
+
+/// A Graph error by its code [S10]; seat exhaustion is told apart, as a person fixes it
+/// differently (buy seats) from other bad requests.
+fn classify(answer: &Answer) -> GraphError {
+    let code = answer.body["error"]["code"].as_str().unwrap_or_default();
+    let message = answer.body["error"]["message"]
+        .as_str()
+        .map_or_else(|| answer.text.clone(), str::to_owned);
+    let conflict = answer.body["error"]["details"]
+        .as_array()
+        .is_some_and(|details| details.iter().any(|d| d["code"] == "ObjectConflict"));
+    let reason = format!("{code}: {message}");
+    match answer.status {
+        StatusCode::NOT_FOUND => GraphError::NotFound(reason),
+        StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => GraphError::Forbidden(reason),
+        _ if conflict => GraphError::Conflict(reason),
+        _ if message.contains("does not have any available licenses") => {
+            GraphError::NoSeats(reason)
+        }
+        _ => GraphError::Invalid(reason),
+    }
+}

@@ -1,0 +1,368 @@
+//! cloud-directory against the real broker and tenant-sim's Graph over real Samba: reads
+//! (alone and batched), the cloud half of the seed with idempotent repeats, refusals that say
+//! why, and calls that ride out throttling and 5xx.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use detour_contracts::cloud_directory::{
+    AssignLicense, CloudCommandFailed, CloudFailureKind, CloudUserRead, CloudUsersRead,
+    DeletedUserRead, LicenseAssigned, LicenseRemoved, ReadCloudUser, ReadCloudUsers,
+    ReadDeletedUser, ReadTenant, RemoveLicense, RestoreUser, TenantRead, UserRestored,
+};
+use detour_service::{ServiceConfig, load_config};
+use detour_testkit::ServiceHarness;
+use serde_json::{Value, json};
+use tenant_sim::fixture::{E3, TenantFixture};
+use uuid::Uuid;
+
+async fn start(
+    prefix: &str,
+    users: &[&str],
+    customize: impl FnOnce(&mut Value),
+) -> (TenantFixture, ServiceHarness) {
+    start_with_secret(prefix, users, customize, None).await
+}
+
+async fn start_with_secret(
+    prefix: &str,
+    users: &[&str],
+    customize: impl FnOnce(&mut Value),
+    secret: Option<&str>,
+) -> (TenantFixture, ServiceHarness) {
+    let tenant = TenantFixture::start(prefix, users, customize).await;
+    let env = vec![
+        ("DETOUR__GRAPH__BASE_URL".to_owned(), tenant.base.clone()),
+        (
+            "DETOUR__GRAPH__ENTRA__IDENTITY_BASE_URL".to_owned(),
+            tenant.base.clone(),
+        ),
+        (
+            "DETOUR__GRAPH__ENTRA__TENANT".to_owned(),
+            tenant.tenant_id.to_string(),
+        ),
+        (
+            "DETOUR__GRAPH__ENTRA__CLIENT_ID".to_owned(),
+            tenant.client_id.to_string(),
+        ),
+        (
+            "DETOUR__GRAPH__ENTRA__CLIENT_SECRET".to_owned(),
+            secret.unwrap_or(&tenant.secret).to_owned(),
+        ),
+        (
+            "DETOUR__GRAPH__ENTRA__MAX_ATTEMPTS".to_owned(),
+            "5".to_owned(),
+        ),
+        (
+            "DETOUR__GRAPH__ENTRA__BACKOFF_MS".to_owned(),
+            "50".to_owned(),
+        ),
+    ];
+    let build: detour_testkit::Build = Box::new(|sources| {
+        let settings: cloud_directory::CloudDirectorySettings =
+            load_config(cloud_directory::DEFAULT_PORT, sources)?;
+        Ok((cloud_directory::spec(&settings)?, settings.base()))
+    });
+    let service = ServiceHarness::start(prefix, "cloud-directory.*.v1", env, 1, build)
+        .await
+        .unwrap();
+    (tenant, service)
+}
+
+fn sku() -> Uuid {
+    E3.parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_answer_the_current_state_alone_or_batched() {
+    let (tenant, mut service) = start("cd-reads", &["ada", "bob"], |_| {}).await;
+    let read = service
+        .send(ReadCloudUser {
+            user: tenant.upn("ada"),
+        })
+        .await
+        .decode::<CloudUserRead>();
+    let ada = read.user.expect("ada is live");
+    assert_eq!(ada.on_premises_sync_enabled, Some(true));
+    assert_eq!(ada.licenses.len(), 1);
+    assert!(
+        ada.licenses[0].assigned_by_group.is_some(),
+        "the licence comes from the group"
+    );
+    assert!(ada.admin_roles.is_empty());
+    let nobody = service
+        .send(ReadCloudUser {
+            user: "nobody@contoso.com".into(),
+        })
+        .await
+        .decode::<CloudUserRead>();
+    assert_eq!(nobody.user, None, "not found is an answer, not a failure");
+
+    // More than one $batch's worth: 25 names, 2 of them real.
+    let mut names: Vec<String> = (0..23).map(|i| format!("ghost{i}@contoso.com")).collect();
+    names.insert(5, tenant.upn("ada"));
+    names.push(tenant.upn("bob"));
+    let batch = service
+        .send(ReadCloudUsers {
+            users: names.clone(),
+        })
+        .await
+        .decode::<CloudUsersRead>();
+    assert_eq!(batch.users.len(), 25);
+    for (entry, name) in batch.users.iter().zip(&names) {
+        assert_eq!(&entry.requested, name);
+        assert_eq!(entry.user.is_some(), !name.starts_with("ghost"), "{name}");
+    }
+
+    let tenant_state = service.send(ReadTenant {}).await.decode::<TenantRead>();
+    assert!(!tenant_state.block_soft_match_enabled);
+    assert_eq!(tenant_state.skus[0].consumed_units, 2);
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cloud_half_of_the_seed_with_idempotent_repeats() {
+    let (tenant, mut service) = start("cd-seed", &["ada"], |_| {}).await;
+    let id = service
+        .send(ReadCloudUser {
+            user: tenant.upn("ada"),
+        })
+        .await
+        .decode::<CloudUserRead>()
+        .user
+        .unwrap()
+        .id;
+    tenant
+        .move_user("ada", &tenant.staff(), &tenant.parked())
+        .await;
+    tenant.sync().await;
+
+    let deleted = service
+        .send(ReadDeletedUser { id })
+        .await
+        .decode::<DeletedUserRead>();
+    assert!(deleted.user.is_some(), "soft-deleted after the sync");
+    let restore = RestoreUser {
+        id,
+        auto_reconcile_proxy_conflict: false,
+        new_user_principal_name: None,
+    };
+    let restored = service.send(restore.clone()).await.decode::<UserRestored>();
+    assert!(!restored.already_active);
+    assert!(
+        service
+            .send(restore)
+            .await
+            .decode::<UserRestored>()
+            .already_active,
+        "a repeat does nothing"
+    );
+
+    let assign = AssignLicense {
+        user_id: id,
+        sku_id: sku(),
+        usage_location: Some("PL".into()),
+    };
+    assert!(
+        !service
+            .send(assign.clone())
+            .await
+            .decode::<LicenseAssigned>()
+            .already_assigned
+    );
+    assert!(
+        service
+            .send(assign)
+            .await
+            .decode::<LicenseAssigned>()
+            .already_assigned
+    );
+    let user = service
+        .send(ReadCloudUser {
+            user: id.to_string(),
+        })
+        .await
+        .decode::<CloudUserRead>()
+        .user
+        .unwrap();
+    assert_eq!(user.usage_location.as_deref(), Some("PL"));
+    assert_eq!(
+        user.on_premises_sync_enabled,
+        Some(false),
+        "cloud-only after the restore"
+    );
+
+    let remove = RemoveLicense {
+        user_id: id,
+        sku_id: sku(),
+    };
+    assert!(
+        !service
+            .send(remove.clone())
+            .await
+            .decode::<LicenseRemoved>()
+            .already_absent
+    );
+    assert!(
+        service
+            .send(remove)
+            .await
+            .decode::<LicenseRemoved>()
+            .already_absent
+    );
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_say_why_and_group_licences_are_never_touched() {
+    // One seat for two group-licensed users: the group over-consumes, as group licensing may.
+    let (tenant, mut service) = start("cd-refuse", &["ada", "bob"], |s| {
+        s["skus"][0]["prepaid_units"] = json!(1)
+    })
+    .await;
+    let id = service
+        .send(ReadCloudUser {
+            user: tenant.upn("ada"),
+        })
+        .await
+        .decode::<CloudUserRead>()
+        .user
+        .unwrap()
+        .id;
+    let unknown = service
+        .send(RestoreUser {
+            id: Uuid::new_v4(),
+            auto_reconcile_proxy_conflict: false,
+            new_user_principal_name: None,
+        })
+        .await;
+    assert_eq!(
+        unknown.decode::<CloudCommandFailed>().kind,
+        CloudFailureKind::NotFound
+    );
+
+    // Ada's licence comes from her group: "removing" it directly leaves it alone.
+    let removed = service
+        .send(RemoveLicense {
+            user_id: id,
+            sku_id: sku(),
+        })
+        .await
+        .decode::<LicenseRemoved>();
+    assert!(removed.already_absent);
+    let user = service
+        .send(ReadCloudUser {
+            user: id.to_string(),
+        })
+        .await
+        .decode::<CloudUserRead>()
+        .user
+        .unwrap();
+    assert_eq!(user.licenses.len(), 1);
+
+    // Out of scope, restored, no usage location given: refused with the reason.
+    tenant
+        .move_user("ada", &tenant.staff(), &tenant.parked())
+        .await;
+    tenant.sync().await;
+    service
+        .send(RestoreUser {
+            id,
+            auto_reconcile_proxy_conflict: false,
+            new_user_principal_name: None,
+        })
+        .await;
+    let no_location = service
+        .send(AssignLicense {
+            user_id: id,
+            sku_id: sku(),
+            usage_location: None,
+        })
+        .await;
+    let failed = no_location.decode::<CloudCommandFailed>();
+    assert_eq!(failed.kind, CloudFailureKind::Invalid);
+    assert!(failed.reason.contains("usageLocation"), "{}", failed.reason);
+    let bad_location = service
+        .send(AssignLicense {
+            user_id: id,
+            sku_id: sku(),
+            usage_location: Some("Poland".into()),
+        })
+        .await;
+    assert_eq!(
+        bad_location.decode::<CloudCommandFailed>().kind,
+        CloudFailureKind::Invalid
+    );
+
+    // Bob still holds the only seat: no direct licence for Ada.
+    let no_seat = service
+        .send(AssignLicense {
+            user_id: id,
+            sku_id: sku(),
+            usage_location: Some("PL".into()),
+        })
+        .await;
+    let failed = no_seat.decode::<CloudCommandFailed>();
+    assert_eq!(failed.kind, CloudFailureKind::NoSeats, "{}", failed.reason);
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_ride_out_throttling_and_server_errors() {
+    let (tenant, mut service) = start("cd-retry", &["ada"], |_| {}).await;
+    for fault in [
+        json!({ "api": "graph", "path_contains": "/users/", "method": "GET", "kind": "throttle", "retry_after_seconds": 1, "count": 2 }),
+        json!({ "api": "graph", "path_contains": "/memberOf", "kind": "server-error", "status": 503, "count": 2 }),
+        json!({ "api": "token", "kind": "server-error", "status": 500, "count": 1 }),
+    ] {
+        let added = tenant
+            .client
+            .post(tenant.url("/_sim/faults"))
+            .json(&fault)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(added.status(), 201);
+    }
+    let started = std::time::Instant::now();
+    let read = service
+        .send(ReadCloudUser {
+            user: tenant.upn("ada"),
+        })
+        .await
+        .decode::<CloudUserRead>();
+    assert!(read.user.is_some());
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "Retry-After was honoured twice"
+    );
+    let faults: Value = tenant
+        .client
+        .get(tenant.url("/_sim/faults"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(faults, json!([]), "every fault was hit and used up");
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_are_a_clear_refusal() {
+    let (tenant, mut service) =
+        start_with_secret("cd-creds", &["ada"], |_| {}, Some("not-the-secret")).await;
+    let failed = service
+        .send(ReadCloudUser {
+            user: tenant.upn("ada"),
+        })
+        .await
+        .decode::<CloudCommandFailed>();
+    assert_eq!(failed.kind, CloudFailureKind::Forbidden);
+    assert!(
+        failed.reason.contains("invalid_client"),
+        "{}",
+        failed.reason
+    );
+    service.stop().await;
+}

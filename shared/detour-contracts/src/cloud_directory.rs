@@ -1,0 +1,215 @@
+//! cloud-directory's commands and events (Microsoft Graph). Reads answer the current state,
+//! "not found" included, because the saga's waits re-issue them until a condition holds;
+//! writes check first, so a repeat answers "already" with no second effect.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{Message, MessageKind, RoutingKey, Service};
+
+macro_rules! cloud_message {
+    ($type:ty, $name:literal, $kind:ident) => {
+        impl Message for $type {
+            const NAME: &'static str = $name;
+            const VERSION: u32 = 1;
+            const KIND: MessageKind = MessageKind::$kind;
+
+            fn routing_key(&self) -> RoutingKey {
+                match Self::KIND {
+                    MessageKind::Command => {
+                        RoutingKey::command(Service::CloudDirectory, Self::NAME)
+                    }
+                    MessageKind::Event => {
+                        RoutingKey::event(Service::CloudDirectory, Self::NAME, Self::VERSION)
+                    }
+                }
+            }
+        }
+    };
+}
+
+/// A licence as the user holds it: directly (`assigned_by_group: None`) or through a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseAssignment {
+    pub sku_id: Uuid,
+    pub assigned_by_group: Option<Uuid>,
+    /// `Active`, `ActiveWithError`, `Disabled`, `Error` [S6].
+    pub state: String,
+}
+
+/// What the diagnosis needs of a cloud user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudUserState {
+    pub id: Uuid,
+    pub user_principal_name: String,
+    pub mail_nickname: Option<String>,
+    pub on_premises_sync_enabled: Option<bool>,
+    pub on_premises_immutable_id: Option<String>,
+    pub on_premises_distinguished_name: Option<String>,
+    pub proxy_addresses: Vec<String>,
+    pub usage_location: Option<String>,
+    pub licenses: Vec<LicenseAssignment>,
+    /// Directory roles held: soft match refuses such users [S17].
+    pub admin_roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadCloudUser {
+    /// Object id or userPrincipalName.
+    pub user: String,
+}
+cloud_message!(ReadCloudUser, "read-cloud-user", Command);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudUserRead {
+    pub requested: String,
+    /// `None`: no live user by that id or name (now).
+    pub user: Option<CloudUserState>,
+}
+cloud_message!(CloudUserRead, "cloud-user-read", Event);
+
+/// Reads many users at once (through Graph's `$batch`, 20 per request [S8]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadCloudUsers {
+    pub users: Vec<String>,
+}
+cloud_message!(ReadCloudUsers, "read-cloud-users", Command);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudUsersRead {
+    pub users: Vec<CloudUserRead>,
+}
+cloud_message!(CloudUsersRead, "cloud-users-read", Event);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadDeletedUser {
+    pub id: Uuid,
+}
+cloud_message!(ReadDeletedUser, "read-deleted-user", Command);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletedUserState {
+    pub id: Uuid,
+    /// As deletedItems shows it (Connect prefixes the object id [S49]).
+    pub user_principal_name: String,
+    pub deleted_date_time: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletedUserRead {
+    pub id: Uuid,
+    /// `None`: not soft-deleted (live, or gone for good).
+    pub user: Option<DeletedUserState>,
+}
+cloud_message!(DeletedUserRead, "deleted-user-read", Event);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadTenant {}
+cloud_message!(ReadTenant, "read-tenant", Command);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkuSeats {
+    pub sku_id: Uuid,
+    pub sku_part_number: String,
+    pub prepaid_units: u32,
+    pub consumed_units: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantRead {
+    pub block_soft_match_enabled: bool,
+    pub block_cloud_object_takeover_through_hard_match_enabled: bool,
+    pub skus: Vec<SkuSeats>,
+}
+cloud_message!(TenantRead, "tenant-read", Event);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreUser {
+    pub id: Uuid,
+    /// Drop proxy addresses another live object now holds [S1].
+    pub auto_reconcile_proxy_conflict: bool,
+    /// When the old UPN is taken [S1].
+    pub new_user_principal_name: Option<String>,
+}
+cloud_message!(RestoreUser, "restore-user", Command);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserRestored {
+    pub id: Uuid,
+    pub user_principal_name: String,
+    /// It was live already: nothing was done.
+    pub already_active: bool,
+}
+cloud_message!(UserRestored, "user-restored", Event);
+
+/// Gives the user a direct licence for `sku_id`, first setting `usage_location` if the user
+/// has none (a licence needs one [S3]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignLicense {
+    pub user_id: Uuid,
+    pub sku_id: Uuid,
+    pub usage_location: Option<String>,
+}
+cloud_message!(AssignLicense, "assign-license", Command);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseAssigned {
+    pub user_id: Uuid,
+    pub sku_id: Uuid,
+    pub already_assigned: bool,
+}
+cloud_message!(LicenseAssigned, "license-assigned", Event);
+
+/// Removes the user's direct licence for `sku_id`; a group's is never touched [S48].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveLicense {
+    pub user_id: Uuid,
+    pub sku_id: Uuid,
+}
+cloud_message!(RemoveLicense, "remove-license", Command);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseRemoved {
+    pub user_id: Uuid,
+    pub sku_id: Uuid,
+    pub already_absent: bool,
+}
+cloud_message!(LicenseRemoved, "license-removed", Event);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CloudFailureKind {
+    Invalid,
+    NotFound,
+    Conflict,
+    Forbidden,
+    /// No free seat for the SKU.
+    NoSeats,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudCommandFailed {
+    pub command: String,
+    pub kind: CloudFailureKind,
+    pub reason: String,
+}
+cloud_message!(CloudCommandFailed, "cloud-command-failed", Event);

@@ -1,0 +1,160 @@
+//! Sending a call to Graph or Exchange Online: a bearer token from the source, a permit from
+//! the tenant's shared budget, and retries where Microsoft says to retry [S9][S10][S13][S33].
+
+use std::{sync::Arc, time::Duration};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::{EntraSettings, TokenError, TokenSource};
+
+/// The longest `Retry-After` honoured as given; a longer one is capped (and retried).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// Still throttled, failing or unreachable after every attempt.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// An answer the caller interprets: success, or an error status that retrying would not fix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: StatusCode,
+    /// The JSON body, or `Value::Null` when there was none or it was not JSON.
+    pub body: Value,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Caller {
+    http: reqwest::Client,
+    tokens: Arc<TokenSource>,
+    budget: Arc<Semaphore>,
+    max_attempts: u32,
+    backoff: Duration,
+}
+
+/// Whether a 404 may be replication lag after our own write [S13].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterWrite {
+    Yes,
+    No,
+}
+
+impl Caller {
+    /// A caller for `scope` (one resource); `budget` is shared by every caller of the tenant.
+    pub fn new(
+        settings: &EntraSettings,
+        scope: &str,
+        budget: Arc<Semaphore>,
+    ) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(settings.request_timeout_ms))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let tokens = TokenSource::new(
+            http.clone(),
+            &settings.identity_base_url,
+            &settings.tenant,
+            &settings.client_id,
+            settings.secret()?,
+            scope,
+        );
+        Ok(Self {
+            http,
+            tokens: Arc::new(tokens),
+            budget,
+            max_attempts: settings.max_attempts,
+            backoff: Duration::from_millis(settings.backoff_ms),
+        })
+    }
+
+    /// Sends the request `build` makes (again for each attempt) with a fresh bearer token.
+    pub async fn send<F>(&self, build: F, after_write: AfterWrite) -> Result<Answer, CallError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let mut last = String::new();
+        for attempt in 1..=self.max_attempts {
+            let token = self.tokens.token().await?;
+            let sent = {
+                let _permit = self
+                    .budget
+                    .acquire()
+                    .await
+                    .map_err(|e| CallError::Unavailable(e.to_string()))?;
+                build(&self.http).bearer_auth(token.expose()).send().await
+            };
+            let wait = match sent {
+                Err(error) => {
+                    last = error.to_string();
+                    self.backoff_for(attempt)
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let retry_after = retry_after(response.headers());
+                    let text = response.text().await.unwrap_or_default();
+                    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    let concurrency = text.contains("maximum number of concurrent requests");
+                    last = format!("{status}: {}", text.chars().take(300).collect::<String>());
+                    match status {
+                        StatusCode::UNAUTHORIZED if attempt == 1 => {
+                            // A token revoked or expired early: get a new one, once.
+                            self.tokens.forget().await;
+                            Duration::ZERO
+                        }
+                        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                            retry_after.unwrap_or_else(|| self.backoff_for(attempt))
+                        }
+                        s if s.is_server_error()
+                            || s == StatusCode::REQUEST_TIMEOUT
+                            || concurrency =>
+                        {
+                            self.backoff_for(attempt)
+                        }
+                        StatusCode::NOT_FOUND
+                            if after_write == AfterWrite::Yes && attempt < self.max_attempts =>
+                        {
+                            self.backoff_for(attempt)
+                        }
+                        _ => return Ok(Answer { status, body, text }),
+                    }
+                }
+            };
+            if attempt < self.max_attempts {
+                tracing::debug!(attempt, ?wait, %last, "retrying");
+                tokio::time::sleep(wait.min(MAX_RETRY_AFTER)).await;
+            }
+        }
+        Err(CallError::Unavailable(format!(
+            "gave up after {} attempts; last: {last}",
+            self.max_attempts
+        )))
+    }
+
+    /// Doubling steps with full jitter: between half and all of `backoff * 2^(attempt-1)`.
+    fn backoff_for(&self, attempt: u32) -> Duration {
+        let step = self
+            .backoff
+            .saturating_mul(1 << attempt.saturating_sub(1).min(10));
+        let jitter = (uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 1000.0;
+        step / 2 + (step / 2).mul_f64(jitter)
+    }
+}
+
+/// `Retry-After` in seconds (the form Graph sends [S9]).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds))
+}

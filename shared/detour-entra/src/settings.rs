@@ -1,0 +1,90 @@
+//! The `[entra]` settings: the tenant, the app's credentials, the identity endpoint, and how
+//! patient calls are.
+
+use std::path::PathBuf;
+
+use detour_config::{Problems, Secret};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntraSettings {
+    /// The tenant id (a GUID) or a verified domain.
+    pub tenant: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// `https://login.microsoftonline.com`, or tenant-sim's base URL.
+    pub identity_base_url: String,
+    /// Calls of this tenant in flight at once, across every saga of this instance.
+    pub max_concurrent_calls: usize,
+    /// Attempts per call (429, 5xx, timeouts, 404 right after our own write) before giving up.
+    pub max_attempts: u32,
+    /// First backoff step; doubles per attempt, with jitter.
+    pub backoff_ms: u64,
+    pub request_timeout_ms: u64,
+}
+
+impl EntraSettings {
+    pub fn validate(&self, section: &str, problems: &mut Problems) {
+        problems.check(
+            !self.tenant.trim().is_empty(),
+            &format!("{section}.tenant"),
+            "must not be empty",
+        );
+        problems.check(
+            !self.client_id.trim().is_empty(),
+            &format!("{section}.client_id"),
+            "must not be empty",
+        );
+        match (&self.client_secret, &self.client_secret_file) {
+            (Some(_), Some(_)) => problems.add(
+                &format!("{section}.client_secret"),
+                "give the secret or a file, not both",
+            ),
+            (None, None) => problems.add(
+                &format!("{section}.client_secret"),
+                "give client_secret or client_secret_file",
+            ),
+            (None, Some(file)) => problems.check(
+                file.is_file(),
+                &format!("{section}.client_secret_file"),
+                format!("{} is not a readable file", file.display()),
+            ),
+            (Some(_), None) => {}
+        }
+        problems.check(
+            self.identity_base_url.starts_with("https://")
+                || self.identity_base_url.starts_with("http://"),
+            &format!("{section}.identity_base_url"),
+            "must be an http(s) URL",
+        );
+        problems.check(
+            self.max_concurrent_calls > 0,
+            &format!("{section}.max_concurrent_calls"),
+            "must be at least 1",
+        );
+        problems.check(
+            self.max_attempts > 0,
+            &format!("{section}.max_attempts"),
+            "must be at least 1",
+        );
+        problems.check(
+            self.request_timeout_ms > 0,
+            &format!("{section}.request_timeout_ms"),
+            "must be positive",
+        );
+    }
+
+    pub fn secret(&self) -> Result<Secret, String> {
+        match (&self.client_secret, &self.client_secret_file) {
+            (Some(secret), _) => Ok(secret.clone()),
+            (None, Some(file)) => {
+                Secret::from_file(file).map_err(|e| format!("cannot read {}: {e}", file.display()))
+            }
+            (None, None) => Err("no client secret configured".into()),
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! One service (or several replicas) started in-process on a test vhost, exactly as its binary
+//! wires it, with a publisher for commands and a listener for the events that answer them.
+
+use std::{collections::HashMap, time::Duration};
+
+use detour_bus::{Binding, Publisher, Subscription};
+use detour_config::Sources;
+use detour_contracts::{EVENTS_EXCHANGE, Envelope, EnvelopeHeader, Message, MessageId};
+use detour_service::{App, RunningApp, ServiceSettings, ServiceSpec};
+
+use crate::TestVhost;
+
+/// Builds the service from its settings sources, as its binary would.
+pub type Build =
+    Box<dyn Fn(Sources) -> anyhow::Result<(ServiceSpec, ServiceSettings)> + Send + Sync>;
+
+pub struct ServiceHarness {
+    publisher: Publisher,
+    events: Subscription,
+    apps: Vec<RunningApp>,
+    build: Build,
+    env: Vec<(String, String)>,
+    _vhost: TestVhost,
+}
+
+/// An event that answered a command: its type and body, to decode as that type.
+#[derive(Debug)]
+pub struct Answer {
+    pub message_type: String,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn decode<M: Message>(&self) -> M {
+        Envelope::<M>::from_json(&self.body)
+            .unwrap_or_else(|e| panic!("expected {}, got {}: {e}", M::NAME, self.message_type))
+            .payload
+    }
+}
+
+impl std::fmt::Debug for ServiceHarness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceHarness")
+            .field("replicas", &self.apps.len())
+            .finish()
+    }
+}
+
+impl ServiceHarness {
+    /// Starts `replicas` instances with the vhost's broker settings plus `env`, listening to
+    /// events matching `events` (e.g. `ad-ops.*.v1`).
+    pub async fn start(
+        prefix: &str,
+        events: &str,
+        env: Vec<(String, String)>,
+        replicas: usize,
+        build: Build,
+    ) -> anyhow::Result<Self> {
+        let vhost = TestVhost::create(prefix).await?;
+        let mut all = vec![
+            ("DETOUR__AMQP__HOST".to_owned(), vhost.host.clone()),
+            ("DETOUR__AMQP__PORT".to_owned(), vhost.port.to_string()),
+            ("DETOUR__AMQP__USERNAME".to_owned(), vhost.username.clone()),
+            ("DETOUR__AMQP__PASSWORD".to_owned(), vhost.password.clone()),
+            ("DETOUR__AMQP__VHOST".to_owned(), vhost.name.clone()),
+            ("DETOUR__AMQP__RETRY_DELAYS_MS".to_owned(), "50".to_owned()),
+            ("DETOUR__AMQP__MAX_ATTEMPTS".to_owned(), "3".to_owned()),
+            ("DETOUR__HTTP__LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+        ];
+        for (key, value) in env {
+            all.retain(|(k, _)| *k != key);
+            all.push((key, value));
+        }
+        let (_, settings) = build(sources(&all))?;
+        let listen = Binding {
+            exchange: EVENTS_EXCHANGE.into(),
+            pattern: events.into(),
+        };
+        let events = Subscription::open(&settings.amqp, "test listener", &[listen]).await?;
+        let publisher = Publisher::new(settings.amqp.clone(), "test publisher");
+        let mut harness = Self {
+            publisher,
+            events,
+            apps: Vec::new(),
+            build,
+            env: all,
+            _vhost: vhost,
+        };
+        for _ in 0..replicas {
+            harness.add_replica().await?;
+        }
+        Ok(harness)
+    }
+
+    pub async fn add_replica(&mut self) -> anyhow::Result<()> {
+        let (spec, settings) = (self.build)(sources(&self.env))?;
+        self.apps.push(App::new(spec, settings).start().await?);
+        Ok(())
+    }
+
+    /// Publishes `command` and returns the event that answers it.
+    pub async fn send<C: Message>(&mut self, command: C) -> Answer {
+        self.send_all(vec![command]).await.remove(0)
+    }
+
+    /// Publishes every command, then returns each one's answer, in the same order.
+    pub async fn send_all<C: Message>(&mut self, commands: Vec<C>) -> Vec<Answer> {
+        let mut ids = Vec::new();
+        for command in commands {
+            let envelope = Envelope::new(command);
+            self.publish(&envelope).await;
+            ids.push(envelope.message_id);
+        }
+        self.answers(&ids).await
+    }
+
+    pub async fn publish<C: Message>(&self, envelope: &Envelope<C>) {
+        // The queue exists once a consumer has connected; until then a publish is unroutable.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while let Err(error) = self.publisher.publish(envelope).await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "cannot send {}: {error}",
+                C::NAME
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The answers to the commands with these ids, in the same order.
+    pub async fn answers(&mut self, ids: &[MessageId]) -> Vec<Answer> {
+        let mut found: HashMap<MessageId, Answer> = HashMap::new();
+        while found.len() < ids.len() {
+            let incoming = self
+                .events
+                .next(Duration::from_secs(30))
+                .await
+                .expect("answers within 30 s");
+            let header = EnvelopeHeader::from_json(&incoming.body).expect("an envelope");
+            if let Some(cause) = header.causation_id.filter(|c| ids.contains(c)) {
+                found.insert(
+                    cause,
+                    Answer {
+                        message_type: header.message_type,
+                        body: incoming.body,
+                    },
+                );
+            }
+        }
+        ids.iter().filter_map(|id| found.remove(id)).collect()
+    }
+
+    pub async fn stop(mut self) {
+        for app in self.apps.drain(..) {
+            app.stop(Duration::from_secs(5)).await;
+        }
+    }
+}
+
+fn sources(env: &[(String, String)]) -> Sources {
+    Sources::from_pairs(
+        String::new(),
+        env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+}
