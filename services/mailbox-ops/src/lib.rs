@@ -1,15 +1,35 @@
-//! mailbox-ops: Detour's client of Exchange Online: it reads mailboxes and adds addresses to them.
+//! mailbox-ops: Detour's client of Exchange Online. It reads mailboxes (addresses, type,
+//! IsDirSynced, IsExchangeCloudManaged), adds an address without touching the others, and sets
+//! the cloud-managed flag, through the InvokeCommand endpoint with its own token. The same
+//! binary talks to Exchange Online or to tenant-sim by base URL.
 //!
-//! It consumes the `mailbox-ops` queue (commands routed `mailbox-ops.<command>` on `detour.commands`) and
-//! publishes its events on `detour.events` as `mailbox-ops.<event>.v<N>`. For now it answers the
-//! `ping` every service answers; its own commands arrive with the step they serve.
+//! It consumes the `mailbox-ops` queue and publishes `mailbox-ops.<event>.v1`: see
+//! `detour_contracts::mailbox_ops`.
+//!
+//! # Layout
+//! `settings` (`[exchange]` and the shared sections), `exchange_client` (InvokeCommand, cmdlet
+//! errors classified), `handlers` (commands in, events out).
+
+pub mod exchange_client;
+pub mod handlers;
+pub mod settings;
+
+use std::sync::Arc;
 
 use detour_contracts::Service;
 use detour_service::ServiceSpec;
 
+pub use settings::MailboxOpsSettings;
+
 /// The operations port (`/healthz`, `/readyz`, `/metrics`) when none is configured.
 pub const DEFAULT_PORT: u16 = 8084;
 
-pub fn spec() -> ServiceSpec {
-    ServiceSpec::new(Service::MailboxOps, DEFAULT_PORT)
+pub fn spec(settings: &MailboxOpsSettings) -> anyhow::Result<ServiceSpec> {
+    let exchange = Arc::new(exchange_client::ExchangeClient::new(
+        &settings.exchange.base_url,
+        &settings.exchange.entra,
+    )?);
+    let mut spec = ServiceSpec::new(Service::MailboxOps, DEFAULT_PORT);
+    spec.dispatch = handlers::dispatch(exchange);
+    Ok(spec)
 }

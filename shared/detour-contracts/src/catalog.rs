@@ -3,7 +3,7 @@
 
 use crate::{
     ContractError, Envelope, Message, MessageKind, Ping, Pong, ad_ops, cloud_directory as cloud,
-    sync_trigger,
+    mailbox_ops as mailbox, sync_trigger,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -65,5 +65,12 @@ pub fn catalog() -> Vec<MessageSpec> {
         MessageSpec::of::<cloud::RemoveLicense>(),
         MessageSpec::of::<cloud::LicenseRemoved>(),
         MessageSpec::of::<cloud::CloudCommandFailed>(),
+        MessageSpec::of::<mailbox::ReadMailbox>(),
+        MessageSpec::of::<mailbox::MailboxRead>(),
+        MessageSpec::of::<mailbox::AddEmailAddress>(),
+        MessageSpec::of::<mailbox::EmailAddressAdded>(),
+        MessageSpec::of::<mailbox::SetExchangeCloudManaged>(),
+        MessageSpec::of::<mailbox::ExchangeCloudManagedSet>(),
+        MessageSpec::of::<mailbox::MailboxCommandFailed>(),
     ]
 }

@@ -9,7 +9,8 @@
 //! `envelope` (the wire envelope), `message` (trait, kinds, routing keys), `ids` (typed
 //! identifiers), `service` (the six services by name), `ping` (liveness command and event),
 //! `sync_trigger` (sync-trigger's commands and events),
-//! `ad_ops` (ad-ops's commands and events), `cloud_directory` (cloud-directory's), `catalog` (every message type, for routers and contract tests), `connect_agent` (the HTTP
+//! `ad_ops` (ad-ops's commands and events), `cloud_directory` (cloud-directory's),
+//! `mailbox_ops` (mailbox-ops's), `catalog` (every message type, for routers and contract tests), `connect_agent` (the HTTP
 //! API of the agent on the Entra Connect server, shared by sync-trigger and tenant-sim).
 
 pub mod ad_ops;
@@ -18,6 +19,7 @@ pub mod cloud_directory;
 pub mod connect_agent;
 mod envelope;
 mod ids;
+pub mod mailbox_ops;
 mod message;
 mod ping;
 mod service;

@@ -28,7 +28,9 @@ pub fn build(service: Service, sources: Sources) -> anyhow::Result<(ServiceSpec,
         Service::CloudDirectory => {
             wire::<cloud_directory::CloudDirectorySettings>(port, sources, cloud_directory::spec)
         }
-        Service::MailboxOps => wire::<ServiceSettings>(port, sources, |_| Ok(mailbox_ops::spec())),
+        Service::MailboxOps => {
+            wire::<mailbox_ops::MailboxOpsSettings>(port, sources, mailbox_ops::spec)
+        }
         Service::SagaCoordinator => {
             wire::<ServiceSettings>(port, sources, |_| Ok(saga_coordinator::spec()))
         }
@@ -60,12 +62,17 @@ pub fn check_wiring(service: Service, sources: Sources) -> anyhow::Result<Servic
         Service::CloudDirectory => {
             parse_config::<cloud_directory::CloudDirectorySettings>(port, sources)?.base()
         }
+        Service::MailboxOps => {
+            parse_config::<mailbox_ops::MailboxOpsSettings>(port, sources)?.base()
+        }
         _ => parse_config::<ServiceSettings>(port, sources)?,
     })
 }
 
 /// tenant-sim on the dev stack, with `scenarios/contoso.json`'s tenant, app and agent key.
 const TENANT_SIM: &str = "http://127.0.0.1:8090";
+const CONTOSO_TENANT: &str = "3f2b6c1e-8a4d-4e2f-9b7c-5d1a0e9f8c21";
+const CONTOSO_APP: &str = "0b6a9f4e-2d1c-4f3b-8e7a-1c2d3e4f5a6b";
 
 /// The environment a service needs on the dev stack beyond the broker: ad-ops's directory,
 /// the Connect agent and Graph of tenant-sim as the contoso scenario sets them up.
@@ -85,16 +92,29 @@ pub fn dev_stack_env(service: Service) -> anyhow::Result<Vec<(String, String)>> 
                 "DETOUR__GRAPH__ENTRA__IDENTITY_BASE_URL".into(),
                 TENANT_SIM.into(),
             ),
-            (
-                "DETOUR__GRAPH__ENTRA__TENANT".into(),
-                "3f2b6c1e-8a4d-4e2f-9b7c-5d1a0e9f8c21".into(),
-            ),
-            (
-                "DETOUR__GRAPH__ENTRA__CLIENT_ID".into(),
-                "0b6a9f4e-2d1c-4f3b-8e7a-1c2d3e4f5a6b".into(),
-            ),
+            ("DETOUR__GRAPH__ENTRA__TENANT".into(), CONTOSO_TENANT.into()),
+            ("DETOUR__GRAPH__ENTRA__CLIENT_ID".into(), CONTOSO_APP.into()),
             (
                 "DETOUR__GRAPH__ENTRA__CLIENT_SECRET".into(),
+                "rehearsal-only-secret".into(),
+            ),
+        ]),
+        Service::MailboxOps => Ok(vec![
+            ("DETOUR__EXCHANGE__BASE_URL".into(), TENANT_SIM.into()),
+            (
+                "DETOUR__EXCHANGE__ENTRA__IDENTITY_BASE_URL".into(),
+                TENANT_SIM.into(),
+            ),
+            (
+                "DETOUR__EXCHANGE__ENTRA__TENANT".into(),
+                CONTOSO_TENANT.into(),
+            ),
+            (
+                "DETOUR__EXCHANGE__ENTRA__CLIENT_ID".into(),
+                CONTOSO_APP.into(),
+            ),
+            (
+                "DETOUR__EXCHANGE__ENTRA__CLIENT_SECRET".into(),
                 "rehearsal-only-secret".into(),
             ),
         ]),
