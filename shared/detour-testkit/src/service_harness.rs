@@ -18,7 +18,7 @@ pub struct ServiceHarness {
     publisher: Publisher,
     events: Subscription,
     apps: Vec<RunningApp>,
-    build: Build,
+    builds: Vec<Build>,
     env: Vec<(String, String)>,
     _vhost: TestVhost,
 }
@@ -56,6 +56,21 @@ impl ServiceHarness {
         replicas: usize,
         build: Build,
     ) -> anyhow::Result<Self> {
+        let mut harness = Self::start_many(prefix, events, env, vec![build]).await?;
+        for _ in 1..replicas {
+            harness.add_replica().await?;
+        }
+        Ok(harness)
+    }
+
+    /// Starts one instance of each service on one vhost (each build adds its own settings to
+    /// the shared `env`), listening to events matching `events`.
+    pub async fn start_many(
+        prefix: &str,
+        events: &str,
+        env: Vec<(String, String)>,
+        builds: Vec<Build>,
+    ) -> anyhow::Result<Self> {
         let vhost = TestVhost::create(prefix).await?;
         let mut all = vec![
             ("DETOUR__AMQP__HOST".to_owned(), vhost.host.clone()),
@@ -71,7 +86,10 @@ impl ServiceHarness {
             all.retain(|(k, _)| *k != key);
             all.push((key, value));
         }
-        let (_, settings) = build(sources(&all))?;
+        let first = builds
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("no service to start"))?;
+        let (_, settings) = first(sources(&all))?;
         let listen = Binding {
             exchange: EVENTS_EXCHANGE.into(),
             pattern: events.into(),
@@ -82,18 +100,23 @@ impl ServiceHarness {
             publisher,
             events,
             apps: Vec::new(),
-            build,
+            builds,
             env: all,
             _vhost: vhost,
         };
-        for _ in 0..replicas {
-            harness.add_replica().await?;
+        for index in 0..harness.builds.len() {
+            harness.launch(index).await?;
         }
         Ok(harness)
     }
 
+    /// Another instance of the first service.
     pub async fn add_replica(&mut self) -> anyhow::Result<()> {
-        let (spec, settings) = (self.build)(sources(&self.env))?;
+        self.launch(0).await
+    }
+
+    async fn launch(&mut self, index: usize) -> anyhow::Result<()> {
+        let (spec, settings) = (self.builds[index])(sources(&self.env))?;
         self.apps.push(App::new(spec, settings).start().await?);
         Ok(())
     }

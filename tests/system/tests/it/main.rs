@@ -5,3 +5,4 @@
 
 mod compose;
 mod ping_all;
+mod procedure;
