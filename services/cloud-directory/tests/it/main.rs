@@ -29,6 +29,16 @@ async fn start_with_secret(
     customize: impl FnOnce(&mut Value),
     secret: Option<&str>,
 ) -> (TenantFixture, ServiceHarness) {
+    start_with(prefix, users, customize, secret, &[]).await
+}
+
+async fn start_with(
+    prefix: &str,
+    users: &[&str],
+    customize: impl FnOnce(&mut Value),
+    secret: Option<&str>,
+    extra: &[(&str, &str)],
+) -> (TenantFixture, ServiceHarness) {
     let tenant = TenantFixture::start(prefix, users, customize).await;
     let env = vec![
         ("DETOUR__GRAPH__BASE_URL".to_owned(), tenant.base.clone()),
@@ -57,6 +67,14 @@ async fn start_with_secret(
             "50".to_owned(),
         ),
     ];
+    let env = env
+        .into_iter()
+        .chain(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
+        .collect();
     let build: detour_testkit::Build = Box::new(|sources| {
         let settings: cloud_directory::CloudDirectorySettings =
             load_config(cloud_directory::DEFAULT_PORT, sources)?;
@@ -363,6 +381,71 @@ async fn wrong_credentials_are_a_clear_refusal() {
         failed.reason.contains("invalid_client"),
         "{}",
         failed.reason
+    );
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_renewed_and_a_hung_call_retried() {
+    let (tenant, mut service) = start_with(
+        "cd-expiry",
+        &["ada"],
+        |_| {},
+        None,
+        &[("DETOUR__GRAPH__ENTRA__REQUEST_TIMEOUT_MS", "700")],
+    )
+    .await;
+    assert!(
+        service
+            .send(ReadCloudUser {
+                user: tenant.upn("ada")
+            })
+            .await
+            .decode::<CloudUserRead>()
+            .user
+            .is_some()
+    );
+    // The tenant's clock moves past the cached token's expiry: Graph answers 401 to it.
+    tenant
+        .client
+        .post(tenant.url("/_sim/clock"))
+        .json(&json!({ "advance_seconds": 4000 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        service
+            .send(ReadCloudUser {
+                user: tenant.upn("ada")
+            })
+            .await
+            .decode::<CloudUserRead>()
+            .user
+            .is_some()
+    );
+
+    // A call that never answers times out and is sent again.
+    let hang = json!({ "api": "graph", "path_contains": "/users/", "method": "GET", "kind": "timeout", "count": 1 });
+    assert_eq!(
+        tenant
+            .client
+            .post(tenant.url("/_sim/faults"))
+            .json(&hang)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert!(
+        service
+            .send(ReadCloudUser {
+                user: tenant.upn("ada")
+            })
+            .await
+            .decode::<CloudUserRead>()
+            .user
+            .is_some()
     );
     service.stop().await;
 }
