@@ -449,3 +449,29 @@ async fn an_expired_token_is_renewed_and_a_hung_call_retried() {
     );
     service.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_names_are_refused_or_looked_up_literally() {
+    let (_tenant, mut service) = start("cd-hostile", &["ada"], |_| {}).await;
+    // Path and query metacharacters are percent-encoded: a lookup, not a different request.
+    for name in [
+        "*)(objectClass=*@contoso.com",
+        "a'b#c?d/e%f@contoso.com",
+        "../users?$filter=x",
+        "Zoë@contoso.com",
+    ] {
+        let read = service
+            .send(ReadCloudUser { user: name.into() })
+            .await
+            .decode::<CloudUserRead>();
+        assert_eq!(read.user, None, "{name} must match nothing");
+    }
+    for name in ["", "nul\u{0}@contoso.com", &"a".repeat(10_000)] {
+        let refused = service
+            .send(ReadCloudUser { user: name.into() })
+            .await
+            .decode::<CloudCommandFailed>();
+        assert_eq!(refused.kind, CloudFailureKind::Invalid);
+    }
+    service.stop().await;
+}

@@ -163,3 +163,31 @@ async fn two_replicas_never_run_two_cycles_at_once() {
     }
     harness.service.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_saying_busy_delays_the_cycle_but_loses_no_request() {
+    let mut harness = Harness::start("st-busy", &["ada"], 1, |_| {}).await;
+    let busy = json!({ "api": "connect", "path_contains": "/sync-cycles", "method": "POST", "kind": "busy", "count": 3 });
+    let added = harness
+        .tenant
+        .client
+        .post(harness.tenant.url("/_sim/faults"))
+        .json(&busy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let answers = harness
+        .service
+        .send_all((0..3).map(|_| delta(Vec::new())).collect())
+        .await;
+    let completed: Vec<SyncCycleCompleted> = answers
+        .iter()
+        .map(|a| a.decode::<SyncCycleCompleted>())
+        .collect();
+    assert!(
+        completed.iter().all(|c| c.run_id == completed[0].run_id),
+        "still one cycle, after the busy answers"
+    );
+    harness.service.stop().await;
+}
