@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use detour_bus::{Outcome, PublishError};
+use detour_bus::Outcome;
 use detour_contracts::{
     Envelope, Message, Service,
     ad_ops::{
-        AdFailureKind, AdOpsCommandFailed, FilterAttributeSet, FindUser, MoveUser, MoveUserToDn,
+        AdOpsCommandFailed, FilterAttributeSet, FindUser, MoveUser, MoveUserToDn,
         SetFilterAttribute, UserFound, UserLookup, UserMoved,
     },
 };
@@ -55,7 +55,7 @@ async fn find_user(
         return fail(&context, &command, DirectoryError::Invalid(problem)).await;
     }
     match directory.find(&command.payload.lookup).await {
-        Ok(snapshot) => reply(&context, &command, UserFound { snapshot }).await,
+        Ok(snapshot) => context.reply(&command, UserFound { snapshot }).await,
         Err(error) => fail(&context, &command, error).await,
     }
 }
@@ -145,7 +145,7 @@ async fn moved<C: Message>(
                 to: moved.to,
                 already_there: moved.already_there,
             };
-            reply(context, command, event).await
+            context.reply(command, event).await
         }
         Err(error) => fail(context, command, error).await,
     }
@@ -172,7 +172,7 @@ async fn set_filter_attribute(
                 attribute: directory.filter_attribute().to_owned(),
                 value: command.payload.value.clone(),
             };
-            reply(&context, &command, event).await
+            context.reply(&command, event).await
         }
         Err(error) => fail(&context, &command, error).await,
     }
@@ -218,24 +218,6 @@ fn validate_lookup(lookup: &UserLookup) -> Result<(), String> {
     }
 }
 
-async fn reply<C: Message, E: Message>(
-    context: &HandlerContext,
-    command: &Envelope<C>,
-    event: E,
-) -> Outcome {
-    count(C::NAME, "succeeded");
-    match context
-        .publisher
-        .publish(&Envelope::caused_by(event, command))
-        .await
-    {
-        Ok(()) => Outcome::Handled,
-        // Nobody would hear the answer: retry, and dead-letter with the reason if it persists.
-        Err(error @ PublishError::Unroutable { .. }) => Outcome::Retry(error.to_string()),
-        Err(error) => Outcome::Retry(error.to_string()),
-    }
-}
-
 /// A transient error is retried; a permanent one is answered with `AdOpsCommandFailed` and the
 /// command dead-lettered with the same reason.
 async fn fail<C: Message>(
@@ -244,40 +226,15 @@ async fn fail<C: Message>(
     error: DirectoryError,
 ) -> Outcome {
     let Some(kind) = error.failure_kind() else {
-        count(C::NAME, "retried");
-        return Outcome::Retry(error.to_string());
+        return context.retry::<C>(error.to_string());
     };
-    count(C::NAME, failure_label(kind));
     let reason = error.to_string();
-    let event = AdOpsCommandFailed {
+    let failure = AdOpsCommandFailed {
         command: C::NAME.to_owned(),
         kind,
         reason: reason.clone(),
     };
-    match context
-        .publisher
-        .publish(&Envelope::caused_by(event, command))
-        .await
-    {
-        Ok(()) => Outcome::Reject(reason),
-        Err(publish) => Outcome::Retry(format!(
-            "{reason}; and the failure event was not confirmed: {publish}"
-        )),
-    }
-}
-
-fn failure_label(kind: AdFailureKind) -> &'static str {
-    match kind {
-        AdFailureKind::Invalid => "invalid",
-        AdFailureKind::NotFound => "not-found",
-        AdFailureKind::Conflict => "conflict",
-        AdFailureKind::Forbidden => "forbidden",
-    }
-}
-
-fn count(command: &'static str, outcome: &'static str) {
-    metrics::counter!("detour_ad_ops_commands_total", "command" => command, "outcome" => outcome)
-        .increment(1);
+    context.refuse(command, failure, reason).await
 }
 
 #[cfg(test)]

@@ -62,7 +62,11 @@ async fn read_user(
         graph.user(&requested).await
     };
     match result.await {
-        Ok(user) => reply(&context, &command, CloudUserRead { requested, user }).await,
+        Ok(user) => {
+            context
+                .reply(&command, CloudUserRead { requested, user })
+                .await
+        }
         Err(error) => fail(&context, &command, error).await,
     }
 }
@@ -92,7 +96,7 @@ async fn read_users(
                 .zip(found)
                 .map(|(requested, user)| CloudUserRead { requested, user })
                 .collect();
-            reply(&context, &command, CloudUsersRead { users }).await
+            context.reply(&command, CloudUsersRead { users }).await
         }
         Err(error) => fail(&context, &command, error).await,
     }
@@ -105,7 +109,7 @@ async fn read_deleted(
 ) -> Outcome {
     let id = command.payload.id;
     match graph.deleted_user(id).await {
-        Ok(user) => reply(&context, &command, DeletedUserRead { id, user }).await,
+        Ok(user) => context.reply(&command, DeletedUserRead { id, user }).await,
         Err(error) => fail(&context, &command, error).await,
     }
 }
@@ -116,7 +120,7 @@ async fn read_tenant(
     context: HandlerContext,
 ) -> Outcome {
     match graph.tenant().await {
-        Ok(tenant) => reply(&context, &command, tenant).await,
+        Ok(tenant) => context.reply(&command, tenant).await,
         Err(error) => fail(&context, &command, error).await,
     }
 }
@@ -163,7 +167,7 @@ async fn restore(
         })
     };
     match result.await {
-        Ok(event) => reply(&context, &command, event).await,
+        Ok(event) => context.reply(&command, event).await,
         Err(error) => fail(&context, &command, error).await,
     }
 }
@@ -218,7 +222,7 @@ async fn assign(
         })
     };
     match result.await {
-        Ok(event) => reply(&context, &command, event).await,
+        Ok(event) => context.reply(&command, event).await,
         Err(error) => fail(&context, &command, error).await,
     }
 }
@@ -254,24 +258,8 @@ async fn remove(
         })
     };
     match result.await {
-        Ok(event) => reply(&context, &command, event).await,
+        Ok(event) => context.reply(&command, event).await,
         Err(error) => fail(&context, &command, error).await,
-    }
-}
-
-async fn reply<C: Message, E: Message>(
-    context: &HandlerContext,
-    command: &Envelope<C>,
-    event: E,
-) -> Outcome {
-    metrics::counter!("detour_cloud_directory_commands_total", "command" => C::NAME, "outcome" => "succeeded").increment(1);
-    match context
-        .publisher
-        .publish(&Envelope::caused_by(event, command))
-        .await
-    {
-        Ok(()) => Outcome::Handled,
-        Err(error) => Outcome::Retry(error.to_string()),
     }
 }
 
@@ -281,31 +269,18 @@ async fn fail<C: Message>(
     error: GraphError,
 ) -> Outcome {
     let kind = match &error {
-        GraphError::Unavailable(reason) => {
-            metrics::counter!("detour_cloud_directory_commands_total", "command" => C::NAME, "outcome" => "retried").increment(1);
-            return Outcome::Retry(reason.clone());
-        }
+        GraphError::Unavailable(reason) => return context.retry::<C>(reason.clone()),
         GraphError::NotFound(_) => CloudFailureKind::NotFound,
         GraphError::Conflict(_) => CloudFailureKind::Conflict,
         GraphError::Invalid(_) => CloudFailureKind::Invalid,
         GraphError::NoSeats(_) => CloudFailureKind::NoSeats,
         GraphError::Forbidden(_) => CloudFailureKind::Forbidden,
     };
-    metrics::counter!("detour_cloud_directory_commands_total", "command" => C::NAME, "outcome" => "failed").increment(1);
     let reason = error.to_string();
-    let event = CloudCommandFailed {
+    let failure = CloudCommandFailed {
         command: C::NAME.to_owned(),
         kind,
         reason: reason.clone(),
     };
-    match context
-        .publisher
-        .publish(&Envelope::caused_by(event, command))
-        .await
-    {
-        Ok(()) => Outcome::Reject(reason),
-        Err(publish) => Outcome::Retry(format!(
-            "{reason}; and the failure event was not confirmed: {publish}"
-        )),
-    }
+    context.refuse(command, failure, reason).await
 }

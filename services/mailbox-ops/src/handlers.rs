@@ -75,7 +75,11 @@ async fn read_mailbox(
         exchange.mailbox(&identity).await
     };
     match result.await {
-        Ok(mailbox) => reply(&context, &command, MailboxRead { identity, mailbox }).await,
+        Ok(mailbox) => {
+            context
+                .reply(&command, MailboxRead { identity, mailbox })
+                .await
+        }
         Err(error) => fail(&context, &command, error).await,
     }
 }
@@ -108,7 +112,7 @@ async fn add_address(
         })
     };
     match result.await {
-        Ok(event) => reply(&context, &command, event).await,
+        Ok(event) => context.reply(&command, event).await,
         Err(error) => fail(&context, &command, error).await,
     }
 }
@@ -136,24 +140,8 @@ async fn set_cloud_managed(
         })
     };
     match result.await {
-        Ok(event) => reply(&context, &command, event).await,
+        Ok(event) => context.reply(&command, event).await,
         Err(error) => fail(&context, &command, error).await,
-    }
-}
-
-async fn reply<C: Message, E: Message>(
-    context: &HandlerContext,
-    command: &Envelope<C>,
-    event: E,
-) -> Outcome {
-    metrics::counter!("detour_mailbox_ops_commands_total", "command" => C::NAME, "outcome" => "succeeded").increment(1);
-    match context
-        .publisher
-        .publish(&Envelope::caused_by(event, command))
-        .await
-    {
-        Ok(()) => Outcome::Handled,
-        Err(error) => Outcome::Retry(error.to_string()),
     }
 }
 
@@ -163,10 +151,7 @@ async fn fail<C: Message>(
     error: ExchangeError,
 ) -> Outcome {
     let kind = match &error {
-        ExchangeError::Unavailable(reason) => {
-            metrics::counter!("detour_mailbox_ops_commands_total", "command" => C::NAME, "outcome" => "retried").increment(1);
-            return Outcome::Retry(reason.clone());
-        }
+        ExchangeError::Unavailable(reason) => return context.retry::<C>(reason.clone()),
         ExchangeError::NotFound(_) => MailboxFailureKind::NotFound,
         ExchangeError::OutOfWriteScope(_) => MailboxFailureKind::OutOfWriteScope,
         ExchangeError::ObjectConflict(_) => MailboxFailureKind::ObjectConflict,
@@ -174,23 +159,13 @@ async fn fail<C: Message>(
         ExchangeError::Forbidden(_) => MailboxFailureKind::Forbidden,
         ExchangeError::Unsupported(_) => MailboxFailureKind::Unsupported,
     };
-    metrics::counter!("detour_mailbox_ops_commands_total", "command" => C::NAME, "outcome" => "failed").increment(1);
     let reason = error.to_string();
-    let event = MailboxCommandFailed {
+    let failure = MailboxCommandFailed {
         command: C::NAME.to_owned(),
         kind,
         reason: reason.clone(),
     };
-    match context
-        .publisher
-        .publish(&Envelope::caused_by(event, command))
-        .await
-    {
-        Ok(()) => Outcome::Reject(reason),
-        Err(publish) => Outcome::Retry(format!(
-            "{reason}; and the failure event was not confirmed: {publish}"
-        )),
-    }
+    context.refuse(command, failure, reason).await
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use detour_bus::Outcome;
 use detour_contracts::{
-    Envelope, Message, Service,
+    Envelope, Service,
     sync_trigger::{
         ConnectStateRead, ReadConnectState, RequestSyncCycle, RunStats, SyncCycleCompleted,
         SyncCycleRefused,
@@ -66,22 +66,16 @@ async fn request_cycle(
                 }),
                 requests_coalesced: coalesced,
             };
-            reply(&context, &command, event).await
+            context.reply(&command, event).await
         }
-        CycleAnswer::Refused { code, reason } => match reply(
-            &context,
-            &command,
-            SyncCycleRefused {
+        CycleAnswer::Refused { code, reason } => {
+            let failure = SyncCycleRefused {
                 code,
                 reason: reason.clone(),
-            },
-        )
-        .await
-        {
-            Outcome::Handled => Outcome::Reject(reason),
-            retry => retry,
-        },
-        CycleAnswer::Failed(reason) => Outcome::Retry(reason),
+            };
+            context.refuse(&command, failure, reason).await
+        }
+        CycleAnswer::Failed(reason) => context.retry::<RequestSyncCycle>(reason),
     }
 }
 
@@ -102,23 +96,8 @@ async fn read_state(
         })
     };
     match read.await {
-        Ok(event) => reply(&context, &command, event).await,
+        Ok(event) => context.reply(&command, event).await,
         Err(error @ AgentCallError::Rejected(_)) => Outcome::Reject(error.to_string()),
-        Err(error) => Outcome::Retry(error.to_string()),
-    }
-}
-
-async fn reply<C: Message, E: Message>(
-    context: &HandlerContext,
-    command: &Envelope<C>,
-    event: E,
-) -> Outcome {
-    match context
-        .publisher
-        .publish(&Envelope::caused_by(event, command))
-        .await
-    {
-        Ok(()) => Outcome::Handled,
         Err(error) => Outcome::Retry(error.to_string()),
     }
 }

@@ -5,26 +5,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Message, MessageKind, RoutingKey, Service};
-
-macro_rules! ad_ops_message {
-    ($type:ty, $name:literal, $kind:ident) => {
-        impl Message for $type {
-            const NAME: &'static str = $name;
-            const VERSION: u32 = 1;
-            const KIND: MessageKind = MessageKind::$kind;
-
-            fn routing_key(&self) -> RoutingKey {
-                match Self::KIND {
-                    MessageKind::Command => RoutingKey::command(Service::AdOps, Self::NAME),
-                    MessageKind::Event => {
-                        RoutingKey::event(Service::AdOps, Self::NAME, Self::VERSION)
-                    }
-                }
-            }
-        }
-    };
-}
+use crate::message::service_message;
 
 /// How to find a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +21,7 @@ pub enum UserLookup {
 pub struct FindUser {
     pub lookup: UserLookup,
 }
-ad_ops_message!(FindUser, "find-user", Command);
+service_message!(FindUser, AdOps, "find-user", Command);
 
 /// What the saga records of the AD user before it changes anything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,7 +43,7 @@ pub struct AdUserSnapshot {
 pub struct UserFound {
     pub snapshot: AdUserSnapshot,
 }
-ad_ops_message!(UserFound, "user-found", Event);
+service_message!(UserFound, AdOps, "user-found", Event);
 
 /// Moves the user under `target_ou`, keeping its name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,7 +52,7 @@ pub struct MoveUser {
     pub object_guid: Uuid,
     pub target_ou: String,
 }
-ad_ops_message!(MoveUser, "move-user", Command);
+service_message!(MoveUser, AdOps, "move-user", Command);
 
 /// Moves the user back to exactly `distinguished_name` (parent and name), e.g. as recorded in
 /// a snapshot before the saga moved it.
@@ -81,7 +62,7 @@ pub struct MoveUserToDn {
     pub object_guid: Uuid,
     pub distinguished_name: String,
 }
-ad_ops_message!(MoveUserToDn, "move-user-to-dn", Command);
+service_message!(MoveUserToDn, AdOps, "move-user-to-dn", Command);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,7 +73,7 @@ pub struct UserMoved {
     /// It was already there: nothing changed.
     pub already_there: bool,
 }
-ad_ops_message!(UserMoved, "user-moved", Event);
+service_message!(UserMoved, AdOps, "user-moved", Event);
 
 /// Sets (or, with `value: None`, clears) the attribute Connect filters on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,7 +82,7 @@ pub struct SetFilterAttribute {
     pub object_guid: Uuid,
     pub value: Option<String>,
 }
-ad_ops_message!(SetFilterAttribute, "set-filter-attribute", Command);
+service_message!(SetFilterAttribute, AdOps, "set-filter-attribute", Command);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,7 +91,7 @@ pub struct FilterAttributeSet {
     pub attribute: String,
     pub value: Option<String>,
 }
-ad_ops_message!(FilterAttributeSet, "filter-attribute-set", Event);
+service_message!(FilterAttributeSet, AdOps, "filter-attribute-set", Event);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -132,4 +113,4 @@ pub struct AdOpsCommandFailed {
     pub kind: AdFailureKind,
     pub reason: String,
 }
-ad_ops_message!(AdOpsCommandFailed, "ad-command-failed", Event);
+service_message!(AdOpsCommandFailed, AdOps, "ad-command-failed", Event);

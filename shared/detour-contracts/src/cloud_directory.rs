@@ -5,28 +5,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Message, MessageKind, RoutingKey, Service};
-
-macro_rules! cloud_message {
-    ($type:ty, $name:literal, $kind:ident) => {
-        impl Message for $type {
-            const NAME: &'static str = $name;
-            const VERSION: u32 = 1;
-            const KIND: MessageKind = MessageKind::$kind;
-
-            fn routing_key(&self) -> RoutingKey {
-                match Self::KIND {
-                    MessageKind::Command => {
-                        RoutingKey::command(Service::CloudDirectory, Self::NAME)
-                    }
-                    MessageKind::Event => {
-                        RoutingKey::event(Service::CloudDirectory, Self::NAME, Self::VERSION)
-                    }
-                }
-            }
-        }
-    };
-}
+use crate::message::service_message;
 
 /// A licence as the user holds it: directly (`assigned_by_group: None`) or through a group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +40,7 @@ pub struct ReadCloudUser {
     /// Object id or userPrincipalName.
     pub user: String,
 }
-cloud_message!(ReadCloudUser, "read-cloud-user", Command);
+service_message!(ReadCloudUser, CloudDirectory, "read-cloud-user", Command);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,7 +49,7 @@ pub struct CloudUserRead {
     /// `None`: no live user by that id or name (now).
     pub user: Option<CloudUserState>,
 }
-cloud_message!(CloudUserRead, "cloud-user-read", Event);
+service_message!(CloudUserRead, CloudDirectory, "cloud-user-read", Event);
 
 /// Reads many users at once (through Graph's `$batch`, 20 per request [S8]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,21 +57,26 @@ cloud_message!(CloudUserRead, "cloud-user-read", Event);
 pub struct ReadCloudUsers {
     pub users: Vec<String>,
 }
-cloud_message!(ReadCloudUsers, "read-cloud-users", Command);
+service_message!(ReadCloudUsers, CloudDirectory, "read-cloud-users", Command);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CloudUsersRead {
     pub users: Vec<CloudUserRead>,
 }
-cloud_message!(CloudUsersRead, "cloud-users-read", Event);
+service_message!(CloudUsersRead, CloudDirectory, "cloud-users-read", Event);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReadDeletedUser {
     pub id: Uuid,
 }
-cloud_message!(ReadDeletedUser, "read-deleted-user", Command);
+service_message!(
+    ReadDeletedUser,
+    CloudDirectory,
+    "read-deleted-user",
+    Command
+);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,12 +94,12 @@ pub struct DeletedUserRead {
     /// `None`: not soft-deleted (live, or gone for good).
     pub user: Option<DeletedUserState>,
 }
-cloud_message!(DeletedUserRead, "deleted-user-read", Event);
+service_message!(DeletedUserRead, CloudDirectory, "deleted-user-read", Event);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReadTenant {}
-cloud_message!(ReadTenant, "read-tenant", Command);
+service_message!(ReadTenant, CloudDirectory, "read-tenant", Command);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -133,7 +117,7 @@ pub struct TenantRead {
     pub block_cloud_object_takeover_through_hard_match_enabled: bool,
     pub skus: Vec<SkuSeats>,
 }
-cloud_message!(TenantRead, "tenant-read", Event);
+service_message!(TenantRead, CloudDirectory, "tenant-read", Event);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -144,7 +128,7 @@ pub struct RestoreUser {
     /// When the old UPN is taken [S1].
     pub new_user_principal_name: Option<String>,
 }
-cloud_message!(RestoreUser, "restore-user", Command);
+service_message!(RestoreUser, CloudDirectory, "restore-user", Command);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,7 +138,7 @@ pub struct UserRestored {
     /// It was live already: nothing was done.
     pub already_active: bool,
 }
-cloud_message!(UserRestored, "user-restored", Event);
+service_message!(UserRestored, CloudDirectory, "user-restored", Event);
 
 /// Gives the user a direct licence for `sku_id`, first setting `usage_location` if the user
 /// has none (a licence needs one [S3]).
@@ -165,7 +149,7 @@ pub struct AssignLicense {
     pub sku_id: Uuid,
     pub usage_location: Option<String>,
 }
-cloud_message!(AssignLicense, "assign-license", Command);
+service_message!(AssignLicense, CloudDirectory, "assign-license", Command);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -174,7 +158,7 @@ pub struct LicenseAssigned {
     pub sku_id: Uuid,
     pub already_assigned: bool,
 }
-cloud_message!(LicenseAssigned, "license-assigned", Event);
+service_message!(LicenseAssigned, CloudDirectory, "license-assigned", Event);
 
 /// Removes the user's direct licence for `sku_id`; a group's is never touched [S48].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,7 +167,7 @@ pub struct RemoveLicense {
     pub user_id: Uuid,
     pub sku_id: Uuid,
 }
-cloud_message!(RemoveLicense, "remove-license", Command);
+service_message!(RemoveLicense, CloudDirectory, "remove-license", Command);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -192,7 +176,7 @@ pub struct LicenseRemoved {
     pub sku_id: Uuid,
     pub already_absent: bool,
 }
-cloud_message!(LicenseRemoved, "license-removed", Event);
+service_message!(LicenseRemoved, CloudDirectory, "license-removed", Event);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -212,4 +196,9 @@ pub struct CloudCommandFailed {
     pub kind: CloudFailureKind,
     pub reason: String,
 }
-cloud_message!(CloudCommandFailed, "cloud-command-failed", Event);
+service_message!(
+    CloudCommandFailed,
+    CloudDirectory,
+    "cloud-command-failed",
+    Event
+);

@@ -5,26 +5,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Message, MessageKind, RoutingKey, Service};
-
-macro_rules! mailbox_message {
-    ($type:ty, $name:literal, $kind:ident) => {
-        impl Message for $type {
-            const NAME: &'static str = $name;
-            const VERSION: u32 = 1;
-            const KIND: MessageKind = MessageKind::$kind;
-
-            fn routing_key(&self) -> RoutingKey {
-                match Self::KIND {
-                    MessageKind::Command => RoutingKey::command(Service::MailboxOps, Self::NAME),
-                    MessageKind::Event => {
-                        RoutingKey::event(Service::MailboxOps, Self::NAME, Self::VERSION)
-                    }
-                }
-            }
-        }
-    };
-}
+use crate::message::service_message;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,7 +27,7 @@ pub struct ReadMailbox {
     /// UPN, primary address, alias or object id.
     pub identity: String,
 }
-mailbox_message!(ReadMailbox, "read-mailbox", Command);
+service_message!(ReadMailbox, MailboxOps, "read-mailbox", Command);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,7 +36,7 @@ pub struct MailboxRead {
     /// `None`: no active mailbox now (unlicensed, disconnected, soft-deleted, or reconnecting).
     pub mailbox: Option<MailboxState>,
 }
-mailbox_message!(MailboxRead, "mailbox-read", Event);
+service_message!(MailboxRead, MailboxOps, "mailbox-read", Event);
 
 /// Adds `address` (e.g. `smtp:alias@tenant.mail.onmicrosoft.com`) without touching the others.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,7 +45,7 @@ pub struct AddEmailAddress {
     pub identity: String,
     pub address: String,
 }
-mailbox_message!(AddEmailAddress, "add-email-address", Command);
+service_message!(AddEmailAddress, MailboxOps, "add-email-address", Command);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,7 +54,7 @@ pub struct EmailAddressAdded {
     pub address: String,
     pub already_present: bool,
 }
-mailbox_message!(EmailAddressAdded, "email-address-added", Event);
+service_message!(EmailAddressAdded, MailboxOps, "email-address-added", Event);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,8 +62,9 @@ pub struct SetExchangeCloudManaged {
     pub identity: String,
     pub value: bool,
 }
-mailbox_message!(
+service_message!(
     SetExchangeCloudManaged,
+    MailboxOps,
     "set-exchange-cloud-managed",
     Command
 );
@@ -94,7 +76,12 @@ pub struct ExchangeCloudManagedSet {
     pub value: bool,
     pub already: bool,
 }
-mailbox_message!(ExchangeCloudManagedSet, "exchange-cloud-managed-set", Event);
+service_message!(
+    ExchangeCloudManagedSet,
+    MailboxOps,
+    "exchange-cloud-managed-set",
+    Event
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -117,4 +104,9 @@ pub struct MailboxCommandFailed {
     pub kind: MailboxFailureKind,
     pub reason: String,
 }
-mailbox_message!(MailboxCommandFailed, "mailbox-command-failed", Event);
+service_message!(
+    MailboxCommandFailed,
+    MailboxOps,
+    "mailbox-command-failed",
+    Event
+);

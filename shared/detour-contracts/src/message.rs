@@ -65,3 +65,29 @@ impl fmt::Display for RoutingKey {
         f.write_str(&self.0)
     }
 }
+
+/// Implements [`Message`] for a type `$service` owns: commands route as
+/// `<service>.<name>`, events as `<service>.<name>.v1`.
+macro_rules! service_message {
+    ($type:ty, $service:ident, $name:literal, $kind:ident) => {
+        impl $crate::Message for $type {
+            const NAME: &'static str = $name;
+            const VERSION: u32 = 1;
+            const KIND: $crate::MessageKind = $crate::MessageKind::$kind;
+
+            fn routing_key(&self) -> $crate::RoutingKey {
+                match Self::KIND {
+                    $crate::MessageKind::Command => {
+                        $crate::RoutingKey::command($crate::Service::$service, Self::NAME)
+                    }
+                    $crate::MessageKind::Event => $crate::RoutingKey::event(
+                        $crate::Service::$service,
+                        Self::NAME,
+                        Self::VERSION,
+                    ),
+                }
+            }
+        }
+    };
+}
+pub(crate) use service_message;

@@ -6,28 +6,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    Message, MessageKind, RoutingKey, Service,
     connect_agent::{ObjectResult, PolicyType, RunOutcome, SchedulerState},
+    message::service_message,
 };
-
-macro_rules! sync_trigger_message {
-    ($type:ty, $name:literal, $kind:ident) => {
-        impl Message for $type {
-            const NAME: &'static str = $name;
-            const VERSION: u32 = 1;
-            const KIND: MessageKind = MessageKind::$kind;
-
-            fn routing_key(&self) -> RoutingKey {
-                match Self::KIND {
-                    MessageKind::Command => RoutingKey::command(Service::SyncTrigger, Self::NAME),
-                    MessageKind::Event => {
-                        RoutingKey::event(Service::SyncTrigger, Self::NAME, Self::VERSION)
-                    }
-                }
-            }
-        }
-    };
-}
 
 /// Run a cycle that sees the current state of `objects` (AD objectGUIDs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +18,7 @@ pub struct RequestSyncCycle {
     /// Delta unless a scope change needs a full import [S18].
     pub policy_type: PolicyType,
 }
-sync_trigger_message!(RequestSyncCycle, "request-sync-cycle", Command);
+service_message!(RequestSyncCycle, SyncTrigger, "request-sync-cycle", Command);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,7 +43,12 @@ pub struct SyncCycleCompleted {
     /// How many requests shared this cycle.
     pub requests_coalesced: u32,
 }
-sync_trigger_message!(SyncCycleCompleted, "sync-cycle-completed", Event);
+service_message!(
+    SyncCycleCompleted,
+    SyncTrigger,
+    "sync-cycle-completed",
+    Event
+);
 
 /// Connect would not run a cycle, for a reason that waiting will not fix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,12 +58,12 @@ pub struct SyncCycleRefused {
     pub code: String,
     pub reason: String,
 }
-sync_trigger_message!(SyncCycleRefused, "sync-cycle-refused", Event);
+service_message!(SyncCycleRefused, SyncTrigger, "sync-cycle-refused", Event);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReadConnectState {}
-sync_trigger_message!(ReadConnectState, "read-connect-state", Command);
+service_message!(ReadConnectState, SyncTrigger, "read-connect-state", Command);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,4 +73,4 @@ pub struct ConnectStateRead {
     pub deletion_threshold_enabled: bool,
     pub deletion_threshold: u32,
 }
-sync_trigger_message!(ConnectStateRead, "connect-state-read", Event);
+service_message!(ConnectStateRead, SyncTrigger, "connect-state-read", Event);

@@ -15,6 +15,55 @@ pub struct HandlerContext {
     pub publisher: Publisher,
 }
 
+impl HandlerContext {
+    /// Answers `command` with `event`: handled once the broker confirms it, retried if not.
+    pub async fn reply<C: Message, E: Message>(&self, command: &Envelope<C>, event: E) -> Outcome {
+        self.count(C::NAME, "succeeded");
+        match self
+            .publisher
+            .publish(&Envelope::caused_by(event, command))
+            .await
+        {
+            Ok(()) => Outcome::Handled,
+            Err(error) => Outcome::Retry(error.to_string()),
+        }
+    }
+
+    /// Answers `command` with the service's failure event and dead-letters the command with
+    /// `reason`; if the failure event cannot be confirmed, the command is retried instead, so
+    /// the failure is never silent.
+    pub async fn refuse<C: Message, E: Message>(
+        &self,
+        command: &Envelope<C>,
+        failure: E,
+        reason: String,
+    ) -> Outcome {
+        self.count(C::NAME, "refused");
+        match self
+            .publisher
+            .publish(&Envelope::caused_by(failure, command))
+            .await
+        {
+            Ok(()) => Outcome::Reject(reason),
+            Err(publish) => Outcome::Retry(format!(
+                "{reason}; and the failure event was not confirmed: {publish}"
+            )),
+        }
+    }
+
+    /// A transient failure: the bus will deliver the command again later.
+    pub fn retry<C: Message>(&self, reason: impl Into<String>) -> Outcome {
+        self.count(C::NAME, "retried");
+        Outcome::Retry(reason.into())
+    }
+
+    fn count(&self, command: &'static str, outcome: &'static str) {
+        metrics::counter!("detour_commands_total",
+            "service" => self.service.as_str(), "command" => command, "outcome" => outcome)
+        .increment(1);
+    }
+}
+
 type HandlerFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 type Handler = Arc<dyn Fn(&Incoming, HandlerContext) -> HandlerFuture + Send + Sync>;
 

@@ -251,6 +251,34 @@ impl TenantFixture {
         .await
     }
 
+    /// The `DETOUR__<SECTION>__*` settings that point a Graph or Exchange client (cloud-directory's
+    /// `GRAPH`, mailbox-ops's `EXCHANGE`) at this tenant with its app's credentials.
+    pub fn entra_env(&self, section: &str) -> Vec<(String, String)> {
+        vec![
+            (format!("DETOUR__{section}__BASE_URL"), self.base.clone()),
+            (
+                format!("DETOUR__{section}__ENTRA__IDENTITY_BASE_URL"),
+                self.base.clone(),
+            ),
+            (
+                format!("DETOUR__{section}__ENTRA__TENANT"),
+                self.tenant_id.to_string(),
+            ),
+            (
+                format!("DETOUR__{section}__ENTRA__CLIENT_ID"),
+                self.client_id.to_string(),
+            ),
+            (
+                format!("DETOUR__{section}__ENTRA__CLIENT_SECRET"),
+                self.secret.clone(),
+            ),
+            (
+                format!("DETOUR__{section}__ENTRA__BACKOFF_MS"),
+                "50".to_owned(),
+            ),
+        ]
+    }
+
     /// The user's objectGUID, from the connector space.
     pub async fn guid(&self, name: &str) -> Uuid {
         let world: Value = self

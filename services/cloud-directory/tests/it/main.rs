@@ -40,34 +40,19 @@ async fn start_with(
     extra: &[(&str, &str)],
 ) -> (TenantFixture, ServiceHarness) {
     let tenant = TenantFixture::start(prefix, users, customize).await;
-    let env = vec![
-        ("DETOUR__GRAPH__BASE_URL".to_owned(), tenant.base.clone()),
-        (
-            "DETOUR__GRAPH__ENTRA__IDENTITY_BASE_URL".to_owned(),
-            tenant.base.clone(),
-        ),
-        (
-            "DETOUR__GRAPH__ENTRA__TENANT".to_owned(),
-            tenant.tenant_id.to_string(),
-        ),
-        (
-            "DETOUR__GRAPH__ENTRA__CLIENT_ID".to_owned(),
-            tenant.client_id.to_string(),
-        ),
-        (
+    let mut env = tenant.entra_env("GRAPH");
+    if let Some(secret) = secret {
+        env.retain(|(k, _)| !k.ends_with("CLIENT_SECRET"));
+        env.push((
             "DETOUR__GRAPH__ENTRA__CLIENT_SECRET".to_owned(),
-            secret.unwrap_or(&tenant.secret).to_owned(),
-        ),
-        (
-            "DETOUR__GRAPH__ENTRA__MAX_ATTEMPTS".to_owned(),
-            "5".to_owned(),
-        ),
-        (
-            "DETOUR__GRAPH__ENTRA__BACKOFF_MS".to_owned(),
-            "50".to_owned(),
-        ),
-    ];
-    let env = env
+            secret.to_owned(),
+        ));
+    }
+    env.push((
+        "DETOUR__GRAPH__ENTRA__MAX_ATTEMPTS".to_owned(),
+        "5".to_owned(),
+    ));
+    let env: Vec<(String, String)> = env
         .into_iter()
         .chain(
             extra

@@ -19,29 +19,7 @@ async fn start(
     customize: impl FnOnce(&mut Value),
 ) -> (TenantFixture, ServiceHarness) {
     let tenant = TenantFixture::start(prefix, users, customize).await;
-    let env = vec![
-        ("DETOUR__EXCHANGE__BASE_URL".to_owned(), tenant.base.clone()),
-        (
-            "DETOUR__EXCHANGE__ENTRA__IDENTITY_BASE_URL".to_owned(),
-            tenant.base.clone(),
-        ),
-        (
-            "DETOUR__EXCHANGE__ENTRA__TENANT".to_owned(),
-            tenant.tenant_id.to_string(),
-        ),
-        (
-            "DETOUR__EXCHANGE__ENTRA__CLIENT_ID".to_owned(),
-            tenant.client_id.to_string(),
-        ),
-        (
-            "DETOUR__EXCHANGE__ENTRA__CLIENT_SECRET".to_owned(),
-            tenant.secret.clone(),
-        ),
-        (
-            "DETOUR__EXCHANGE__ENTRA__BACKOFF_MS".to_owned(),
-            "50".to_owned(),
-        ),
-    ];
+    let env = tenant.entra_env("EXCHANGE");
     let build: detour_testkit::Build = Box::new(|sources| {
         let settings: mailbox_ops::MailboxOpsSettings =
             load_config(mailbox_ops::DEFAULT_PORT, sources)?;

@@ -31,28 +31,6 @@ fn service<S: ServiceConfig>(
     })
 }
 
-fn entra(section: &str, tenant: &TenantFixture) -> Vec<(String, String)> {
-    vec![
-        (format!("DETOUR__{section}__BASE_URL"), tenant.base.clone()),
-        (
-            format!("DETOUR__{section}__ENTRA__IDENTITY_BASE_URL"),
-            tenant.base.clone(),
-        ),
-        (
-            format!("DETOUR__{section}__ENTRA__TENANT"),
-            tenant.tenant_id.to_string(),
-        ),
-        (
-            format!("DETOUR__{section}__ENTRA__CLIENT_ID"),
-            tenant.client_id.to_string(),
-        ),
-        (
-            format!("DETOUR__{section}__ENTRA__CLIENT_SECRET"),
-            tenant.secret.clone(),
-        ),
-    ]
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_the_bus() {
     let tenant = TenantFixture::start("procedure", &["ada", "bob"], |_| {}).await;
@@ -84,12 +62,12 @@ async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_th
         service::<cloud_directory::CloudDirectorySettings>(
             cloud_directory::DEFAULT_PORT,
             cloud_directory::spec,
-            entra("GRAPH", &tenant),
+            tenant.entra_env("GRAPH"),
         ),
         service::<mailbox_ops::MailboxOpsSettings>(
             mailbox_ops::DEFAULT_PORT,
             mailbox_ops::spec,
-            entra("EXCHANGE", &tenant),
+            tenant.entra_env("EXCHANGE"),
         ),
     ];
     let mut bus = ServiceHarness::start_many("procedure", "*.*.v1", Vec::new(), builds)
