@@ -406,3 +406,22 @@ async fn a_command_sent_while_the_dc_is_down_is_answered_once_it_is_back() {
     drop(restore.await.unwrap());
     harness.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_on_the_plain_port_works_and_is_verified_too() {
+    let mut harness = Harness::start_with(
+        "ad-starttls",
+        &[("DETOUR__LDAP__URL", "ldap://127.0.0.1:389")],
+    )
+    .await;
+    let staff = harness.ou.child("Staff").await.unwrap();
+    let sam = harness.sam("gil");
+    harness
+        .create_user(&format!("Gil {}", harness.tag), &sam, &staff, &[])
+        .await;
+    let found = find(&mut harness, UserLookup::SamAccountName(sam))
+        .await
+        .unwrap();
+    assert!(found.snapshot.distinguished_name.ends_with(&staff));
+    harness.stop().await;
+}
