@@ -138,13 +138,15 @@ impl LdapDirectory {
                     .collect::<Vec<_>>())
             })
             .await?;
-        match entries.len() {
-            0 => Err(DirectoryError::NotFound(format!(
+        let count = entries.len();
+        let mut entries = entries.into_iter();
+        match (entries.next(), count) {
+            (None, _) => Err(DirectoryError::NotFound(format!(
                 "no user matches {}",
                 describe(lookup)
             ))),
-            1 => to_snapshot(entries.into_iter().next().unwrap_or_else(|| unreachable!())),
-            n => Err(DirectoryError::Conflict(format!(
+            (Some(entry), 1) => to_snapshot(entry),
+            (Some(_), n) => Err(DirectoryError::Conflict(format!(
                 "{n} users match {}; refusing to guess",
                 describe(lookup)
             ))),
