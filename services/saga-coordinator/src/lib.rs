@@ -1,8 +1,11 @@
 //! saga-coordinator: The heart of Detour: the durable remediation saga that sequences the step services and compensates on failure.
 //!
 //! It consumes the `saga-coordinator` queue (commands routed `saga-coordinator.<command>` on `detour.commands`) and
-//! publishes its events on `detour.events` as `saga-coordinator.<event>.v<N>`. For now it answers the
-//! `ping` every service answers; its own commands arrive with the step they serve.
+//! publishes its events on `detour.events` as `saga-coordinator.<event>.v<N>`. So far it holds the
+//! saga's pure core (`saga`: the strategy as data and `decide`); the store, the shell around
+//! `decide` and the operator API come next.
+
+pub mod saga;
 
 use detour_contracts::Service;
 use detour_service::ServiceSpec;

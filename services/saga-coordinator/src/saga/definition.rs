@@ -1,0 +1,137 @@
+//! A strategy's steps as data: what each step is, whether it acts once or waits for a
+//! condition, how long it may take, and what undoes it. Adding a step never touches `decide`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The thirteen steps of the round trip (design.md section 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    Snapshot,
+    Descope,
+    SyncOut,
+    AwaitSoftDelete,
+    Restore,
+    EnsureLicense,
+    AwaitMailbox,
+    AddAddress,
+    Rescope,
+    SyncIn,
+    AwaitRematch,
+    DropTemporaryLicense,
+    Verify,
+}
+
+/// What undoes a step, or puts the user back where it started after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compensation {
+    /// Move the AD object back to its recorded DN (undoes Descope).
+    MoveBack,
+    /// Remove the direct licence the saga added (undoes EnsureLicense).
+    RemoveTemporaryLicense,
+    /// A sync cycle, so the moved-back object re-links in the cloud.
+    SyncBack,
+    /// Re-read until the user is back as before: same DN, synced, same object id, licences.
+    VerifyRestored,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    /// One command; its answer ends the step.
+    Action,
+    /// A check re-issued every `poll_every` until its condition holds or the deadline passes.
+    Wait { poll_every: Duration },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepDef {
+    pub step: Step,
+    pub kind: StepKind,
+    /// From the step's start; past it, the step has failed.
+    pub deadline: Duration,
+    pub compensation: Option<Compensation>,
+}
+
+/// How long the waits may take: real minutes in production, fractions of a second in tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    pub action_deadline: Duration,
+    pub poll_every: Duration,
+    pub wait_deadline: Duration,
+    /// Failed compensations are tried this many times, with growing pauses, before a person
+    /// is asked to look.
+    pub compensation_attempts: u32,
+    pub compensation_backoff: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Definition {
+    pub steps: Vec<StepDef>,
+    pub timing: Timing,
+}
+
+impl Definition {
+    /// The seed's procedure (design.md section 5).
+    pub fn round_trip(timing: Timing) -> Self {
+        let action = |step, compensation| StepDef {
+            step,
+            kind: StepKind::Action,
+            deadline: timing.action_deadline,
+            compensation,
+        };
+        let wait = |step| StepDef {
+            step,
+            kind: StepKind::Wait {
+                poll_every: timing.poll_every,
+            },
+            deadline: timing.wait_deadline,
+            compensation: None,
+        };
+        let steps = vec![
+            action(Step::Snapshot, None),
+            action(Step::Descope, Some(Compensation::MoveBack)),
+            action(Step::SyncOut, None),
+            wait(Step::AwaitSoftDelete),
+            // Undone by Descope's compensation and the sync after it, which re-link the user.
+            action(Step::Restore, None),
+            action(
+                Step::EnsureLicense,
+                Some(Compensation::RemoveTemporaryLicense),
+            ),
+            wait(Step::AwaitMailbox),
+            action(Step::AddAddress, None),
+            action(Step::Rescope, None),
+            action(Step::SyncIn, None),
+            wait(Step::AwaitRematch),
+            action(Step::DropTemporaryLicense, None),
+            action(Step::Verify, None),
+        ];
+        Self { steps, timing }
+    }
+
+    pub fn get(&self, step: Step) -> Option<&StepDef> {
+        self.steps.iter().find(|d| d.step == step)
+    }
+
+    pub fn after(&self, step: Step) -> Option<&StepDef> {
+        let index = self.steps.iter().position(|d| d.step == step)?;
+        self.steps.get(index + 1)
+    }
+
+    /// What to run after a failure, given the steps completed: their compensations in reverse,
+    /// then (if the user was moved in AD) a sync and a check that it is back as before.
+    pub fn compensations_for(&self, completed: &[Step]) -> Vec<Compensation> {
+        let mut plan: Vec<Compensation> = completed
+            .iter()
+            .rev()
+            .filter_map(|s| self.get(*s)?.compensation)
+            .collect();
+        if plan.contains(&Compensation::MoveBack) {
+            plan.extend([Compensation::SyncBack, Compensation::VerifyRestored]);
+        }
+        plan
+    }
+}
