@@ -21,10 +21,31 @@ pub fn decide(
         timers: Vec::new(),
     };
     match (&saga.state, input) {
-        (State::New, Input::Start) => match definition.steps.first() {
-            Some(first) => run(definition, saga.completed.clone(), first.step, 1, now),
-            None => finished(saga),
+        (State::New { approval }, Input::Start) => match (definition.steps.first(), approval) {
+            (None, _) => finished(saga),
+            // Held before anything runs: no write can precede the approval.
+            (Some(first), Some(plan_hash)) => Decision {
+                next: Saga {
+                    state: State::AwaitingApproval {
+                        step: first.step,
+                        plan_hash: plan_hash.clone(),
+                    },
+                    completed: saga.completed.clone(),
+                },
+                commands: Vec::new(),
+                timers: Vec::new(),
+            },
+            (Some(first), None) => run(definition, saga.completed.clone(), first.step, 1, now),
         },
+        // Only an approval of this very plan lets it go; one for another plan changes nothing.
+        (State::AwaitingApproval { step, plan_hash }, Input::Approve { plan_hash: given })
+            if given == plan_hash =>
+        {
+            run(definition, saga.completed.clone(), *step, 1, now)
+        }
+        (State::AwaitingApproval { .. }, Input::Abort { reason }) => {
+            compensate(definition, saga, format!("aborted: {reason}"))
+        }
         (
             State::Running { step, attempt, .. },
             Input::StepDone {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// The thirteen steps of the round trip (design.md section 5).
+/// The thirteen steps of the round trip (design.md section 5), and the cloud-managed path's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Step {
@@ -22,6 +22,8 @@ pub enum Step {
     AwaitRematch,
     DropTemporaryLicense,
     Verify,
+    /// Cloud-managed path: make the mailbox's Exchange attributes cloud-managed [S36].
+    SetCloudManaged,
 }
 
 /// What undoes a step, or puts the user back where it started after a failure.
@@ -36,6 +38,8 @@ pub enum Compensation {
     SyncBack,
     /// Re-read until the user is back as before: same DN, synced, same object id, licences.
     VerifyRestored,
+    /// Hand the Exchange attributes back to AD (undoes SetCloudManaged) [S36-wiki].
+    UnsetCloudManaged,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +111,23 @@ impl Definition {
             action(Step::SyncIn, None),
             wait(Step::AwaitRematch),
             action(Step::DropTemporaryLicense, None),
+            action(Step::Verify, None),
+        ];
+        Self { steps, timing }
+    }
+
+    /// The gentler path: no deletion, the user stays synced [S36].
+    pub fn cloud_managed(timing: Timing) -> Self {
+        let action = |step, compensation| StepDef {
+            step,
+            kind: StepKind::Action,
+            deadline: timing.action_deadline,
+            compensation,
+        };
+        let steps = vec![
+            action(Step::Snapshot, None),
+            action(Step::SetCloudManaged, Some(Compensation::UnsetCloudManaged)),
+            action(Step::AddAddress, None),
             action(Step::Verify, None),
         ];
         Self { steps, timing }

@@ -9,8 +9,16 @@ use super::definition::{Compensation, Step};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum State {
-    /// Not started.
-    New,
+    /// Not started; with `approval`, it will wait, before changing anything, for an approval
+    /// naming that plan hash.
+    New {
+        approval: Option<String>,
+    },
+    /// Held before `step`, its first, until an approval names this plan.
+    AwaitingApproval {
+        step: Step,
+        plan_hash: String,
+    },
     /// `step` has been asked for (attempt `attempt`); it must end by `deadline`.
     Running {
         step: Step,
@@ -55,7 +63,17 @@ pub struct Saga {
 impl Saga {
     pub fn new() -> Self {
         Self {
-            state: State::New,
+            state: State::New { approval: None },
+            completed: Vec::new(),
+        }
+    }
+
+    /// A saga that must be approved, for the plan with this hash, before it changes anything.
+    pub fn gated(plan_hash: impl Into<String>) -> Self {
+        Self {
+            state: State::New {
+                approval: Some(plan_hash.into()),
+            },
             completed: Vec::new(),
         }
     }
@@ -98,6 +116,10 @@ pub enum Input {
         reason: String,
     },
     Timer(Timer),
+    /// An operator approves the plan with this hash.
+    Approve {
+        plan_hash: String,
+    },
     /// An operator stops the saga: what was done is undone.
     Abort {
         reason: String,

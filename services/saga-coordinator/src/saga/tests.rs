@@ -350,8 +350,15 @@ fn random_input(rng: &mut Rng, saga: &Saga) -> Input {
         State::Compensating { index, attempt, .. } if rng.below(3) > 0 => (*index, *attempt),
         _ => (rng.below(4) as usize, 1 + rng.below(3) as u32),
     };
-    match rng.below(10) {
+    match rng.below(11) {
         0 => Input::Start,
+        10 => Input::Approve {
+            plan_hash: if rng.below(2) == 0 {
+                "plan".into()
+            } else {
+                "other".into()
+            },
+        },
         1 | 2 => Input::StepDone { step, attempt },
         3 => Input::StepNotYet { step, attempt },
         4 => Input::StepFailed {
@@ -381,7 +388,11 @@ fn random_input(rng: &mut Rng, saga: &Saga) -> Input {
 fn random_duplicate_stale_and_out_of_order_inputs_never_break_an_invariant() {
     for seed in 1..=300u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let mut saga = Saga::new();
+        let mut saga = if seed % 2 == 0 {
+            Saga::gated("plan")
+        } else {
+            Saga::new()
+        };
         let mut now = t0();
         let mut executed = HashSet::new();
         let mut compensated = HashSet::new();
@@ -410,6 +421,18 @@ fn random_duplicate_stale_and_out_of_order_inputs_never_break_an_invariant() {
                     *plan,
                     definition().compensations_for(&decision.next.completed),
                     "seed {seed}"
+                );
+            }
+            // Nothing runs before the plan it was gated on is approved.
+            if matches!(before.state, State::AwaitingApproval { .. })
+                && !decision.commands.is_empty()
+            {
+                assert_eq!(
+                    input,
+                    Input::Approve {
+                        plan_hash: "plan".into()
+                    },
+                    "seed {seed}: ran without approval"
                 );
             }
             // A step counts as done only on the answer to the attempt outstanding.
@@ -513,4 +536,131 @@ fn a_saga_always_reaches_an_end_when_the_world_answers() {
             saga.state
         );
     }
+}
+
+#[test]
+fn a_gated_saga_changes_nothing_until_its_own_plan_is_approved() {
+    let now = t0();
+    let started = step(&Saga::gated("plan-a"), Input::Start, now);
+    assert!(
+        started.commands.is_empty() && started.timers.is_empty(),
+        "held before anything runs"
+    );
+    let held = started.next;
+    assert!(matches!(
+        held.state,
+        State::AwaitingApproval {
+            step: Step::Snapshot,
+            ..
+        }
+    ));
+
+    let wrong = step(
+        &held,
+        Input::Approve {
+            plan_hash: "plan-b".into(),
+        },
+        now,
+    );
+    assert_eq!(
+        wrong.next, held,
+        "an approval for another plan changes nothing"
+    );
+    assert!(wrong.commands.is_empty());
+
+    let approved = step(
+        &held,
+        Input::Approve {
+            plan_hash: "plan-a".into(),
+        },
+        now,
+    );
+    assert_eq!(
+        approved.commands,
+        vec![Command::Execute {
+            step: Step::Snapshot,
+            attempt: 1
+        }]
+    );
+
+    let aborted = step(
+        &held,
+        Input::Abort {
+            reason: "not today".into(),
+        },
+        now,
+    );
+    assert!(
+        matches!(aborted.next.state, State::Compensated { .. }),
+        "nothing was done, so nothing to undo"
+    );
+    assert!(aborted.commands.is_empty());
+}
+
+#[test]
+fn the_cloud_managed_path_has_no_deletion_and_undoes_only_its_flag() {
+    let cloud = Definition::cloud_managed(timing());
+    let now = t0();
+    let mut saga = decide(&cloud, &Saga::new(), &Input::Start, now).next;
+    for s in [Step::Snapshot, Step::SetCloudManaged] {
+        saga = decide(
+            &cloud,
+            &saga,
+            &Input::StepDone {
+                step: s,
+                attempt: 1,
+            },
+            now,
+        )
+        .next;
+    }
+    let failed = decide(
+        &cloud,
+        &saga,
+        &Input::StepFailed {
+            step: Step::AddAddress,
+            attempt: 1,
+            reason: "ObjectConflict".into(),
+        },
+        now,
+    );
+    assert_eq!(
+        failed.commands,
+        vec![Command::Compensate {
+            compensation: Compensation::UnsetCloudManaged,
+            index: 0,
+            attempt: 1
+        }]
+    );
+    let done = decide(
+        &cloud,
+        &failed.next,
+        &Input::CompensationDone {
+            index: 0,
+            attempt: 1,
+        },
+        now,
+    );
+    assert!(matches!(done.next.state, State::Compensated { .. }));
+
+    let mut saga = decide(&cloud, &Saga::new(), &Input::Start, now).next;
+    for s in [
+        Step::Snapshot,
+        Step::SetCloudManaged,
+        Step::AddAddress,
+        Step::Verify,
+    ] {
+        saga = decide(
+            &cloud,
+            &saga,
+            &Input::StepDone {
+                step: s,
+                attempt: 1,
+            },
+            now,
+        )
+        .next;
+    }
+    assert_eq!(saga.state, State::Completed);
+    assert!(!saga.completed.contains(&Step::Descope));
 }
