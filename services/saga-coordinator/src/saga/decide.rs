@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use super::{
-    definition::{Definition, Step, StepKind},
+    definition::{Compensation, Definition, Step, StepKind},
     state::{Command, Decision, Input, Saga, ScheduledTimer, State, Timer},
 };
 
@@ -15,36 +15,16 @@ pub fn decide(
     input: &Input,
     now: OffsetDateTime,
 ) -> Decision {
-    let unchanged = || Decision {
-        next: saga.clone(),
-        commands: Vec::new(),
-        timers: Vec::new(),
-    };
+    let done = &saga.completed;
     match (&saga.state, input) {
-        (State::New { approval }, Input::Start) => match (definition.steps.first(), approval) {
-            (None, _) => finished(saga),
-            // Held before anything runs: no write can precede the approval.
-            (Some(first), Some(plan_hash)) => Decision {
-                next: Saga {
-                    state: State::AwaitingApproval {
-                        step: first.step,
-                        plan_hash: plan_hash.clone(),
-                    },
-                    completed: saga.completed.clone(),
-                },
-                commands: Vec::new(),
-                timers: Vec::new(),
-            },
-            (Some(first), None) => run(definition, saga.completed.clone(), first.step, 1, now),
-        },
+        (State::New { approval }, Input::Start) => {
+            start(definition, saga, approval.as_deref(), now)
+        }
         // Only an approval of this very plan lets it go; one for another plan changes nothing.
         (State::AwaitingApproval { step, plan_hash }, Input::Approve { plan_hash: given })
             if given == plan_hash =>
         {
-            run(definition, saga.completed.clone(), *step, 1, now)
-        }
-        (State::AwaitingApproval { .. }, Input::Abort { reason }) => {
-            compensate(definition, saga, format!("aborted: {reason}"))
+            run(definition, done.clone(), *step, now)
         }
         (
             State::Running { step, attempt, .. },
@@ -52,21 +32,7 @@ pub fn decide(
                 step: s,
                 attempt: a,
             },
-        ) if s == step && a == attempt => {
-            let mut completed = saga.completed.clone();
-            completed.push(*step);
-            match definition.after(*step) {
-                Some(next) => run(definition, completed, next.step, 1, now),
-                None => Decision {
-                    next: Saga {
-                        state: State::Completed,
-                        completed,
-                    },
-                    commands: Vec::new(),
-                    timers: Vec::new(),
-                },
-            }
-        }
+        ) if (s, a) == (step, attempt) => step_done(definition, done, *step, now),
         (
             State::Running {
                 step,
@@ -77,25 +43,8 @@ pub fn decide(
                 step: s,
                 attempt: a,
             },
-        ) if s == step && a == attempt => {
-            match definition.get(*step).map(|d| d.kind) {
-                Some(StepKind::Wait { poll_every }) => {
-                    let at = (now + poll_every).min(*deadline);
-                    Decision {
-                        next: saga.clone(),
-                        commands: Vec::new(),
-                        timers: vec![ScheduledTimer {
-                            at,
-                            timer: Timer::Poll {
-                                step: *step,
-                                attempt: *attempt,
-                            },
-                        }],
-                    }
-                }
-                // An action answers done or failed; "not yet" from one is not a thing.
-                _ => unchanged(),
-            }
+        ) if (s, a) == (step, attempt) => {
+            not_yet(definition, saga, *step, *attempt, *deadline, now)
         }
         (
             State::Running {
@@ -107,31 +56,7 @@ pub fn decide(
                 step: s,
                 attempt: a,
             }),
-        ) if s == step && a == attempt => {
-            if now >= *deadline {
-                return compensate(
-                    definition,
-                    saga,
-                    format!("{step:?} did not happen before its deadline"),
-                );
-            }
-            let next = Saga {
-                state: State::Running {
-                    step: *step,
-                    attempt: attempt + 1,
-                    deadline: *deadline,
-                },
-                completed: saga.completed.clone(),
-            };
-            Decision {
-                next,
-                commands: vec![Command::Execute {
-                    step: *step,
-                    attempt: attempt + 1,
-                }],
-                timers: Vec::new(),
-            }
-        }
+        ) if (s, a) == (step, attempt) => poll(definition, saga, *step, *attempt, *deadline, now),
         (State::Running { step, deadline, .. }, Input::Timer(Timer::Deadline { step: s, .. }))
             if s == step && now >= *deadline =>
         {
@@ -148,10 +73,10 @@ pub fn decide(
                 attempt: a,
                 reason,
             },
-        ) if s == step && a == attempt => {
+        ) if (s, a) == (step, attempt) => {
             compensate(definition, saga, format!("{step:?} failed: {reason}"))
         }
-        (State::Running { .. }, Input::Abort { reason }) => {
+        (State::Running { .. } | State::AwaitingApproval { .. }, Input::Abort { reason }) => {
             compensate(definition, saga, format!("aborted: {reason}"))
         }
         (
@@ -165,38 +90,7 @@ pub fn decide(
                 index: i,
                 attempt: a,
             },
-        ) if i == index && a == attempt => {
-            let next_index = index + 1;
-            match plan.get(next_index) {
-                Some(compensation) => Decision {
-                    next: Saga {
-                        state: State::Compensating {
-                            plan: plan.clone(),
-                            index: next_index,
-                            attempt: 1,
-                            reason: reason.clone(),
-                        },
-                        completed: saga.completed.clone(),
-                    },
-                    commands: vec![Command::Compensate {
-                        compensation: *compensation,
-                        index: next_index,
-                        attempt: 1,
-                    }],
-                    timers: Vec::new(),
-                },
-                None => Decision {
-                    next: Saga {
-                        state: State::Compensated {
-                            reason: reason.clone(),
-                        },
-                        completed: saga.completed.clone(),
-                    },
-                    commands: Vec::new(),
-                    timers: Vec::new(),
-                },
-            }
-        }
+        ) if (i, a) == (index, attempt) => compensation_done(saga, plan, *index, reason),
         (
             State::Compensating {
                 index,
@@ -209,32 +103,8 @@ pub fn decide(
                 attempt: a,
                 reason: why,
             },
-        ) if i == index && a == attempt => {
-            if *attempt >= definition.timing.compensation_attempts {
-                let reason = format!("{reason}; then undoing it failed {attempt} times: {why}");
-                return Decision {
-                    next: Saga {
-                        state: State::NeedsAttention { reason },
-                        completed: saga.completed.clone(),
-                    },
-                    commands: Vec::new(),
-                    timers: Vec::new(),
-                };
-            }
-            // Growing pauses: the backoff, doubled per failed attempt.
-            let pause = definition.timing.compensation_backoff * 2u32.saturating_pow(attempt - 1);
-            let timer = ScheduledTimer {
-                at: now + pause,
-                timer: Timer::RetryCompensation {
-                    index: *index,
-                    attempt: *attempt,
-                },
-            };
-            Decision {
-                next: saga.clone(),
-                commands: Vec::new(),
-                timers: vec![timer],
-            }
+        ) if (i, a) == (index, attempt) => {
+            compensation_failed(definition, saga, *index, *attempt, reason, why, now)
         }
         (
             State::Compensating {
@@ -247,98 +117,238 @@ pub fn decide(
                 index: i,
                 attempt: a,
             }),
-        ) if i == index && a == attempt => {
-            let next_attempt = attempt + 1;
-            Decision {
-                next: Saga {
-                    state: State::Compensating {
-                        plan: plan.clone(),
-                        index: *index,
-                        attempt: next_attempt,
-                        reason: reason.clone(),
-                    },
-                    completed: saga.completed.clone(),
-                },
-                commands: vec![Command::Compensate {
-                    compensation: plan[*index],
-                    index: *index,
-                    attempt: next_attempt,
-                }],
-                timers: Vec::new(),
-            }
+        ) if (i, a) == (index, attempt) => {
+            let next = State::Compensating {
+                plan: plan.clone(),
+                index: *index,
+                attempt: attempt + 1,
+                reason: reason.clone(),
+            };
+            let resend = Command::Compensate {
+                compensation: plan[*index],
+                index: *index,
+                attempt: attempt + 1,
+            };
+            Decision::new(moved(saga, next), vec![resend], Vec::new())
         }
-        _ => unchanged(),
+        _ => Decision::new(saga.clone(), Vec::new(), Vec::new()),
     }
 }
 
-/// Asks for `step` (attempt `attempt`) and sets its deadline.
-fn run(
+impl Decision {
+    fn new(next: Saga, commands: Vec<Command>, timers: Vec<ScheduledTimer>) -> Self {
+        Self {
+            next,
+            commands,
+            timers,
+        }
+    }
+}
+
+/// The same saga in another state.
+fn moved(saga: &Saga, state: State) -> Saga {
+    Saga {
+        state,
+        completed: saga.completed.clone(),
+    }
+}
+
+fn start(
     definition: &Definition,
-    completed: Vec<Step>,
-    step: Step,
-    attempt: u32,
+    saga: &Saga,
+    approval: Option<&str>,
     now: OffsetDateTime,
 ) -> Decision {
+    match (definition.steps.first(), approval) {
+        (None, _) => Decision::new(moved(saga, State::Completed), Vec::new(), Vec::new()),
+        // Held before anything runs: no write can precede the approval.
+        (Some(first), Some(plan_hash)) => {
+            let held = State::AwaitingApproval {
+                step: first.step,
+                plan_hash: plan_hash.to_owned(),
+            };
+            Decision::new(moved(saga, held), Vec::new(), Vec::new())
+        }
+        (Some(first), None) => run(definition, saga.completed.clone(), first.step, now),
+    }
+}
+
+/// Asks for `step`'s first attempt and sets its deadline.
+fn run(definition: &Definition, completed: Vec<Step>, step: Step, now: OffsetDateTime) -> Decision {
     let limit = definition
         .get(step)
         .map_or(definition.timing.action_deadline, |d| d.deadline);
     let deadline = now + limit;
-    Decision {
-        next: Saga {
+    Decision::new(
+        Saga {
             state: State::Running {
                 step,
-                attempt,
+                attempt: 1,
                 deadline,
             },
             completed,
         },
-        commands: vec![Command::Execute { step, attempt }],
-        timers: vec![ScheduledTimer {
+        vec![Command::Execute { step, attempt: 1 }],
+        vec![ScheduledTimer {
             at: deadline,
-            timer: Timer::Deadline { step, attempt },
+            timer: Timer::Deadline { step, attempt: 1 },
         }],
+    )
+}
+
+fn step_done(definition: &Definition, done: &[Step], step: Step, now: OffsetDateTime) -> Decision {
+    let mut completed = done.to_vec();
+    completed.push(step);
+    match definition.after(step) {
+        Some(next) => run(definition, completed, next.step, now),
+        None => Decision::new(
+            Saga {
+                state: State::Completed,
+                completed,
+            },
+            Vec::new(),
+            Vec::new(),
+        ),
     }
 }
 
-fn finished(saga: &Saga) -> Decision {
-    Decision {
-        next: Saga {
-            state: State::Completed,
-            completed: saga.completed.clone(),
-        },
-        commands: Vec::new(),
-        timers: Vec::new(),
+/// A wait's condition does not hold yet: look again after the poll interval (or at the
+/// deadline, whichever comes first). An action never answers "not yet".
+fn not_yet(
+    definition: &Definition,
+    saga: &Saga,
+    step: Step,
+    attempt: u32,
+    deadline: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Decision {
+    let Some(StepKind::Wait { poll_every }) = definition.get(step).map(|d| d.kind) else {
+        return Decision::new(saga.clone(), Vec::new(), Vec::new());
+    };
+    let at = (now + poll_every).min(deadline);
+    Decision::new(
+        saga.clone(),
+        Vec::new(),
+        vec![ScheduledTimer {
+            at,
+            timer: Timer::Poll { step, attempt },
+        }],
+    )
+}
+
+/// Time to check the wait again, with a new attempt so a late answer to the old one is stale.
+fn poll(
+    definition: &Definition,
+    saga: &Saga,
+    step: Step,
+    attempt: u32,
+    deadline: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Decision {
+    if now >= deadline {
+        return compensate(
+            definition,
+            saga,
+            format!("{step:?} did not happen before its deadline"),
+        );
     }
+    let next = moved(
+        saga,
+        State::Running {
+            step,
+            attempt: attempt + 1,
+            deadline,
+        },
+    );
+    Decision::new(
+        next,
+        vec![Command::Execute {
+            step,
+            attempt: attempt + 1,
+        }],
+        Vec::new(),
+    )
+}
+
+fn compensation_done(saga: &Saga, plan: &[Compensation], index: usize, reason: &str) -> Decision {
+    let next_index = index + 1;
+    match plan.get(next_index) {
+        Some(compensation) => {
+            let next = State::Compensating {
+                plan: plan.to_vec(),
+                index: next_index,
+                attempt: 1,
+                reason: reason.to_owned(),
+            };
+            let command = Command::Compensate {
+                compensation: *compensation,
+                index: next_index,
+                attempt: 1,
+            };
+            Decision::new(moved(saga, next), vec![command], Vec::new())
+        }
+        None => Decision::new(
+            moved(
+                saga,
+                State::Compensated {
+                    reason: reason.to_owned(),
+                },
+            ),
+            Vec::new(),
+            Vec::new(),
+        ),
+    }
+}
+
+/// Tries again after a growing pause (the backoff, doubled per failure); past the attempts
+/// allowed, a person must look.
+fn compensation_failed(
+    definition: &Definition,
+    saga: &Saga,
+    index: usize,
+    attempt: u32,
+    reason: &str,
+    why: &str,
+    now: OffsetDateTime,
+) -> Decision {
+    if attempt >= definition.timing.compensation_attempts {
+        let reason = format!("{reason}; then undoing it failed {attempt} times: {why}");
+        return Decision::new(
+            moved(saga, State::NeedsAttention { reason }),
+            Vec::new(),
+            Vec::new(),
+        );
+    }
+    let pause = definition.timing.compensation_backoff * 2u32.saturating_pow(attempt - 1);
+    let timer = ScheduledTimer {
+        at: now + pause,
+        timer: Timer::RetryCompensation { index, attempt },
+    };
+    Decision::new(saga.clone(), Vec::new(), vec![timer])
 }
 
 /// Starts undoing what was done; with nothing to undo, the saga ends compensated at once.
 fn compensate(definition: &Definition, saga: &Saga, reason: String) -> Decision {
     let plan = definition.compensations_for(&saga.completed);
     match plan.first() {
-        Some(first) => Decision {
-            next: Saga {
-                state: State::Compensating {
-                    plan: plan.clone(),
-                    index: 0,
-                    attempt: 1,
-                    reason,
-                },
-                completed: saga.completed.clone(),
-            },
-            commands: vec![Command::Compensate {
+        Some(first) => {
+            let command = Command::Compensate {
                 compensation: *first,
                 index: 0,
                 attempt: 1,
-            }],
-            timers: Vec::new(),
-        },
-        None => Decision {
-            next: Saga {
-                state: State::Compensated { reason },
-                completed: saga.completed.clone(),
-            },
-            commands: Vec::new(),
-            timers: Vec::new(),
-        },
+            };
+            let next = State::Compensating {
+                plan: plan.clone(),
+                index: 0,
+                attempt: 1,
+                reason,
+            };
+            Decision::new(moved(saga, next), vec![command], Vec::new())
+        }
+        None => Decision::new(
+            moved(saga, State::Compensated { reason }),
+            Vec::new(),
+            Vec::new(),
+        ),
     }
 }
