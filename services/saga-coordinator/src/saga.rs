@@ -1,7 +1,8 @@
-//! The remediation saga's core: what to do (`diagnosis`), the strategy as data (`definition`),
+//! The remediation saga's core: who may start (`admission`), what to do (`diagnosis`), the strategy as data (`definition`),
 //! the saga and what flows in and out of it (`state`), and the transitions as one pure function
 //! (`decide`).
 
+pub mod admission;
 pub mod decide;
 pub mod definition;
 pub mod diagnosis;
@@ -9,6 +10,7 @@ pub mod state;
 #[cfg(test)]
 mod tests;
 
+pub use admission::{ActiveSaga, Admission, admit};
 pub use decide::decide;
 pub use definition::{Compensation, Definition, Step, StepDef, StepKind, Timing};
 pub use diagnosis::{Diagnosis, Facts, Plan, Refusal, Strategy, diagnose};
