@@ -1,11 +1,12 @@
 //! The remediation saga's core: who may start (`admission`), what to do (`diagnosis`), the strategy as data (`definition`),
-//! the saga and what flows in and out of it (`state`), and the transitions as one pure function
-//! (`decide`).
+//! the saga and what flows in and out of it (`state`), the transitions as one pure function
+//! (`decide`), and what the step services are asked and what their answers mean (`messages`).
 
 pub mod admission;
 pub mod decide;
 pub mod definition;
 pub mod diagnosis;
+pub mod messages;
 pub mod state;
 #[cfg(test)]
 mod tests;
