@@ -159,13 +159,10 @@ pub fn compensation_command(compensation: Compensation, facts: &SagaFacts) -> St
 /// understand, never a success.
 pub fn interpret(step: Step, event: &StepEvent, facts: &SagaFacts) -> StepAnswer {
     use StepAnswer::{Done, Failed, NotYet};
+    if let Some(failure) = interpret_failure(event) {
+        return failure;
+    }
     match (step, event) {
-        (_, StepEvent::AdFailed(f)) => Failed(format!("ad-ops: {}", f.reason)),
-        (_, StepEvent::CloudFailed(f)) => Failed(format!("cloud-directory: {}", f.reason)),
-        (_, StepEvent::MailboxFailed(f)) => Failed(format!("mailbox-ops: {}", f.reason)),
-        (_, StepEvent::SyncCycleRefused(r)) => {
-            Failed(format!("Connect refused the cycle: {}", r.reason))
-        }
         (Step::Snapshot, StepEvent::UserFound(_)) => Done,
         (Step::Descope | Step::Rescope, StepEvent::UserMoved(_)) => Done,
         (Step::SyncOut, StepEvent::SyncCycleCompleted(run)) => sync_out(run, facts),
@@ -203,6 +200,57 @@ pub fn interpret(step: Step, event: &StepEvent, facts: &SagaFacts) -> StepAnswer
     }
 }
 
+/// What `event` means for a compensation. `NotYet` (the user is not back as before yet) is
+/// for the shell to report as a failed attempt, which `decide` retries with growing pauses.
+pub fn interpret_compensation(
+    compensation: Compensation,
+    event: &StepEvent,
+    facts: &SagaFacts,
+) -> StepAnswer {
+    match (compensation, event) {
+        (Compensation::MoveBack, _) => interpret(Step::Rescope, event, facts),
+        (Compensation::RemoveTemporaryLicense, _) => {
+            interpret(Step::DropTemporaryLicense, event, facts)
+        }
+        (Compensation::VerifyRestored, _) => interpret(Step::AwaitRematch, event, facts),
+        // A cycle that never touched the user is fine here: nothing had reached the cloud.
+        (Compensation::SyncBack, StepEvent::SyncCycleCompleted(run)) => {
+            match object_outcome(run, facts) {
+                Some(ObjectOutcome::Added) => StepAnswer::Failed(DUPLICATE_OBJECT.into()),
+                Some(ObjectOutcome::Error) => {
+                    StepAnswer::Failed("the cycle could not export the user".into())
+                }
+                _ => StepAnswer::Done,
+            }
+        }
+        (Compensation::UnsetCloudManaged, StepEvent::ExchangeCloudManagedSet(set))
+            if !set.value =>
+        {
+            StepAnswer::Done
+        }
+        (Compensation::SyncBack | Compensation::UnsetCloudManaged, _) => interpret_failure(event)
+            .unwrap_or_else(|| {
+                StepAnswer::Failed(format!(
+                    "{compensation:?} cannot use this answer: {event:?}"
+                ))
+            }),
+    }
+}
+
+/// The answer a step service gives when it could not do what it was asked.
+fn interpret_failure(event: &StepEvent) -> Option<StepAnswer> {
+    let reason = match event {
+        StepEvent::AdFailed(f) => format!("ad-ops: {}", f.reason),
+        StepEvent::CloudFailed(f) => format!("cloud-directory: {}", f.reason),
+        StepEvent::MailboxFailed(f) => format!("mailbox-ops: {}", f.reason),
+        StepEvent::SyncCycleRefused(r) => format!("Connect refused the cycle: {}", r.reason),
+        _ => return None,
+    };
+    Some(StepAnswer::Failed(reason))
+}
+
+const DUPLICATE_OBJECT: &str = "the cycle created a second cloud object instead of matching";
+
 fn object_outcome(run: &SyncCycleCompleted, facts: &SagaFacts) -> Option<ObjectOutcome> {
     run.objects
         .iter()
@@ -227,9 +275,7 @@ fn sync_out(run: &SyncCycleCompleted, facts: &SagaFacts) -> StepAnswer {
 fn sync_in(run: &SyncCycleCompleted, facts: &SagaFacts) -> StepAnswer {
     match object_outcome(run, facts) {
         Some(ObjectOutcome::Matched | ObjectOutcome::Updated) => StepAnswer::Done,
-        Some(ObjectOutcome::Added) => {
-            StepAnswer::Failed("the cycle created a second cloud object instead of matching".into())
-        }
+        Some(ObjectOutcome::Added) => StepAnswer::Failed(DUPLICATE_OBJECT.into()),
         other => StepAnswer::Failed(format!("the cycle did not match the user ({other:?})")),
     }
 }
@@ -274,271 +320,4 @@ fn verify(read: &CloudUserRead, facts: &SagaFacts) -> StepAnswer {
 }
 
 #[cfg(test)]
-mod tests {
-    use detour_contracts::{
-        cloud_directory::{CloudUserState, LicenseAssignment},
-        connect_agent::ObjectResult,
-        mailbox_ops::MailboxState,
-        sync_trigger::RunStats,
-    };
-
-    use super::*;
-
-    fn facts() -> SagaFacts {
-        SagaFacts {
-            object_guid: Uuid::from_u128(1),
-            original_dn: "CN=Ada,OU=Staff,DC=contoso,DC=test".into(),
-            parking_ou: "OU=Parking,DC=contoso,DC=test".into(),
-            user_principal_name: "ada@contoso.test".into(),
-            cloud_id: Uuid::from_u128(2),
-            immutable_id: Some("anchor".into()),
-            address: "smtp:ada@contoso.mail.onmicrosoft.com".into(),
-            temporary_sku: Uuid::from_u128(3),
-            usage_location: Some("GB".into()),
-        }
-    }
-
-    fn cycle(outcome: RunOutcome, object: Option<ObjectOutcome>) -> StepEvent {
-        let objects = object.map(|outcome| ObjectResult {
-            object_guid: facts().object_guid,
-            distinguished_name: facts().original_dn,
-            outcome,
-            cloud_object_id: Some(facts().cloud_id),
-            detail: String::new(),
-        });
-        StepEvent::SyncCycleCompleted(SyncCycleCompleted {
-            run_id: Uuid::from_u128(9),
-            policy_type: PolicyType::Delta,
-            outcome,
-            objects: objects.into_iter().collect(),
-            stats: RunStats::default(),
-            requests_coalesced: 1,
-        })
-    }
-
-    /// The user as it should be at the end: synced, same object and anchor, address present,
-    /// licences from groups only.
-    fn healthy_user() -> CloudUserState {
-        CloudUserState {
-            id: facts().cloud_id,
-            user_principal_name: facts().user_principal_name,
-            mail_nickname: Some("ada".into()),
-            on_premises_sync_enabled: Some(true),
-            on_premises_immutable_id: facts().immutable_id,
-            on_premises_distinguished_name: Some(facts().original_dn),
-            proxy_addresses: vec![
-                "SMTP:ada@contoso.test".into(),
-                "smtp:ADA@contoso.mail.onmicrosoft.com".into(),
-            ],
-            usage_location: Some("GB".into()),
-            licenses: vec![LicenseAssignment {
-                sku_id: Uuid::from_u128(4),
-                assigned_by_group: Some(Uuid::from_u128(5)),
-                state: "Active".into(),
-            }],
-            admin_roles: vec![],
-        }
-    }
-
-    fn read(user: Option<CloudUserState>) -> StepEvent {
-        StepEvent::CloudUserRead(CloudUserRead {
-            requested: facts().cloud_id.to_string(),
-            user,
-        })
-    }
-
-    fn mailbox(recipient_type_details: &str, is_dir_synced: bool) -> StepEvent {
-        StepEvent::MailboxRead(MailboxRead {
-            identity: facts().user_principal_name,
-            mailbox: Some(MailboxState {
-                external_directory_object_id: facts().cloud_id,
-                primary_smtp_address: "ada@contoso.test".into(),
-                email_addresses: vec![],
-                recipient_type_details: recipient_type_details.into(),
-                is_dir_synced,
-                is_exchange_cloud_managed: false,
-            }),
-        })
-    }
-
-    #[test]
-    fn steps_ask_the_right_service_about_the_right_object() {
-        let facts = facts();
-        assert_eq!(
-            step_command(Step::Descope, &facts),
-            StepCommand::MoveUser(MoveUser {
-                object_guid: facts.object_guid,
-                target_ou: facts.parking_ou.clone()
-            })
-        );
-        assert_eq!(
-            step_command(Step::Rescope, &facts),
-            StepCommand::MoveUserToDn(MoveUserToDn {
-                object_guid: facts.object_guid,
-                distinguished_name: facts.original_dn.clone()
-            })
-        );
-        assert_eq!(
-            step_command(Step::SyncOut, &facts),
-            StepCommand::RequestSyncCycle(RequestSyncCycle {
-                objects: vec![facts.object_guid],
-                policy_type: PolicyType::Delta
-            })
-        );
-        assert!(
-            matches!(step_command(Step::Restore, &facts), StepCommand::RestoreUser(r) if r.id == facts.cloud_id && !r.auto_reconcile_proxy_conflict)
-        );
-        assert!(
-            matches!(step_command(Step::AddAddress, &facts), StepCommand::AddEmailAddress(a) if a.address == facts.address)
-        );
-        assert!(
-            matches!(step_command(Step::DropTemporaryLicense, &facts), StepCommand::RemoveLicense(r) if r.sku_id == facts.temporary_sku)
-        );
-    }
-
-    #[test]
-    fn compensations_undo_what_their_steps_did() {
-        let facts = facts();
-        assert_eq!(
-            compensation_command(Compensation::MoveBack, &facts),
-            step_command(Step::Rescope, &facts)
-        );
-        assert_eq!(
-            compensation_command(Compensation::RemoveTemporaryLicense, &facts),
-            step_command(Step::DropTemporaryLicense, &facts)
-        );
-        assert!(matches!(
-            compensation_command(Compensation::UnsetCloudManaged, &facts),
-            StepCommand::SetExchangeCloudManaged(SetExchangeCloudManaged { value: false, .. })
-        ));
-    }
-
-    #[test]
-    fn sync_out_must_delete_this_user_and_not_hit_the_threshold() {
-        let facts = facts();
-        assert_eq!(
-            interpret(
-                Step::SyncOut,
-                &cycle(RunOutcome::Success, Some(ObjectOutcome::Deleted)),
-                &facts
-            ),
-            StepAnswer::Done
-        );
-        let stopped = interpret(
-            Step::SyncOut,
-            &cycle(
-                RunOutcome::StoppedDeletionThresholdExceeded,
-                Some(ObjectOutcome::Deleted),
-            ),
-            &facts,
-        );
-        assert!(matches!(stopped, StepAnswer::Failed(why) if why.contains("threshold")));
-        assert!(matches!(
-            interpret(Step::SyncOut, &cycle(RunOutcome::Success, None), &facts),
-            StepAnswer::Failed(_)
-        ));
-    }
-
-    #[test]
-    fn sync_in_must_match_never_add_a_second_object() {
-        let facts = facts();
-        assert_eq!(
-            interpret(
-                Step::SyncIn,
-                &cycle(RunOutcome::Success, Some(ObjectOutcome::Matched)),
-                &facts
-            ),
-            StepAnswer::Done
-        );
-        let added = interpret(
-            Step::SyncIn,
-            &cycle(RunOutcome::Success, Some(ObjectOutcome::Added)),
-            &facts,
-        );
-        assert!(matches!(added, StepAnswer::Failed(why) if why.contains("second cloud object")));
-    }
-
-    #[test]
-    fn waits_are_not_yet_until_their_condition_holds() {
-        let facts = facts();
-        let gone = StepEvent::DeletedUserRead(DeletedUserRead {
-            id: facts.cloud_id,
-            user: None,
-        });
-        assert_eq!(
-            interpret(Step::AwaitSoftDelete, &gone, &facts),
-            StepAnswer::NotYet
-        );
-        assert_eq!(
-            interpret(Step::AwaitMailbox, &mailbox("MailUser", false), &facts),
-            StepAnswer::NotYet
-        );
-        assert_eq!(
-            interpret(Step::AwaitMailbox, &mailbox("UserMailbox", true), &facts),
-            StepAnswer::NotYet
-        );
-        assert_eq!(
-            interpret(Step::AwaitMailbox, &mailbox("UserMailbox", false), &facts),
-            StepAnswer::Done
-        );
-        let cloud_only = CloudUserState {
-            on_premises_sync_enabled: None,
-            ..healthy_user()
-        };
-        assert_eq!(
-            interpret(Step::AwaitRematch, &read(Some(cloud_only)), &facts),
-            StepAnswer::NotYet
-        );
-        assert_eq!(
-            interpret(Step::AwaitRematch, &read(Some(healthy_user())), &facts),
-            StepAnswer::Done
-        );
-    }
-
-    #[test]
-    fn verify_names_every_problem_it_finds() {
-        let facts = facts();
-        assert_eq!(
-            interpret(Step::Verify, &read(Some(healthy_user())), &facts),
-            StepAnswer::Done
-        );
-        let broken = CloudUserState {
-            on_premises_immutable_id: Some("other".into()),
-            proxy_addresses: vec!["SMTP:ada@contoso.test".into()],
-            licenses: vec![LicenseAssignment {
-                sku_id: facts.temporary_sku,
-                assigned_by_group: None,
-                state: "Active".into(),
-            }],
-            ..healthy_user()
-        };
-        let StepAnswer::Failed(why) = interpret(Step::Verify, &read(Some(broken)), &facts) else {
-            panic!("a broken user verified")
-        };
-        for problem in ["source anchor", "address is missing", "direct licence"] {
-            assert!(why.contains(problem), "{why} should mention {problem}");
-        }
-        assert!(matches!(
-            interpret(Step::Verify, &read(None), &facts),
-            StepAnswer::Failed(_)
-        ));
-    }
-
-    #[test]
-    fn failures_and_stray_answers_never_count_as_success() {
-        let facts = facts();
-        let refused = StepEvent::CloudFailed(CloudCommandFailed {
-            command: "restore-user".into(),
-            kind: detour_contracts::cloud_directory::CloudFailureKind::Conflict,
-            reason: "proxy address conflict".into(),
-        });
-        assert!(
-            matches!(interpret(Step::Restore, &refused, &facts), StepAnswer::Failed(why) if why.contains("proxy address conflict"))
-        );
-        let stray = cycle(RunOutcome::Success, Some(ObjectOutcome::Deleted));
-        assert!(matches!(
-            interpret(Step::AddAddress, &stray, &facts),
-            StepAnswer::Failed(_)
-        ));
-    }
-}
+mod tests;
