@@ -1,8 +1,8 @@
-//! mailbox-ops's settings: the shared sections, and `[exchange]`: the tenant, the app's
-//! credentials, where Exchange Online and the identity platform are, and how patient calls are.
+//! mailbox-ops's settings: the shared sections, and `[exchange]`: where Exchange Online is, and the
+//! Entra app that calls it.
 
 use detour_config::{Problems, Settings};
-use detour_entra::EntraSettings;
+use detour_entra::ApiSettings;
 use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
 use serde::Deserialize;
 
@@ -13,15 +13,7 @@ pub struct MailboxOpsSettings {
     pub telemetry: detour_telemetry::TelemetrySettings,
     pub http: detour_service::HttpSettings,
     pub shutdown: ShutdownSettings,
-    pub exchange: ExchangeSettings,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExchangeSettings {
-    /// `https://outlook.office365.com`, or tenant-sim's base URL.
-    pub base_url: String,
-    pub entra: EntraSettings,
+    pub exchange: ApiSettings,
 }
 
 impl Settings for MailboxOpsSettings {
@@ -29,30 +21,13 @@ impl Settings for MailboxOpsSettings {
 
     fn validate(&self, problems: &mut Problems) {
         self.base().validate(problems);
-        problems.check(
-            self.exchange.base_url.starts_with("https://")
-                || self.exchange.base_url.starts_with("http://"),
-            "exchange.base_url",
-            "must be an http(s) URL",
-        );
-        self.exchange.entra.validate("exchange.entra", problems);
+        self.exchange.validate("exchange", problems);
     }
 }
 
 impl ServiceConfig for MailboxOpsSettings {
-    const OWN_DEFAULTS: &'static str = r#"
-[exchange]
-base_url = "https://outlook.office365.com"
-
-[exchange.entra]
-tenant = ""
-client_id = ""
-identity_base_url = "https://login.microsoftonline.com"
-max_concurrent_calls = 8
-max_attempts = 6
-backoff_ms = 500
-request_timeout_ms = 30000
-"#;
+    const OWN_DEFAULTS: &'static str =
+        detour_entra::api_defaults!("exchange", "https://outlook.office365.com");
 
     fn base(&self) -> ServiceSettings {
         ServiceSettings {

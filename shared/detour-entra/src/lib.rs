@@ -12,5 +12,5 @@ mod settings;
 mod token;
 
 pub use call::{AfterWrite, Answer, CallError, Caller};
-pub use settings::EntraSettings;
+pub use settings::{ApiSettings, EntraSettings};
 pub use token::{TokenError, TokenSource};

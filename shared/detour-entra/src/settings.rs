@@ -1,10 +1,61 @@
-//! The `[entra]` settings: the tenant, the app's credentials, the identity endpoint, and how
-//! patient calls are.
+//! A Microsoft API's section (`[graph]`, `[exchange]`): where the API is, and its `entra`
+//! settings: the tenant, the app's credentials, the identity endpoint, and how patient calls
+//! are.
 
 use std::path::PathBuf;
 
 use detour_config::{Problems, Secret};
 use serde::Deserialize;
+
+/// One Microsoft API a service calls, and the Entra app it calls it as.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// e.g. `https://graph.microsoft.com`, or tenant-sim's base URL.
+    pub base_url: String,
+    pub entra: EntraSettings,
+}
+
+impl ApiSettings {
+    pub fn validate(&self, section: &str, problems: &mut Problems) {
+        problems.check(
+            is_http_url(&self.base_url),
+            &format!("{section}.base_url"),
+            "must be an http(s) URL",
+        );
+        self.entra.validate(&format!("{section}.entra"), problems);
+    }
+}
+
+/// The defaults of an [`ApiSettings`] section named `$section` whose API is at `$base_url`,
+/// as TOML for a service's `OWN_DEFAULTS`. The tenant and app stay empty: they must be given.
+#[macro_export]
+macro_rules! api_defaults {
+    ($section:literal, $base_url:literal) => {
+        concat!(
+            "[",
+            $section,
+            "]\n",
+            "base_url = \"",
+            $base_url,
+            "\"\n\n",
+            "[",
+            $section,
+            ".entra]\n",
+            "tenant = \"\"\n",
+            "client_id = \"\"\n",
+            "identity_base_url = \"https://login.microsoftonline.com\"\n",
+            "max_concurrent_calls = 8\n",
+            "max_attempts = 6\n",
+            "backoff_ms = 500\n",
+            "request_timeout_ms = 30000\n",
+        )
+    };
+}
+
+fn is_http_url(value: &str) -> bool {
+    value.starts_with("https://") || value.starts_with("http://")
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,8 +107,7 @@ impl EntraSettings {
             (Some(_), None) => {}
         }
         problems.check(
-            self.identity_base_url.starts_with("https://")
-                || self.identity_base_url.starts_with("http://"),
+            is_http_url(&self.identity_base_url),
             &format!("{section}.identity_base_url"),
             "must be an http(s) URL",
         );
