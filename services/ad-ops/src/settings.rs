@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use detour_config::{Problems, Secret, Settings};
+use detour_config::{Problems, Secret, SecretError, SecretSource, Settings};
 use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
 use serde::Deserialize;
 
@@ -37,14 +37,15 @@ pub struct LdapSettings {
 }
 
 impl LdapSettings {
-    pub fn password(&self) -> anyhow::Result<Secret> {
-        use anyhow::Context;
-        match (&self.bind_password, &self.bind_password_file) {
-            (Some(password), _) => Ok(password.clone()),
-            (None, Some(file)) => {
-                Secret::from_file(file).with_context(|| format!("cannot read {}", file.display()))
-            }
-            (None, None) => anyhow::bail!("no LDAP bind password configured"),
+    pub fn password(&self) -> Result<Secret, SecretError> {
+        self.password_source().read()
+    }
+
+    fn password_source(&self) -> SecretSource<'_> {
+        SecretSource {
+            key: "ldap.bind_password",
+            value: self.bind_password.as_ref(),
+            file: self.bind_password_file.as_deref(),
         }
     }
 }
@@ -70,22 +71,7 @@ impl Settings for AdOpsSettings {
             "ldap.bind_dn",
             "must not be empty",
         );
-        match (&ldap.bind_password, &ldap.bind_password_file) {
-            (Some(_), Some(_)) => problems.add(
-                "ldap.bind_password",
-                "give the password or a file, not both",
-            ),
-            (None, None) => problems.add(
-                "ldap.bind_password",
-                "give ldap.bind_password or ldap.bind_password_file",
-            ),
-            (None, Some(file)) => problems.check(
-                file.is_file(),
-                "ldap.bind_password_file",
-                format!("{} is not a readable file", file.display()),
-            ),
-            (Some(_), None) => {}
-        }
+        ldap.password_source().validate(problems);
         problems.check(
             crate::dn::Dn::parse(&ldap.search_base).is_ok(),
             "ldap.search_base",

@@ -17,7 +17,7 @@ mod sources;
 
 pub use load::{ConfigError, Settings, load, parse};
 pub use problems::Problems;
-pub use secret::Secret;
+pub use secret::{Secret, SecretError, SecretSource};
 pub use sources::Sources;
 
 /// `EX_CONFIG` from sysexits.h: the process was started with a bad configuration.

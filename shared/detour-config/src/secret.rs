@@ -40,3 +40,58 @@ impl<'de> Deserialize<'de> for Secret {
         String::deserialize(deserializer).map(Self::new)
     }
 }
+
+/// A secret given either in the settings (`<key>`) or in a file (`<key>_file`, the
+/// container-secrets convention): exactly one of the two.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretSource<'a> {
+    /// The setting's full key, e.g. `ldap.bind_password`.
+    pub key: &'a str,
+    pub value: Option<&'a Secret>,
+    pub file: Option<&'a std::path::Path>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("{key}: give {key} or {key}_file")]
+    Missing { key: String },
+    #[error("{key}_file: cannot read {}: {source}", path.display())]
+    Unreadable {
+        key: String,
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl SecretSource<'_> {
+    pub fn validate(&self, problems: &mut crate::Problems) {
+        let key = self.key;
+        match (self.value, self.file) {
+            (Some(_), Some(_)) => problems.add(key, "give the secret or a file, not both"),
+            (None, None) => problems.add(key, format!("give {key} or {key}_file")),
+            (None, Some(file)) => problems.check(
+                file.is_file(),
+                &format!("{key}_file"),
+                format!("{} is not a readable file", file.display()),
+            ),
+            (Some(_), None) => {}
+        }
+    }
+
+    /// The secret, read from its file when it was given as one.
+    pub fn read(&self) -> Result<Secret, SecretError> {
+        match (self.value, self.file) {
+            (Some(secret), _) => Ok(secret.clone()),
+            (None, Some(path)) => {
+                Secret::from_file(path).map_err(|source| SecretError::Unreadable {
+                    key: self.key.to_owned(),
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+            (None, None) => Err(SecretError::Missing {
+                key: self.key.to_owned(),
+            }),
+        }
+    }
+}

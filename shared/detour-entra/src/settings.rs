@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use detour_config::{Problems, Secret};
+use detour_config::{Problems, Secret, SecretSource};
 use serde::Deserialize;
 
 /// One Microsoft API a service calls, and the Entra app it calls it as.
@@ -90,22 +90,8 @@ impl EntraSettings {
             &format!("{section}.client_id"),
             "must not be empty",
         );
-        match (&self.client_secret, &self.client_secret_file) {
-            (Some(_), Some(_)) => problems.add(
-                &format!("{section}.client_secret"),
-                "give the secret or a file, not both",
-            ),
-            (None, None) => problems.add(
-                &format!("{section}.client_secret"),
-                "give client_secret or client_secret_file",
-            ),
-            (None, Some(file)) => problems.check(
-                file.is_file(),
-                &format!("{section}.client_secret_file"),
-                format!("{} is not a readable file", file.display()),
-            ),
-            (Some(_), None) => {}
-        }
+        self.client_secret_source(&format!("{section}.client_secret"))
+            .validate(problems);
         problems.check(
             is_http_url(&self.identity_base_url),
             &format!("{section}.identity_base_url"),
@@ -129,12 +115,16 @@ impl EntraSettings {
     }
 
     pub fn secret(&self) -> Result<Secret, String> {
-        match (&self.client_secret, &self.client_secret_file) {
-            (Some(secret), _) => Ok(secret.clone()),
-            (None, Some(file)) => {
-                Secret::from_file(file).map_err(|e| format!("cannot read {}: {e}", file.display()))
-            }
-            (None, None) => Err("no client secret configured".into()),
+        self.client_secret_source("client_secret")
+            .read()
+            .map_err(|e| e.to_string())
+    }
+
+    fn client_secret_source<'a>(&'a self, key: &'a str) -> SecretSource<'a> {
+        SecretSource {
+            key,
+            value: self.client_secret.as_ref(),
+            file: self.client_secret_file.as_deref(),
         }
     }
 }

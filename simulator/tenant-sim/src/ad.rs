@@ -5,7 +5,7 @@
 use std::{collections::HashSet, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::{Context, ensure};
-use detour_config::{Problems, Secret};
+use detour_config::{Problems, Secret, SecretSource};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 use rustls::pki_types::{CertificateDer, pem::PemObject};
 use serde::Deserialize;
@@ -30,6 +30,14 @@ pub struct AdSettings {
 }
 
 impl AdSettings {
+    fn password_source(&self) -> SecretSource<'_> {
+        SecretSource {
+            key: "ad.bind_password",
+            value: self.bind_password.as_ref(),
+            file: self.bind_password_file.as_deref(),
+        }
+    }
+
     pub fn validate(&self, problems: &mut Problems) {
         problems.check(
             self.url.starts_with("ldaps://") || self.url.starts_with("ldap://"),
@@ -42,21 +50,7 @@ impl AdSettings {
             format!("{} is not a readable file", self.ca_file.display()),
         );
         problems.check(!self.bind_dn.is_empty(), "ad.bind_dn", "must not be empty");
-        match (&self.bind_password, &self.bind_password_file) {
-            (Some(_), Some(_)) => {
-                problems.add("ad.bind_password", "give the password or a file, not both")
-            }
-            (None, None) => problems.add(
-                "ad.bind_password",
-                "give ad.bind_password or ad.bind_password_file",
-            ),
-            (None, Some(file)) => problems.check(
-                file.is_file(),
-                "ad.bind_password_file",
-                format!("{} is not a readable file", file.display()),
-            ),
-            (Some(_), None) => {}
-        }
+        self.password_source().validate(problems);
         problems.check(
             !self.search_base.is_empty(),
             "ad.search_base",
@@ -83,13 +77,7 @@ pub async fn bind(settings: &AdSettings) -> anyhow::Result<Ldap> {
         .set_conn_timeout(Duration::from_secs(10));
     let (connection, mut ldap) = LdapConnAsync::with_settings(conn, &settings.url).await?;
     ldap3::drive!(connection);
-    let password = match (&settings.bind_password, &settings.bind_password_file) {
-        (Some(password), _) => password.clone(),
-        (None, Some(file)) => {
-            Secret::from_file(file).with_context(|| format!("cannot read {}", file.display()))?
-        }
-        (None, None) => anyhow::bail!("no AD bind password configured"),
-    };
+    let password = settings.password_source().read()?;
     ldap.simple_bind(&settings.bind_dn, password.expose())
         .await?
         .success()

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use detour_config::{ConfigError, Problems, Secret, Settings, Sources, load};
+use detour_config::{ConfigError, Problems, Secret, SecretSource, Settings, Sources, load};
 use serde::Deserialize;
 
 const DEFAULTS: &str = r#"
@@ -153,6 +153,42 @@ fn secrets_never_show_in_debug_output() {
 fn a_secret_file_loses_its_trailing_newline() {
     let file = temp_toml("s3cret\n");
     assert_eq!(Secret::from_file(&file.path).unwrap().expose(), "s3cret");
+}
+
+#[test]
+fn a_secret_comes_from_the_settings_or_a_file_never_both_nor_neither() {
+    let file = temp_toml("from-file\n");
+    let inline = Secret::new("inline");
+    let missing = std::path::Path::new("/nonexistent/secret");
+    let source = |value, file| SecretSource {
+        key: "ldap.bind_password",
+        value,
+        file,
+    };
+    let problems_of = |source: SecretSource| {
+        let mut problems = Problems::new();
+        source.validate(&mut problems);
+        problems.to_string()
+    };
+
+    assert_eq!(
+        source(Some(&inline), None).read().unwrap().expose(),
+        "inline"
+    );
+    assert_eq!(
+        source(None, Some(&file.path)).read().unwrap().expose(),
+        "from-file"
+    );
+    assert!(problems_of(source(Some(&inline), None)).is_empty());
+    assert!(problems_of(source(Some(&inline), Some(&file.path))).contains("not both"));
+    let neither = problems_of(source(None, None));
+    assert!(
+        neither.contains("give ldap.bind_password or ldap.bind_password_file"),
+        "{neither}"
+    );
+    assert!(problems_of(source(None, Some(missing))).contains("ldap.bind_password_file"));
+    let unreadable = source(None, Some(missing)).read().unwrap_err().to_string();
+    assert!(unreadable.contains("/nonexistent/secret"), "{unreadable}");
 }
 
 /// A named temporary file removed on drop.
