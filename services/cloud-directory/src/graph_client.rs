@@ -84,6 +84,21 @@ impl GraphClient {
             .await?)
     }
 
+    /// A call that changes nothing and must succeed: its body, or why it failed.
+    async fn read(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, GraphError> {
+        let answer = self.call(method, path, body, AfterWrite::No).await?;
+        if answer.status.is_success() {
+            Ok(answer.body)
+        } else {
+            Err(classify(&answer))
+        }
+    }
+
     pub async fn user(&self, id_or_upn: &str) -> Result<Option<CloudUserState>, GraphError> {
         let path = format!("/users/{}?$select={USER_FIELDS}", segment(id_or_upn));
         let answer = self
@@ -101,18 +116,10 @@ impl GraphClient {
 
     async fn admin_roles(&self, id: &Value) -> Result<Vec<String>, GraphError> {
         let id = id.as_str().unwrap_or_default();
-        let answer = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/users/{id}/memberOf"),
-                None,
-                AfterWrite::No,
-            )
+        let body = self
+            .read(reqwest::Method::GET, &format!("/users/{id}/memberOf"), None)
             .await?;
-        if !answer.status.is_success() {
-            return Err(classify(&answer));
-        }
-        Ok(answer.body["value"]
+        Ok(body["value"]
             .as_array()
             .into_iter()
             .flatten()
@@ -133,21 +140,14 @@ impl GraphClient {
                 .enumerate()
                 .map(|(i, user)| json!({ "id": i.to_string(), "method": "GET", "url": format!("/users/{}?$select={USER_FIELDS}", segment(user)) }))
                 .collect();
-            let answer = self
-                .call(
+            let body = self
+                .read(
                     reqwest::Method::POST,
                     "/$batch",
                     Some(json!({ "requests": requests })),
-                    AfterWrite::No,
                 )
                 .await?;
-            if !answer.status.is_success() {
-                return Err(classify(&answer));
-            }
-            let responses = answer.body["responses"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
+            let responses = body["responses"].as_array().cloned().unwrap_or_default();
             for (index, user) in chunk.iter().enumerate() {
                 let id = index.to_string();
                 let item = responses
@@ -192,29 +192,17 @@ impl GraphClient {
 
     pub async fn tenant(&self) -> Result<TenantRead, GraphError> {
         let sync = self
-            .call(
+            .read(
                 reqwest::Method::GET,
                 "/directory/onPremisesSynchronization",
                 None,
-                AfterWrite::No,
             )
             .await?;
-        if !sync.status.is_success() {
-            return Err(classify(&sync));
-        }
-        let features = &sync.body["value"][0]["features"];
+        let features = &sync["value"][0]["features"];
         let skus = self
-            .call(
-                reqwest::Method::GET,
-                "/subscribedSkus",
-                None,
-                AfterWrite::No,
-            )
+            .read(reqwest::Method::GET, "/subscribedSkus", None)
             .await?;
-        if !skus.status.is_success() {
-            return Err(classify(&skus));
-        }
-        let skus = skus.body["value"]
+        let skus = skus["value"]
             .as_array()
             .into_iter()
             .flatten()
