@@ -310,6 +310,36 @@ impl TenantFixture {
             .clone()
     }
 
+    /// Arms a fault (`/_sim/faults`); panics unless the simulator accepted it.
+    pub async fn add_fault(&self, fault: Value) {
+        let response = self
+            .client
+            .post(self.url("/_sim/faults"))
+            .json(&fault)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "fault {fault} was refused");
+    }
+
+    /// The armed faults not used up yet.
+    pub async fn faults_left(&self) -> Value {
+        let response = self.client.get(self.url("/_sim/faults")).send().await;
+        response.unwrap().json().await.unwrap()
+    }
+
+    /// Moves the tenant's simulated clock forward.
+    pub async fn advance_clock(&self, seconds: u64) {
+        let response = self
+            .client
+            .post(self.url("/_sim/clock"))
+            .json(&json!({ "advance_seconds": seconds }))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+
     /// Moves a user to another OU in the real directory, as ad-ops will.
     pub async fn move_user(&self, name: &str, from: &str, to: &str) {
         let mut ldap = self.directory.bind_service_account().await.unwrap();

@@ -317,14 +317,7 @@ async fn calls_ride_out_throttling_and_server_errors() {
         json!({ "api": "graph", "path_contains": "/memberOf", "kind": "server-error", "status": 503, "count": 2 }),
         json!({ "api": "token", "kind": "server-error", "status": 500, "count": 1 }),
     ] {
-        let added = tenant
-            .client
-            .post(tenant.url("/_sim/faults"))
-            .json(&fault)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(added.status(), 201);
+        tenant.add_fault(fault).await;
     }
     let started = std::time::Instant::now();
     let read = service
@@ -338,15 +331,7 @@ async fn calls_ride_out_throttling_and_server_errors() {
         started.elapsed() >= std::time::Duration::from_secs(2),
         "Retry-After was honoured twice"
     );
-    let faults: Value = tenant
-        .client
-        .get(tenant.url("/_sim/faults"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let faults = tenant.faults_left().await;
     assert_eq!(faults, json!([]), "every fault was hit and used up");
     service.stop().await;
 }
@@ -391,13 +376,7 @@ async fn an_expired_token_is_renewed_and_a_hung_call_retried() {
             .is_some()
     );
     // The tenant's clock moves past the cached token's expiry: Graph answers 401 to it.
-    tenant
-        .client
-        .post(tenant.url("/_sim/clock"))
-        .json(&json!({ "advance_seconds": 4000 }))
-        .send()
-        .await
-        .unwrap();
+    tenant.advance_clock(4000).await;
     assert!(
         service
             .send(ReadCloudUser {
@@ -411,17 +390,7 @@ async fn an_expired_token_is_renewed_and_a_hung_call_retried() {
 
     // A call that never answers times out and is sent again.
     let hang = json!({ "api": "graph", "path_contains": "/users/", "method": "GET", "kind": "timeout", "count": 1 });
-    assert_eq!(
-        tenant
-            .client
-            .post(tenant.url("/_sim/faults"))
-            .json(&hang)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        201
-    );
+    tenant.add_fault(hang).await;
     assert!(
         service
             .send(ReadCloudUser {

@@ -170,17 +170,7 @@ async fn exchange_saying_busy_or_throttling_is_ridden_out() {
         json!({ "api": "exchange", "kind": "throttle", "retry_after_seconds": 1, "count": 1 }),
         json!({ "api": "exchange", "kind": "server-error", "status": 503, "count": 1 }),
     ] {
-        assert_eq!(
-            tenant
-                .client
-                .post(tenant.url("/_sim/faults"))
-                .json(&fault)
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            201
-        );
+        tenant.add_fault(fault).await;
     }
     let read = service
         .send(ReadMailbox {
@@ -189,15 +179,7 @@ async fn exchange_saying_busy_or_throttling_is_ridden_out() {
         .await
         .decode::<MailboxRead>();
     assert!(read.mailbox.is_some());
-    let left: Value = tenant
-        .client
-        .get(tenant.url("/_sim/faults"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let left = tenant.faults_left().await;
     assert_eq!(left, json!([]), "every fault was hit");
     service.stop().await;
 }

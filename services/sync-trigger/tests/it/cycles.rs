@@ -168,15 +168,7 @@ async fn two_replicas_never_run_two_cycles_at_once() {
 async fn connect_saying_busy_delays_the_cycle_but_loses_no_request() {
     let mut harness = Harness::start("st-busy", &["ada"], 1, |_| {}).await;
     let busy = json!({ "api": "connect", "path_contains": "/sync-cycles", "method": "POST", "kind": "busy", "count": 3 });
-    let added = harness
-        .tenant
-        .client
-        .post(harness.tenant.url("/_sim/faults"))
-        .json(&busy)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status(), 201);
+    harness.tenant.add_fault(busy).await;
     let answers = harness
         .service
         .send_all((0..3).map(|_| delta(Vec::new())).collect())

@@ -71,12 +71,7 @@ async fn tokens_are_per_resource_expire_and_errors_have_the_platforms_shape() {
         .await
         .unwrap();
     assert_eq!(ok.status(), 200);
-    sim.client
-        .post(sim.url("/_sim/clock"))
-        .json(&json!({ "advance_seconds": 3600 }))
-        .send()
-        .await
-        .unwrap();
+    sim.advance_clock(3600).await;
     let expired = sim
         .client
         .get(sim.url("/v1.0/users"))
@@ -492,14 +487,7 @@ async fn a_batch_answers_each_request_with_its_own_status() {
             )
         }
     };
-    let fault = sim
-        .client
-        .post(sim.url("/_sim/faults"))
-        .json(&json!({ "api": "graph", "path_contains": "/subscribedSkus", "kind": "throttle", "retry_after_seconds": 7, "count": 1 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(fault.status(), 201);
+    sim.add_fault(json!({ "api": "graph", "path_contains": "/subscribedSkus", "kind": "throttle", "retry_after_seconds": 7, "count": 1 })).await;
     let (status, batch) = post(json!({ "requests": [
         { "id": "1", "method": "GET", "url": format!("/users/{}?$select=id", sim.upn("ada")) },
         { "id": "2", "method": "GET", "url": "/users/nobody@contoso.com" },

@@ -161,12 +161,7 @@ async fn scheduled_cycles_pick_up_a_move_without_a_request() {
     })
     .await;
     sim.move_user("ada", &sim.staff(), &sim.parked()).await;
-    sim.client
-        .post(sim.url("/_sim/clock"))
-        .json(&json!({ "advance_seconds": 61 }))
-        .send()
-        .await
-        .unwrap();
+    sim.advance_clock(61).await;
     eventually(
         Duration::from_secs(10),
         "a scheduled cycle to delete the user",
@@ -200,12 +195,7 @@ async fn deleted_users_are_gone_for_good_after_thirty_days() {
         )
         .await;
     let id = deleted["value"][0]["id"].as_str().unwrap().to_owned();
-    sim.client
-        .post(sim.url("/_sim/clock"))
-        .json(&json!({ "advance_seconds": 30 * 86_400 }))
-        .send()
-        .await
-        .unwrap();
+    sim.advance_clock(30 * 86_400).await;
     let (status, _) = sim
         .graph(
             Method::POST,
