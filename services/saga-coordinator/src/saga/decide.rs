@@ -131,6 +131,35 @@ pub fn decide(
             };
             Decision::new(moved(saga, next), vec![resend], Vec::new())
         }
+        (
+            State::NeedsAttention {
+                plan,
+                index,
+                attempt,
+                reason,
+            },
+            Input::Retry,
+        ) => {
+            let next = State::Compensating {
+                plan: plan.clone(),
+                index: *index,
+                attempt: attempt + 1,
+                reason: reason.clone(),
+            };
+            let resend = Command::Compensate {
+                compensation: plan[*index],
+                index: *index,
+                attempt: attempt + 1,
+            };
+            Decision::new(moved(saga, next), vec![resend], Vec::new())
+        }
+        (State::NeedsAttention { reason, .. }, Input::Resolve { note }) => {
+            let next = State::Resolved {
+                reason: reason.clone(),
+                note: note.clone(),
+            };
+            Decision::new(moved(saga, next), Vec::new(), Vec::new())
+        }
         _ => Decision::new(saga.clone(), Vec::new(), Vec::new()),
     }
 }
@@ -312,12 +341,16 @@ fn compensation_failed(
     now: OffsetDateTime,
 ) -> Decision {
     if attempt >= definition.timing.compensation_attempts {
-        let reason = format!("{reason}; then undoing it failed {attempt} times: {why}");
-        return Decision::new(
-            moved(saga, State::NeedsAttention { reason }),
-            Vec::new(),
-            Vec::new(),
-        );
+        let State::Compensating { plan, .. } = &saga.state else {
+            return Decision::new(saga.clone(), Vec::new(), Vec::new());
+        };
+        let stuck = State::NeedsAttention {
+            plan: plan.clone(),
+            index,
+            attempt,
+            reason: format!("{reason}; then undoing it failed {attempt} times: {why}"),
+        };
+        return Decision::new(moved(saga, stuck), Vec::new(), Vec::new());
     }
     let pause = definition.timing.compensation_backoff * 2u32.saturating_pow(attempt - 1);
     let timer = ScheduledTimer {

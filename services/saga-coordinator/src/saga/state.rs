@@ -38,18 +38,33 @@ pub enum State {
     Compensated {
         reason: String,
     },
-    /// A compensation kept failing: a person must look.
+    /// A compensation kept failing: a person must look, then retry it (from `plan[index]`,
+    /// after attempt `attempt`) or say it is resolved.
     NeedsAttention {
+        plan: Vec<Compensation>,
+        index: usize,
+        attempt: u32,
         reason: String,
+    },
+    /// An operator put things right by hand after `NeedsAttention`.
+    Resolved {
+        reason: String,
+        note: String,
     },
 }
 
 impl State {
+    /// Ended for good: nothing changes it any more.
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
-            State::Completed | State::Compensated { .. } | State::NeedsAttention { .. }
+            State::Completed | State::Compensated { .. } | State::Resolved { .. }
         )
+    }
+
+    /// Ended, or waiting for a person and nothing else (`NeedsAttention`).
+    pub fn is_settled(&self) -> bool {
+        self.is_terminal() || matches!(self, State::NeedsAttention { .. })
     }
 }
 
@@ -123,6 +138,12 @@ pub enum Input {
     /// An operator stops the saga: what was done is undone.
     Abort {
         reason: String,
+    },
+    /// An operator asks a `NeedsAttention` saga to try its failed compensation again.
+    Retry,
+    /// An operator says a `NeedsAttention` saga was put right by hand.
+    Resolve {
+        note: String,
     },
 }
 

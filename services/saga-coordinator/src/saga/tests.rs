@@ -33,6 +33,11 @@ fn step(saga: &Saga, input: Input, now: OffsetDateTime) -> Decision {
         assert_eq!(decision.next, *saga, "a terminal saga never changes");
         assert!(decision.commands.is_empty() && decision.timers.is_empty());
     }
+    if matches!(saga.state, State::NeedsAttention { .. })
+        && !matches!(input, Input::Retry | Input::Resolve { .. })
+    {
+        assert_eq!(decision.next, *saga, "only a person moves a stuck saga");
+    }
     let order: Vec<Step> = definition().steps.iter().map(|d| d.step).collect();
     assert_eq!(
         decision.next.completed.as_slice(),
@@ -269,13 +274,49 @@ fn a_failing_compensation_is_retried_with_growing_pauses_then_needs_attention() 
         pauses.windows(2).all(|w| w[0] < w[1]),
         "growing pauses: {pauses:?}"
     );
-    let State::NeedsAttention { reason } = &saga.state else {
+    let State::NeedsAttention { reason, .. } = &saga.state else {
         panic!("{:?}", saga.state)
     };
     assert!(
         reason.contains("Connect refused") && reason.contains("DC down"),
         "{reason}"
     );
+
+    // An operator retries: the same compensation, a fresh attempt; then it goes through.
+    let retried = step(&saga, Input::Retry, now);
+    assert_eq!(
+        retried.commands,
+        vec![Command::Compensate {
+            compensation: Compensation::MoveBack,
+            index: 0,
+            attempt: 4
+        }]
+    );
+    let stuck = saga.clone();
+    saga = retried.next;
+    for _ in 0..3 {
+        let State::Compensating { index, attempt, .. } = saga.state else {
+            panic!("{:?}", saga.state)
+        };
+        saga = step(&saga, Input::CompensationDone { index, attempt }, now).next;
+    }
+    assert!(
+        matches!(saga.state, State::Compensated { .. }),
+        "{:?}",
+        saga.state
+    );
+
+    // Or says it was mended by hand: the saga ends, and nothing is sent.
+    let resolved = step(
+        &stuck,
+        Input::Resolve {
+            note: "moved back by hand".into(),
+        },
+        now,
+    );
+    assert!(resolved.commands.is_empty());
+    assert!(matches!(resolved.next.state, State::Resolved { .. }));
+    assert_eq!(step(&resolved.next, Input::Retry, now).next, resolved.next);
 }
 
 #[test]
@@ -350,8 +391,12 @@ fn random_input(rng: &mut Rng, saga: &Saga) -> Input {
         State::Compensating { index, attempt, .. } if rng.below(3) > 0 => (*index, *attempt),
         _ => (rng.below(4) as usize, 1 + rng.below(3) as u32),
     };
-    match rng.below(11) {
+    match rng.below(13) {
         0 => Input::Start,
+        11 => Input::Retry,
+        12 => Input::Resolve {
+            note: "random".into(),
+        },
         10 => Input::Approve {
             plan_hash: if rng.below(2) == 0 {
                 "plan".into()
@@ -487,7 +532,7 @@ fn a_saga_always_reaches_an_end_when_the_world_answers() {
         let mut timers: Vec<ScheduledTimer> = decision.timers.clone();
         let mut pending: Vec<Command> = decision.commands.clone();
         for _ in 0..2000 {
-            if saga.state.is_terminal() {
+            if saga.state.is_settled() {
                 break;
             }
             // The world answers a command, or time moves to the next timer.
@@ -531,7 +576,7 @@ fn a_saga_always_reaches_an_end_when_the_world_answers() {
             timers.extend(decision.timers.clone());
         }
         assert!(
-            saga.state.is_terminal(),
+            saga.state.is_settled(),
             "seed {seed}: not finished: {:?}",
             saga.state
         );
