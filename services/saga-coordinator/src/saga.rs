@@ -1,12 +1,14 @@
 //! The remediation saga's core: who may start (`admission`), what to do (`diagnosis`), the strategy as data (`definition`),
 //! the saga and what flows in and out of it (`state`), the transitions as one pure function
-//! (`decide`), and what the step services are asked and what their answers mean (`messages`).
+//! (`decide`), what the step services are asked and what their answers mean (`messages`), and
+//! a remediation's whole life around the saga, from its first read to its end (`remediation`).
 
 pub mod admission;
 pub mod decide;
 pub mod definition;
 pub mod diagnosis;
 pub mod messages;
+pub mod remediation;
 pub mod state;
 #[cfg(test)]
 mod tests;
@@ -15,4 +17,5 @@ pub use admission::{ActiveSaga, Admission, admit};
 pub use decide::decide;
 pub use definition::{Compensation, Definition, Step, StepDef, StepKind, Timing};
 pub use diagnosis::{Diagnosis, Facts, Plan, Refusal, Strategy, diagnose};
+pub use remediation::{Advance, Event, Phase, Policy, Purpose, Read, Reads, advance, begin};
 pub use state::{Command, Decision, Input, Saga, ScheduledTimer, State, Timer};

@@ -229,86 +229,94 @@ fn version_at_least(version: &str, minimum: [u32; 4]) -> bool {
     parts >= minimum
 }
 
+/// The temporary SKU of [`sample_facts`].
 #[cfg(test)]
-mod tests {
+pub(crate) const SAMPLE_SKU: Uuid = Uuid::from_u128(0xE3);
+
+/// The seed's user as the reads find it: synced, group-licensed, lacking the address.
+#[cfg(test)]
+pub(crate) fn sample_facts() -> Facts {
     use detour_contracts::{
         cloud_directory::{LicenseAssignment, SkuSeats},
         connect_agent::{PolicyType, SchedulerState},
     };
 
+    let id = Uuid::from_u128(1);
+    Facts {
+        ad: AdUserSnapshot {
+            object_guid: Uuid::from_u128(2),
+            distinguished_name: "CN=Ada,OU=Staff,DC=corp".into(),
+            consistency_guid: None,
+            user_principal_name: Some("ada@contoso.com".into()),
+            sam_account_name: "ada".into(),
+            proxy_addresses: vec!["SMTP:ada@contoso.com".into()],
+            member_of: vec![],
+            admin_description: None,
+        },
+        cloud: Some(CloudUserState {
+            id,
+            user_principal_name: "ada@contoso.com".into(),
+            mail_nickname: Some("ada".into()),
+            on_premises_sync_enabled: Some(true),
+            on_premises_immutable_id: Some("abc=".into()),
+            on_premises_distinguished_name: Some("CN=Ada,OU=Staff,DC=corp".into()),
+            proxy_addresses: vec!["SMTP:ada@contoso.com".into()],
+            usage_location: Some("PL".into()),
+            licenses: vec![LicenseAssignment {
+                sku_id: SAMPLE_SKU,
+                assigned_by_group: Some(Uuid::from_u128(9)),
+                state: "Active".into(),
+            }],
+            admin_roles: vec![],
+        }),
+        mailbox: Some(MailboxState {
+            external_directory_object_id: id,
+            primary_smtp_address: "ada@contoso.com".into(),
+            email_addresses: vec![
+                "SMTP:ada@contoso.com".into(),
+                "smtp:ada@contoso.onmicrosoft.com".into(),
+            ],
+            recipient_type_details: "UserMailbox".into(),
+            is_dir_synced: true,
+            is_exchange_cloud_managed: false,
+        }),
+        tenant: TenantRead {
+            block_soft_match_enabled: false,
+            block_cloud_object_takeover_through_hard_match_enabled: false,
+            skus: vec![SkuSeats {
+                sku_id: SAMPLE_SKU,
+                sku_part_number: "ENTERPRISEPACK".into(),
+                prepaid_units: 10,
+                consumed_units: 10,
+            }],
+        },
+        connect: ConnectStateRead {
+            connect_version: "2.4.18.0".into(),
+            scheduler: SchedulerState {
+                sync_cycle_enabled: true,
+                sync_cycle_in_progress: false,
+                next_sync_cycle_policy_type: PolicyType::Delta,
+                next_sync_cycle_start_time_in_utc: None,
+                currently_effective_sync_cycle_interval_seconds: 1800,
+                staging_mode_enabled: false,
+                scheduler_suspended: false,
+            },
+            deletion_threshold_enabled: true,
+            deletion_threshold: 500,
+        },
+        coexistence_domain: "contoso.mail.onmicrosoft.com".into(),
+        address_holder: None,
+        parking_ou_in_scope: false,
+        temporary_sku: SAMPLE_SKU,
+    }
+}
+
+#[cfg(test)]
+mod tests {
     use super::*;
 
-    const SKU: Uuid = Uuid::from_u128(0xE3);
-
     fn facts() -> Facts {
-        let id = Uuid::from_u128(1);
-        Facts {
-            ad: AdUserSnapshot {
-                object_guid: Uuid::from_u128(2),
-                distinguished_name: "CN=Ada,OU=Staff,DC=corp".into(),
-                consistency_guid: None,
-                user_principal_name: Some("ada@contoso.com".into()),
-                sam_account_name: "ada".into(),
-                proxy_addresses: vec!["SMTP:ada@contoso.com".into()],
-                member_of: vec![],
-                admin_description: None,
-            },
-            cloud: Some(CloudUserState {
-                id,
-                user_principal_name: "ada@contoso.com".into(),
-                mail_nickname: Some("ada".into()),
-                on_premises_sync_enabled: Some(true),
-                on_premises_immutable_id: Some("abc=".into()),
-                on_premises_distinguished_name: Some("CN=Ada,OU=Staff,DC=corp".into()),
-                proxy_addresses: vec!["SMTP:ada@contoso.com".into()],
-                usage_location: Some("PL".into()),
-                licenses: vec![LicenseAssignment {
-                    sku_id: SKU,
-                    assigned_by_group: Some(Uuid::from_u128(9)),
-                    state: "Active".into(),
-                }],
-                admin_roles: vec![],
-            }),
-            mailbox: Some(MailboxState {
-                external_directory_object_id: id,
-                primary_smtp_address: "ada@contoso.com".into(),
-                email_addresses: vec![
-                    "SMTP:ada@contoso.com".into(),
-                    "smtp:ada@contoso.onmicrosoft.com".into(),
-                ],
-                recipient_type_details: "UserMailbox".into(),
-                is_dir_synced: true,
-                is_exchange_cloud_managed: false,
-            }),
-            tenant: TenantRead {
-                block_soft_match_enabled: false,
-                block_cloud_object_takeover_through_hard_match_enabled: false,
-                skus: vec![SkuSeats {
-                    sku_id: SKU,
-                    sku_part_number: "ENTERPRISEPACK".into(),
-                    prepaid_units: 10,
-                    consumed_units: 10,
-                }],
-            },
-            connect: ConnectStateRead {
-                connect_version: "2.4.18.0".into(),
-                scheduler: SchedulerState {
-                    sync_cycle_enabled: true,
-                    sync_cycle_in_progress: false,
-                    next_sync_cycle_policy_type: PolicyType::Delta,
-                    next_sync_cycle_start_time_in_utc: None,
-                    currently_effective_sync_cycle_interval_seconds: 1800,
-                    staging_mode_enabled: false,
-                    scheduler_suspended: false,
-                },
-                deletion_threshold_enabled: true,
-                deletion_threshold: 500,
-            },
-            coexistence_domain: "contoso.mail.onmicrosoft.com".into(),
-            address_holder: None,
-            parking_ou_in_scope: false,
-            temporary_sku: SKU,
-        }
+        sample_facts()
     }
 
     fn refusal(diagnosis: Diagnosis) -> Refusal {

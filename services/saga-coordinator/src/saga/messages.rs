@@ -8,21 +8,25 @@ use detour_contracts::{
     },
     cloud_directory::{
         AssignLicense, CloudCommandFailed, CloudUserRead, DeletedUserRead, LicenseAssigned,
-        LicenseRemoved, ReadCloudUser, ReadDeletedUser, RemoveLicense, RestoreUser, UserRestored,
+        LicenseRemoved, ReadCloudUser, ReadDeletedUser, ReadTenant, RemoveLicense, RestoreUser,
+        TenantRead, UserRestored,
     },
     connect_agent::{ObjectOutcome, PolicyType, RunOutcome},
     mailbox_ops::{
         AddEmailAddress, EmailAddressAdded, ExchangeCloudManagedSet, MailboxCommandFailed,
         MailboxRead, ReadMailbox, SetExchangeCloudManaged,
     },
-    sync_trigger::{RequestSyncCycle, SyncCycleCompleted, SyncCycleRefused},
+    sync_trigger::{
+        ConnectStateRead, ReadConnectState, RequestSyncCycle, SyncCycleCompleted, SyncCycleRefused,
+    },
 };
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::definition::{Compensation, Step};
 
 /// What the saga knows of its user, from the snapshot and the diagnosis.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SagaFacts {
     pub object_guid: Uuid,
     /// Where the user was before the saga moved it.
@@ -50,6 +54,8 @@ pub enum StepCommand {
     AssignLicense(AssignLicense),
     RemoveLicense(RemoveLicense),
     ReadCloudUser(ReadCloudUser),
+    ReadTenant(ReadTenant),
+    ReadConnectState(ReadConnectState),
     ReadMailbox(ReadMailbox),
     AddEmailAddress(AddEmailAddress),
     SetExchangeCloudManaged(SetExchangeCloudManaged),
@@ -67,6 +73,8 @@ pub enum StepEvent {
     LicenseAssigned(LicenseAssigned),
     LicenseRemoved(LicenseRemoved),
     CloudUserRead(CloudUserRead),
+    TenantRead(TenantRead),
+    ConnectStateRead(ConnectStateRead),
     MailboxRead(MailboxRead),
     EmailAddressAdded(EmailAddressAdded),
     ExchangeCloudManagedSet(ExchangeCloudManagedSet),

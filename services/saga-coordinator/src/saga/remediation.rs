@@ -1,0 +1,580 @@
+//! One remediation from request to end, around the saga: gather the diagnosis's reads, diagnose,
+//! wait for admission, then run the saga, turning each step service's answer into the saga's
+//! input. Pure, like `decide`: what happened comes in, the next phase and the effects go out.
+
+use detour_contracts::{
+    ad_ops::{AdUserSnapshot, FindUser, UserLookup},
+    cloud_directory::{CloudUserState, ReadCloudUser, ReadTenant, TenantRead},
+    mailbox_ops::{MailboxState, ReadMailbox},
+    sync_trigger::{ConnectStateRead, ReadConnectState},
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    decide::decide,
+    definition::{Definition, Step, Timing},
+    diagnosis::{Diagnosis, Facts, Plan, Strategy, diagnose},
+    messages::{
+        SagaFacts, StepAnswer, StepCommand, StepEvent, compensation_command, interpret,
+        interpret_compensation, step_command,
+    },
+    state::{Command, Input, Saga, ScheduledTimer, State},
+};
+
+/// How this coordinator remediates: from its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// The hybrid coexistence domain, e.g. `contoso.mail.onmicrosoft.com`.
+    pub coexistence_domain: String,
+    /// The out-of-scope OU users are parked in during a round trip.
+    pub parking_ou: String,
+    /// Whether Connect syncs the parking OU (then parking would not descope anyone).
+    pub parking_ou_in_scope: bool,
+    /// The SKU given directly while the group's licence is gone.
+    pub temporary_sku: Uuid,
+    pub prefer_cloud_managed: bool,
+    /// Hold each saga before its first write until an approval names its plan.
+    pub approval_required: bool,
+    pub timing: Timing,
+}
+
+impl Policy {
+    pub fn definition(&self, strategy: Strategy) -> Definition {
+        match strategy {
+            Strategy::RoundTrip => Definition::round_trip(self.timing),
+            Strategy::CloudManaged => Definition::cloud_managed(self.timing),
+        }
+    }
+}
+
+/// The reads a diagnosis needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Read {
+    AdUser,
+    CloudUser,
+    Mailbox,
+    Tenant,
+    Connect,
+}
+
+impl Read {
+    pub const ALL: [Read; 5] = [
+        Read::AdUser,
+        Read::CloudUser,
+        Read::Mailbox,
+        Read::Tenant,
+        Read::Connect,
+    ];
+
+    fn command(self, user: &str) -> StepCommand {
+        match self {
+            Read::AdUser => StepCommand::FindUser(FindUser {
+                lookup: UserLookup::UserPrincipalName(user.to_owned()),
+            }),
+            Read::CloudUser => StepCommand::ReadCloudUser(ReadCloudUser {
+                user: user.to_owned(),
+            }),
+            Read::Mailbox => StepCommand::ReadMailbox(ReadMailbox {
+                identity: user.to_owned(),
+            }),
+            Read::Tenant => StepCommand::ReadTenant(ReadTenant {}),
+            Read::Connect => StepCommand::ReadConnectState(ReadConnectState {}),
+        }
+    }
+}
+
+/// What the reads have answered so far (`None`: not yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reads {
+    pub ad: Option<AdUserSnapshot>,
+    /// `Some(None)`: answered, and there is no such cloud user.
+    pub cloud: Option<Option<CloudUserState>>,
+    pub mailbox: Option<Option<MailboxState>>,
+    pub tenant: Option<TenantRead>,
+    pub connect: Option<ConnectStateRead>,
+}
+
+/// What a command sent on a remediation's behalf was for: its answer is read in this light.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "for", rename_all = "kebab-case")]
+pub enum Purpose {
+    Read { read: Read },
+    Step { step: Step, attempt: u32 },
+    Compensation { index: usize, attempt: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "kebab-case")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per remediation in hand, loaded and stored whole"
+)]
+pub enum Phase {
+    Diagnosing {
+        reads: Reads,
+    },
+    /// Ended at diagnosis: nothing to do, refused, or (a dry run) the plan it would follow.
+    Diagnosed {
+        diagnosis: Diagnosis,
+    },
+    /// A read failed, so no diagnosis could be made; nothing was changed.
+    Undiagnosable {
+        reason: String,
+    },
+    /// Waiting for a descope slot (admission).
+    Queued {
+        plan: Plan,
+        facts: SagaFacts,
+    },
+    Running {
+        plan: Plan,
+        facts: SagaFacts,
+        saga: Saga,
+    },
+}
+
+/// What can happen to a remediation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per message handled, never stored in bulk"
+)]
+pub enum Event {
+    /// A step service answered a command sent for `purpose`.
+    Answered { purpose: Purpose, answer: StepEvent },
+    /// A read or step command could not be delivered or was dead-lettered.
+    Undeliverable { purpose: Purpose, reason: String },
+    /// Admission let a queued round trip start.
+    Admitted,
+    /// A timer, an approval, an abort, a retry or a resolution, straight to the saga.
+    Saga(Input),
+}
+
+/// The next phase and what to carry out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advance {
+    pub next: Phase,
+    pub sends: Vec<(Purpose, StepCommand)>,
+    pub timers: Vec<ScheduledTimer>,
+    /// What the saga made of the event, for the audit trail (`None`: it changed nothing).
+    pub note: Option<String>,
+}
+
+impl Advance {
+    fn unchanged(phase: &Phase) -> Self {
+        Self {
+            next: phase.clone(),
+            sends: Vec::new(),
+            timers: Vec::new(),
+            note: None,
+        }
+    }
+
+    fn to(next: Phase, note: impl Into<String>) -> Self {
+        Self {
+            next,
+            sends: Vec::new(),
+            timers: Vec::new(),
+            note: Some(note.into()),
+        }
+    }
+}
+
+/// A new remediation for `user`: its first phase and the reads to send.
+pub fn begin(user: &str) -> Advance {
+    Advance {
+        next: Phase::Diagnosing {
+            reads: Reads::default(),
+        },
+        sends: Read::ALL
+            .iter()
+            .map(|read| (Purpose::Read { read: *read }, read.command(user)))
+            .collect(),
+        timers: Vec::new(),
+        note: Some(
+            "diagnosing: reading AD, the cloud user, the mailbox, tenant and Connect".into(),
+        ),
+    }
+}
+
+pub fn advance(
+    policy: &Policy,
+    phase: &Phase,
+    dry_run: bool,
+    event: &Event,
+    now: OffsetDateTime,
+) -> Advance {
+    match (phase, event) {
+        (
+            Phase::Diagnosing { reads },
+            Event::Answered {
+                purpose: Purpose::Read { read },
+                answer,
+            },
+        ) => gathered(policy, reads, *read, answer, dry_run),
+        (
+            Phase::Diagnosing { .. },
+            Event::Undeliverable {
+                purpose: Purpose::Read { read },
+                reason,
+            },
+        ) => Advance::to(
+            Phase::Undiagnosable {
+                reason: format!("the {read:?} read failed: {reason}"),
+            },
+            format!("cannot diagnose: the {read:?} read failed: {reason}"),
+        ),
+        (Phase::Queued { plan, facts }, Event::Admitted) => {
+            let saga = if policy.approval_required {
+                Saga::gated(plan.hash())
+            } else {
+                Saga::new()
+            };
+            let running = Phase::Running {
+                plan: plan.clone(),
+                facts: facts.clone(),
+                saga,
+            };
+            let mut started = advance(policy, &running, dry_run, &Event::Saga(Input::Start), now);
+            if started.note.is_none() {
+                started.note = Some("admitted".into());
+            }
+            started
+        }
+        (Phase::Running { plan, facts, saga }, event) => {
+            let Some(input) = saga_input(saga, facts, event) else {
+                return Advance::unchanged(phase);
+            };
+            let definition = policy.definition(plan.strategy);
+            let decision = decide(&definition, saga, &input, now);
+            if decision.next == *saga && decision.commands.is_empty() && decision.timers.is_empty()
+            {
+                return Advance::unchanged(phase);
+            }
+            let sends = decision
+                .commands
+                .iter()
+                .map(|command| match *command {
+                    Command::Execute { step, attempt } => {
+                        (Purpose::Step { step, attempt }, step_command(step, facts))
+                    }
+                    Command::Compensate {
+                        compensation,
+                        index,
+                        attempt,
+                    } => (
+                        Purpose::Compensation { index, attempt },
+                        compensation_command(compensation, facts),
+                    ),
+                })
+                .collect();
+            let note = describe(&input, &decision.next.state);
+            Advance {
+                next: Phase::Running {
+                    plan: plan.clone(),
+                    facts: facts.clone(),
+                    saga: decision.next,
+                },
+                sends,
+                timers: decision.timers,
+                note: Some(note),
+            }
+        }
+        _ => Advance::unchanged(phase),
+    }
+}
+
+/// What a step service's answer (or its absence) means to the saga, as its input; `None` for
+/// an answer that belongs to no step of it.
+fn saga_input(saga: &Saga, facts: &SagaFacts, event: &Event) -> Option<Input> {
+    let failed = |purpose: &Purpose, reason: String| match *purpose {
+        Purpose::Step { step, attempt } => Some(Input::StepFailed {
+            step,
+            attempt,
+            reason,
+        }),
+        Purpose::Compensation { index, attempt } => Some(Input::CompensationFailed {
+            index,
+            attempt,
+            reason,
+        }),
+        Purpose::Read { .. } => None,
+    };
+    match event {
+        Event::Saga(input) => Some(input.clone()),
+        Event::Admitted => None,
+        Event::Undeliverable { purpose, reason } => failed(purpose, reason.clone()),
+        Event::Answered {
+            purpose: Purpose::Step { step, attempt },
+            answer,
+        } => Some(match interpret(*step, answer, facts) {
+            StepAnswer::Done => Input::StepDone {
+                step: *step,
+                attempt: *attempt,
+            },
+            StepAnswer::NotYet => Input::StepNotYet {
+                step: *step,
+                attempt: *attempt,
+            },
+            StepAnswer::Failed(reason) => Input::StepFailed {
+                step: *step,
+                attempt: *attempt,
+                reason,
+            },
+        }),
+        Event::Answered {
+            purpose: purpose @ Purpose::Compensation { index, attempt },
+            answer,
+        } => {
+            // The plan is the saga's own: an answer for an index it does not have is stale.
+            let compensation = match &saga.state {
+                State::Compensating { plan, .. } => *plan.get(*index)?,
+                _ => return None,
+            };
+            match interpret_compensation(compensation, answer, facts) {
+                StepAnswer::Done => Some(Input::CompensationDone {
+                    index: *index,
+                    attempt: *attempt,
+                }),
+                StepAnswer::NotYet => failed(
+                    purpose,
+                    format!("{compensation:?}: the user is not back as before yet"),
+                ),
+                StepAnswer::Failed(reason) => failed(purpose, reason),
+            }
+        }
+        Event::Answered {
+            purpose: Purpose::Read { .. },
+            ..
+        } => None,
+    }
+}
+
+fn describe(input: &Input, state: &State) -> String {
+    let now = match state {
+        State::New { .. } => "not started".to_owned(),
+        State::AwaitingApproval { plan_hash, .. } => {
+            format!("awaiting approval of plan {plan_hash}")
+        }
+        State::Running { step, attempt, .. } => format!("running {step:?} (attempt {attempt})"),
+        State::Compensating {
+            plan,
+            index,
+            attempt,
+            ..
+        } => format!("undoing: {:?} (attempt {attempt})", plan[*index]),
+        State::Completed => "completed".to_owned(),
+        State::Compensated { reason } => format!("compensated: {reason}"),
+        State::NeedsAttention { reason, .. } => format!("needs attention: {reason}"),
+        State::Resolved { note, .. } => format!("resolved by an operator: {note}"),
+    };
+    format!("{}: now {now}", input_label(input))
+}
+
+fn input_label(input: &Input) -> String {
+    match input {
+        Input::Start => "start".into(),
+        Input::StepDone { step, attempt } => format!("{step:?} done (attempt {attempt})"),
+        Input::StepNotYet { step, attempt } => format!("{step:?} not yet (attempt {attempt})"),
+        Input::StepFailed {
+            step,
+            attempt,
+            reason,
+        } => format!("{step:?} failed (attempt {attempt}): {reason}"),
+        Input::CompensationDone { index, attempt } => {
+            format!("compensation {index} done (attempt {attempt})")
+        }
+        Input::CompensationFailed {
+            index,
+            attempt,
+            reason,
+        } => format!("compensation {index} failed (attempt {attempt}): {reason}"),
+        Input::Timer(timer) => format!("timer {timer:?}"),
+        Input::Approve { plan_hash } => format!("approval of plan {plan_hash}"),
+        Input::Abort { reason } => format!("abort ({reason})"),
+        Input::Retry => "retry".into(),
+        Input::Resolve { note } => format!("resolved ({note})"),
+    }
+}
+
+/// Records a read's answer; once all are in, diagnoses.
+fn gathered(
+    policy: &Policy,
+    reads: &Reads,
+    read: Read,
+    answer: &StepEvent,
+    dry_run: bool,
+) -> Advance {
+    let mut reads = reads.clone();
+    let recorded = match (read, answer) {
+        (Read::AdUser, StepEvent::UserFound(found)) => {
+            reads.ad.get_or_insert(found.snapshot.clone());
+            true
+        }
+        (Read::CloudUser, StepEvent::CloudUserRead(read)) => {
+            reads.cloud.get_or_insert(read.user.clone());
+            true
+        }
+        (Read::Mailbox, StepEvent::MailboxRead(read)) => {
+            reads.mailbox.get_or_insert(read.mailbox.clone());
+            true
+        }
+        (Read::Tenant, StepEvent::TenantRead(tenant)) => {
+            reads.tenant.get_or_insert(tenant.clone());
+            true
+        }
+        (Read::Connect, StepEvent::ConnectStateRead(connect)) => {
+            reads.connect.get_or_insert(connect.clone());
+            true
+        }
+        _ => false,
+    };
+    if !recorded {
+        let reason = match answer {
+            StepEvent::AdFailed(f) => format!("ad-ops: {}", f.reason),
+            StepEvent::CloudFailed(f) => format!("cloud-directory: {}", f.reason),
+            StepEvent::MailboxFailed(f) => format!("mailbox-ops: {}", f.reason),
+            other => format!("an answer it cannot use: {other:?}"),
+        };
+        return Advance::to(
+            Phase::Undiagnosable {
+                reason: format!("the {read:?} read failed: {reason}"),
+            },
+            format!("cannot diagnose: the {read:?} read failed: {reason}"),
+        );
+    }
+    match complete(policy, &reads) {
+        None => Advance::to(Phase::Diagnosing { reads }, format!("{read:?} read")),
+        Some(facts) => diagnosed(policy, &facts, dry_run),
+    }
+}
+
+fn complete(policy: &Policy, reads: &Reads) -> Option<Facts> {
+    Some(Facts {
+        ad: reads.ad.clone()?,
+        cloud: reads.cloud.clone()?,
+        mailbox: reads.mailbox.clone()?,
+        tenant: reads.tenant.clone()?,
+        connect: reads.connect.clone()?,
+        coexistence_domain: policy.coexistence_domain.clone(),
+        address_holder: None,
+        parking_ou_in_scope: policy.parking_ou_in_scope,
+        temporary_sku: policy.temporary_sku,
+    })
+}
+
+fn diagnosed(policy: &Policy, facts: &Facts, dry_run: bool) -> Advance {
+    let diagnosis = diagnose(facts, policy.prefer_cloud_managed);
+    let summary = match &diagnosis {
+        Diagnosis::NothingToDo { address } => format!("nothing to do: {address} is present"),
+        Diagnosis::Refused { refusal, detail } => format!("refused ({refusal:?}): {detail}"),
+        Diagnosis::Plan(plan) => format!(
+            "plan {} ({:?}): add {}",
+            plan.hash(),
+            plan.strategy,
+            plan.address
+        ),
+    };
+    match diagnosis {
+        Diagnosis::Plan(plan) if !dry_run => {
+            let Some(saga_facts) = saga_facts(policy, facts, &plan) else {
+                return Advance::to(
+                    Phase::Undiagnosable {
+                        reason: "the diagnosis lacks the cloud user".into(),
+                    },
+                    "cannot diagnose: no cloud user",
+                );
+            };
+            Advance::to(
+                Phase::Queued {
+                    plan,
+                    facts: saga_facts,
+                },
+                format!("diagnosed: {summary}; waiting for admission"),
+            )
+        }
+        diagnosis => Advance::to(
+            Phase::Diagnosed { diagnosis },
+            format!("diagnosed: {summary}"),
+        ),
+    }
+}
+
+fn saga_facts(policy: &Policy, facts: &Facts, plan: &Plan) -> Option<SagaFacts> {
+    let cloud = facts.cloud.as_ref()?;
+    Some(SagaFacts {
+        object_guid: facts.ad.object_guid,
+        original_dn: facts.ad.distinguished_name.clone(),
+        parking_ou: policy.parking_ou.clone(),
+        user_principal_name: cloud.user_principal_name.clone(),
+        cloud_id: cloud.id,
+        immutable_id: cloud.on_premises_immutable_id.clone(),
+        address: plan.address.clone(),
+        temporary_sku: policy.temporary_sku,
+        usage_location: cloud.usage_location.clone(),
+    })
+}
+
+impl Phase {
+    /// A short name for lists and filters.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Phase::Diagnosing { .. } => "diagnosing",
+            Phase::Diagnosed {
+                diagnosis: Diagnosis::NothingToDo { .. },
+            } => "nothing-to-do",
+            Phase::Diagnosed {
+                diagnosis: Diagnosis::Refused { .. },
+            } => "refused",
+            Phase::Diagnosed {
+                diagnosis: Diagnosis::Plan(_),
+            } => "planned",
+            Phase::Undiagnosable { .. } => "undiagnosable",
+            Phase::Queued { .. } => "queued",
+            Phase::Running { saga, .. } => match saga.state {
+                State::New { .. } => "new",
+                State::AwaitingApproval { .. } => "awaiting-approval",
+                State::Running { .. } => "running",
+                State::Compensating { .. } => "compensating",
+                State::Completed => "completed",
+                State::Compensated { .. } => "compensated",
+                State::NeedsAttention { .. } => "needs-attention",
+                State::Resolved { .. } => "resolved",
+            },
+        }
+    }
+
+    /// Nothing more will happen without a person (or ever).
+    pub fn is_settled(&self) -> bool {
+        match self {
+            Phase::Diagnosing { .. } | Phase::Queued { .. } => false,
+            Phase::Diagnosed { .. } | Phase::Undiagnosable { .. } => true,
+            Phase::Running { saga, .. } => saga.state.is_settled(),
+        }
+    }
+
+    /// Ended for good: the user is free for another remediation.
+    pub fn is_over(&self) -> bool {
+        match self {
+            Phase::Running { saga, .. } => saga.state.is_terminal(),
+            other => other.is_settled(),
+        }
+    }
+
+    /// The strategy once diagnosed with a plan.
+    pub fn strategy(&self) -> Option<Strategy> {
+        match self {
+            Phase::Queued { plan, .. } | Phase::Running { plan, .. } => Some(plan.strategy),
+            Phase::Diagnosed {
+                diagnosis: Diagnosis::Plan(plan),
+            } => Some(plan.strategy),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

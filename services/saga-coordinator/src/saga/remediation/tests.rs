@@ -1,0 +1,279 @@
+//! A remediation's life around the saga, driven with hand-built answers.
+
+use std::time::Duration;
+
+use detour_contracts::{
+    ad_ops::{AdFailureKind, AdOpsCommandFailed, UserFound, UserMoved},
+    cloud_directory::CloudUserRead,
+    mailbox_ops::MailboxRead,
+};
+
+use super::*;
+use crate::saga::diagnosis::{SAMPLE_SKU, sample_facts};
+
+fn policy(approval_required: bool) -> Policy {
+    Policy {
+        coexistence_domain: "contoso.mail.onmicrosoft.com".into(),
+        parking_ou: "OU=Parked,DC=corp".into(),
+        parking_ou_in_scope: false,
+        temporary_sku: SAMPLE_SKU,
+        prefer_cloud_managed: false,
+        approval_required,
+        timing: Timing {
+            action_deadline: Duration::from_secs(60),
+            poll_every: Duration::from_secs(5),
+            wait_deadline: Duration::from_secs(600),
+            compensation_attempts: 3,
+            compensation_backoff: Duration::from_secs(1),
+        },
+    }
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000)
+}
+
+/// What each read answers for the sample user.
+fn answer(read: Read, facts: &Facts) -> StepEvent {
+    match read {
+        Read::AdUser => StepEvent::UserFound(UserFound {
+            snapshot: facts.ad.clone(),
+        }),
+        Read::CloudUser => StepEvent::CloudUserRead(CloudUserRead {
+            requested: "ada@contoso.com".into(),
+            user: facts.cloud.clone(),
+        }),
+        Read::Mailbox => StepEvent::MailboxRead(MailboxRead {
+            identity: "ada@contoso.com".into(),
+            mailbox: facts.mailbox.clone(),
+        }),
+        Read::Tenant => StepEvent::TenantRead(facts.tenant.clone()),
+        Read::Connect => StepEvent::ConnectStateRead(facts.connect.clone()),
+    }
+}
+
+fn diagnose_with(policy: &Policy, facts: &Facts, dry_run: bool) -> Advance {
+    let started = begin("ada@contoso.com");
+    let reads: Vec<Read> = started
+        .sends
+        .iter()
+        .map(|(purpose, _)| match purpose {
+            Purpose::Read { read } => *read,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(reads, Read::ALL, "every read is asked for at once");
+    let mut last = started;
+    for read in reads {
+        let event = Event::Answered {
+            purpose: Purpose::Read { read },
+            answer: answer(read, facts),
+        };
+        last = advance(policy, &last.next, dry_run, &event, now());
+        assert!(last.sends.is_empty(), "reads change nothing");
+    }
+    last
+}
+
+#[test]
+fn the_seeds_user_is_diagnosed_queued_and_started_at_its_snapshot() {
+    let policy = policy(false);
+    let diagnosed = diagnose_with(&policy, &sample_facts(), false);
+    let Phase::Queued { plan, facts } = &diagnosed.next else {
+        panic!("{:?}", diagnosed.next)
+    };
+    assert_eq!(plan.strategy, Strategy::RoundTrip);
+    assert_eq!(facts.parking_ou, policy.parking_ou);
+    assert_eq!(facts.original_dn, "CN=Ada,OU=Staff,DC=corp");
+    assert_eq!(facts.address, "smtp:ada@contoso.mail.onmicrosoft.com");
+
+    let started = advance(&policy, &diagnosed.next, false, &Event::Admitted, now());
+    assert_eq!(started.next.status(), "running");
+    assert_eq!(
+        started.sends,
+        vec![(
+            Purpose::Step {
+                step: Step::Snapshot,
+                attempt: 1
+            },
+            step_command(Step::Snapshot, facts)
+        )]
+    );
+    assert_eq!(started.timers.len(), 1, "the step's deadline");
+
+    // Snapshot's answer moves the saga to Descope, which parks the user.
+    let snapshot = Event::Answered {
+        purpose: Purpose::Step {
+            step: Step::Snapshot,
+            attempt: 1,
+        },
+        answer: answer(Read::AdUser, &sample_facts()),
+    };
+    let descoping = advance(&policy, &started.next, false, &snapshot, now());
+    assert_eq!(
+        descoping.sends[0].1,
+        step_command(Step::Descope, facts),
+        "{descoping:?}"
+    );
+    // The same answer again is stale: nothing happens.
+    let again = advance(&policy, &descoping.next, false, &snapshot, now());
+    assert_eq!(again, Advance::unchanged(&descoping.next));
+}
+
+#[test]
+fn a_dry_run_ends_with_the_plan_and_sends_nothing() {
+    let diagnosed = diagnose_with(&policy(false), &sample_facts(), true);
+    assert_eq!(diagnosed.next.status(), "planned");
+    assert!(diagnosed.next.is_over());
+    assert!(
+        diagnosed
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("plan"))
+    );
+}
+
+#[test]
+fn a_user_with_the_address_needs_nothing_and_a_risky_one_is_refused() {
+    let mut fine = sample_facts();
+    if let Some(mailbox) = fine.mailbox.as_mut() {
+        mailbox
+            .email_addresses
+            .push("smtp:ada@contoso.mail.onmicrosoft.com".into());
+    }
+    assert_eq!(
+        diagnose_with(&policy(false), &fine, false).next.status(),
+        "nothing-to-do"
+    );
+    let mut admin = sample_facts();
+    if let Some(cloud) = admin.cloud.as_mut() {
+        cloud.admin_roles.push("Global Administrator".into());
+    }
+    let refused = diagnose_with(&policy(false), &admin, false);
+    assert_eq!(refused.next.status(), "refused");
+    assert!(refused.next.is_over());
+}
+
+#[test]
+fn a_failed_read_ends_the_remediation_before_anything_changes() {
+    let started = begin("ghost@contoso.com");
+    let failed = Event::Answered {
+        purpose: Purpose::Read { read: Read::AdUser },
+        answer: StepEvent::AdFailed(AdOpsCommandFailed {
+            command: "find-user".into(),
+            kind: AdFailureKind::NotFound,
+            reason: "no user ghost@contoso.com".into(),
+        }),
+    };
+    let ended = advance(&policy(false), &started.next, false, &failed, now());
+    let Phase::Undiagnosable { reason } = &ended.next else {
+        panic!("{:?}", ended.next)
+    };
+    assert!(reason.contains("no user ghost"), "{reason}");
+    assert!(ended.sends.is_empty());
+}
+
+#[test]
+fn with_approvals_required_the_saga_waits_for_its_own_plan() {
+    let policy = policy(true);
+    let diagnosed = diagnose_with(&policy, &sample_facts(), false);
+    let Phase::Queued { plan, .. } = &diagnosed.next else {
+        panic!()
+    };
+    let hash = plan.hash();
+    let held = advance(&policy, &diagnosed.next, false, &Event::Admitted, now());
+    assert_eq!(held.next.status(), "awaiting-approval");
+    assert!(held.sends.is_empty());
+    let wrong = Event::Saga(Input::Approve {
+        plan_hash: "0000".into(),
+    });
+    assert!(
+        advance(&policy, &held.next, false, &wrong, now())
+            .sends
+            .is_empty()
+    );
+    let right = Event::Saga(Input::Approve { plan_hash: hash });
+    let running = advance(&policy, &held.next, false, &right, now());
+    assert_eq!(running.next.status(), "running");
+    assert_eq!(running.sends.len(), 1);
+}
+
+#[test]
+fn a_compensation_that_finds_the_user_not_back_yet_counts_as_a_failed_attempt() {
+    let policy = policy(false);
+    let diagnosed = diagnose_with(&policy, &sample_facts(), false);
+    let mut phase = advance(&policy, &diagnosed.next, false, &Event::Admitted, now()).next;
+    let done = |step| Event::Saga(Input::StepDone { step, attempt: 1 });
+    for step in [Step::Snapshot, Step::Descope] {
+        phase = advance(&policy, &phase, false, &done(step), now()).next;
+    }
+    let moved = UserMoved {
+        object_guid: sample_facts().ad.object_guid,
+        from: "CN=Ada,OU=Parked,DC=corp".into(),
+        to: "CN=Ada,OU=Staff,DC=corp".into(),
+        already_there: false,
+    };
+    let failing = Event::Undeliverable {
+        purpose: Purpose::Step {
+            step: Step::SyncOut,
+            attempt: 1,
+        },
+        reason: "dead-lettered".into(),
+    };
+    let compensating = advance(&policy, &phase, false, &failing, now());
+    assert_eq!(compensating.next.status(), "compensating");
+    // MoveBack answered, then SyncBack, then VerifyRestored finds the user unsynced.
+    let mut phase = advance(
+        &policy,
+        &compensating.next,
+        false,
+        &Event::Answered {
+            purpose: Purpose::Compensation {
+                index: 0,
+                attempt: 1,
+            },
+            answer: StepEvent::UserMoved(moved),
+        },
+        now(),
+    )
+    .next;
+    phase = advance(
+        &policy,
+        &phase,
+        false,
+        &Event::Saga(Input::CompensationDone {
+            index: 1,
+            attempt: 1,
+        }),
+        now(),
+    )
+    .next;
+    let unsynced = Event::Answered {
+        purpose: Purpose::Compensation {
+            index: 2,
+            attempt: 1,
+        },
+        answer: StepEvent::CloudUserRead(CloudUserRead {
+            requested: "x".into(),
+            user: None,
+        }),
+    };
+    let retrying = advance(&policy, &phase, false, &unsynced, now());
+    assert_eq!(retrying.next.status(), "compensating");
+    assert_eq!(retrying.timers.len(), 1, "a retry after a pause");
+    // An answer for an index the plan does not have is stale.
+    let bogus = Event::Answered {
+        purpose: Purpose::Compensation {
+            index: 9,
+            attempt: 1,
+        },
+        answer: StepEvent::CloudUserRead(CloudUserRead {
+            requested: "x".into(),
+            user: None,
+        }),
+    };
+    assert_eq!(
+        advance(&policy, &retrying.next, false, &bogus, now()),
+        Advance::unchanged(&retrying.next)
+    );
+}
