@@ -6,6 +6,7 @@
 //! `decide` and the operator API come next.
 
 pub mod saga;
+pub mod store;
 
 use detour_contracts::Service;
 use detour_service::ServiceSpec;

@@ -3,7 +3,8 @@
 //! parallel and twice in a row.
 //!
 //! # Layout
-//! `chaos_proxy` (cut and restore a TCP link, for one test), `stack` (what the dev stack wrote to `stack.env`), `rabbit` (per-test vhosts, forced
+//! `chaos_proxy` (cut and restore a TCP link, for one test), `database` (a PostgreSQL database
+//! or SQLite file per test), `stack` (what the dev stack wrote to `stack.env`), `rabbit` (per-test vhosts, forced
 //! disconnects through the management API), `directory` (per-test OUs over verified LDAPS),
 //! `otlp` (an OTLP/HTTP receiver decoding real protobuf), `poll` (wait for a condition with a
 //! deadline, never a bare sleep), `service_harness` (a service in-process on a test vhost, with
@@ -16,6 +17,7 @@
 )]
 
 pub mod chaos_proxy;
+pub mod database;
 pub mod directory;
 pub mod otlp;
 pub mod poll;
@@ -24,6 +26,7 @@ pub mod service_harness;
 pub mod stack;
 
 pub use chaos_proxy::ChaosProxy;
+pub use database::{TestDatabase, TestSqlite};
 pub use directory::{Directory, TestOu};
 pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use poll::eventually;

@@ -1,0 +1,655 @@
+//! The coordinator's durable store: remediations, the inbox (dedup), the outbox (commands to
+//! publish, and the register of what each was for), timers and the audit log.
+//!
+//! One [`Store`] over sqlx's `Any` driver with two backends chosen by URL: SQLite
+//! (`sqlite://path/coordinator.db`, the default, nothing to install) and PostgreSQL
+//! (`postgres://...`, for several replicas). Both get the same schema (`schema`) and the same
+//! queries; the test suite runs against each. Every change to a remediation is one
+//! [`Commit`], written in one transaction: the record with an optimistic version check, the
+//! inbox row, the outbox rows, the timers and the log entries, or none of them.
+
+mod schema;
+
+use std::{collections::BTreeMap, str::FromStr, time::Duration};
+
+use detour_contracts::{SagaId, TicketRef};
+use serde::{Deserialize, Serialize};
+use sqlx::{
+    AnyPool, AssertSqlSafe, Row,
+    any::{AnyConnectOptions, AnyPoolOptions},
+};
+use time::OffsetDateTime;
+
+use crate::saga::{Phase, Purpose, Timer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store URL {0:?} is neither sqlite:// nor postgres://")]
+    UnsupportedUrl(String),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDirectory {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("saga {0} changed under us (another replica or message got there first)")]
+    Conflict(SagaId),
+    #[error("a stored {what} does not parse: {source}")]
+    Corrupt {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// One remediation as stored: who, for which ticket, in which phase, and the trace it belongs
+/// to (every command it sends is a child of that trace).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SagaRecord {
+    pub saga_id: SagaId,
+    pub user: String,
+    pub ticket: Option<TicketRef>,
+    pub dry_run: bool,
+    pub trace_context: BTreeMap<String, String>,
+    pub phase: Phase,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl SagaRecord {
+    /// While this holds, no other remediation of the same user may start.
+    pub fn holds_user(&self) -> bool {
+        !self.dry_run && !self.phase.is_over()
+    }
+
+    /// While this holds, the user may be out of sync scope: it counts against `max_descoped`.
+    pub fn holds_slot(&self) -> bool {
+        matches!(self.phase, Phase::Running { .. })
+            && self.phase.strategy() == Some(crate::saga::Strategy::RoundTrip)
+            && !self.phase.is_over()
+    }
+}
+
+/// A record and the version it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    pub record: SagaRecord,
+    pub version: i64,
+}
+
+/// A command to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub message_id: String,
+    pub purpose: Option<Purpose>,
+    pub exchange: String,
+    pub routing_key: String,
+    pub message_type: String,
+    pub body: String,
+}
+
+/// An outbox row waiting to be published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub seq: i64,
+    pub saga_id: SagaId,
+    pub message: OutboxMessage,
+    pub trace_context: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTimer {
+    pub timer_id: String,
+    pub saga_id: SagaId,
+    pub timer: Timer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// `input`, `decision`, `command`, `published`, `timer`, `error`, ...
+    pub kind: String,
+    pub detail: String,
+}
+
+/// One change to a remediation, written whole or not at all.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    /// The version read (`None`: a new remediation).
+    pub expected_version: Option<i64>,
+    pub record: SagaRecord,
+    /// The message this change answers, recorded so a redelivery changes nothing.
+    pub inbox: Option<String>,
+    pub outbox: Vec<OutboxMessage>,
+    pub timers: Vec<(OffsetDateTime, Timer)>,
+    /// The timer that fired, removed with this change.
+    pub fired_timer: Option<String>,
+    pub log: Vec<LogEntry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// Written; the record is now at this version.
+    Applied { version: i64 },
+    /// The inbox already held the message: nothing was written.
+    Duplicate,
+    /// A new remediation, but the user already has one: nothing was written.
+    UserTaken { existing: SagaId },
+}
+
+/// What lists filter on; every field optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Filter {
+    pub status: Option<String>,
+    pub user: Option<String>,
+    pub ticket: Option<String>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub saga_id: SagaId,
+    pub user: String,
+    pub ticket: Option<String>,
+    pub status: String,
+    pub strategy: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// Admission's view: how many slots are held, and the queued remediations, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub holding: usize,
+    pub queued: Vec<SagaId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens (creating if need be) the store at `url` and applies the schema.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                create_parent_directory(url)?;
+                // One connection: SQLite has one writer anyway, and a single connection never
+                // meets "database is locked" on a lock upgrade.
+                let url = if url.contains('?') {
+                    url.to_owned()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                let options = AnyConnectOptions::from_str(&url)?;
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .after_connect(|connection, _| {
+                        Box::pin(async move {
+                            // WAL survives a killed process; NORMAL syncs at checkpoints.
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA synchronous = NORMAL",
+                                "PRAGMA busy_timeout = 5000",
+                            ] {
+                                sqlx::query(pragma).execute(&mut *connection).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?
+            }
+        };
+        let store = Self { pool, backend };
+        store.apply_schema().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn apply_schema(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            // Replicas starting together must not race on CREATE ... IF NOT EXISTS.
+            sqlx::query("SELECT pg_advisory_xact_lock(7468377)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        for statement in schema::statements(self.backend) {
+            // The schema is this module's own text, not input.
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn load(&self, saga_id: SagaId) -> Result<Option<Versioned>, StoreError> {
+        let row = sqlx::query("SELECT record, version FROM sagas WHERE saga_id = $1")
+            .bind(saga_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            let record: String = row.try_get("record")?;
+            Ok(Versioned {
+                record: parse("saga record", &record)?,
+                version: row.try_get("version")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Writes `commit` in one transaction. A version that moved is a [`StoreError::Conflict`]:
+    /// reload and decide again.
+    pub async fn commit(&self, commit: &Commit) -> Result<Committed, StoreError> {
+        let saga_id = commit.record.saga_id;
+        let id = saga_id.to_string();
+        let now = millis(OffsetDateTime::now_utc());
+        let mut tx = self.pool.begin().await?;
+        if let Some(message_id) = &commit.inbox {
+            let inserted = sqlx::query(
+                "INSERT INTO inbox (message_id, saga_id, received_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (message_id) DO NOTHING",
+            )
+            .bind(message_id)
+            .bind(&id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if inserted.rows_affected() == 0 {
+                return Ok(Committed::Duplicate);
+            }
+        }
+        let record = &commit.record;
+        let body = serde_json::to_string(record).map_err(|source| StoreError::Corrupt {
+            what: "saga record",
+            source,
+        })?;
+        let status = record.phase.status();
+        let strategy = record.phase.strategy().map(|s| format!("{s:?}"));
+        let version = match commit.expected_version {
+            None => {
+                let inserted = sqlx::query(
+                    "INSERT INTO sagas (saga_id, version, user_key, ticket, status, strategy, \
+                     holds_user, holds_slot, record, created_at, updated_at) \
+                     VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&id)
+                .bind(user_key(&record.user))
+                .bind(record.ticket.as_ref().map(ToString::to_string))
+                .bind(status)
+                .bind(strategy)
+                .bind(i32::from(record.holds_user()))
+                .bind(i32::from(record.holds_slot()))
+                .bind(&body)
+                .bind(millis(record.created_at))
+                .bind(now)
+                .execute(&mut *tx)
+                .await;
+                match inserted {
+                    Ok(_) => 1,
+                    Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                        drop(tx);
+                        return match self.active_for(&record.user).await? {
+                            Some(existing) => Ok(Committed::UserTaken { existing }),
+                            None => Err(StoreError::Conflict(saga_id)),
+                        };
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            Some(expected) => {
+                let updated = sqlx::query(
+                    "UPDATE sagas SET version = $1, status = $2, strategy = $3, holds_user = $4, \
+                     holds_slot = $5, record = $6, updated_at = $7 \
+                     WHERE saga_id = $8 AND version = $9",
+                )
+                .bind(expected + 1)
+                .bind(status)
+                .bind(strategy)
+                .bind(i32::from(record.holds_user()))
+                .bind(i32::from(record.holds_slot()))
+                .bind(&body)
+                .bind(now)
+                .bind(&id)
+                .bind(expected)
+                .execute(&mut *tx)
+                .await?;
+                if updated.rows_affected() == 0 {
+                    return Err(StoreError::Conflict(saga_id));
+                }
+                expected + 1
+            }
+        };
+        let trace = serde_json::to_string(&record.trace_context).unwrap_or_else(|_| "{}".into());
+        for message in &commit.outbox {
+            let purpose = message
+                .purpose
+                .map(|p| serde_json::to_string(&p))
+                .transpose()
+                .map_err(|source| StoreError::Corrupt {
+                    what: "purpose",
+                    source,
+                })?;
+            sqlx::query(
+                "INSERT INTO outbox (message_id, saga_id, purpose, exchange, routing_key, \
+                 message_type, body, trace_context, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&message.message_id)
+            .bind(&id)
+            .bind(purpose)
+            .bind(&message.exchange)
+            .bind(&message.routing_key)
+            .bind(&message.message_type)
+            .bind(&message.body)
+            .bind(&trace)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (at, timer) in &commit.timers {
+            let json = serde_json::to_string(timer).map_err(|source| StoreError::Corrupt {
+                what: "timer",
+                source,
+            })?;
+            sqlx::query(
+                "INSERT INTO timers (timer_id, saga_id, due_at, timer) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (timer_id) DO NOTHING",
+            )
+            .bind(format!("{id}/{json}"))
+            .bind(&id)
+            .bind(millis(*at))
+            .bind(&json)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(timer_id) = &commit.fired_timer {
+            sqlx::query("DELETE FROM timers WHERE timer_id = $1")
+                .bind(timer_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for entry in &commit.log {
+            sqlx::query("INSERT INTO saga_log (saga_id, at, kind, detail) VALUES ($1, $2, $3, $4)")
+                .bind(&id)
+                .bind(millis(entry.at))
+                .bind(&entry.kind)
+                .bind(&entry.detail)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Committed::Applied { version })
+    }
+
+    /// The remediation holding `user` now, if any.
+    pub async fn active_for(&self, user: &str) -> Result<Option<SagaId>, StoreError> {
+        let row = sqlx::query("SELECT saga_id FROM sagas WHERE user_key = $1 AND holds_user = 1")
+            .bind(user_key(user))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| saga_id(&row)).transpose()
+    }
+
+    /// Which remediation sent `message_id`, and for what.
+    pub async fn purpose_of(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<(SagaId, Option<Purpose>)>, StoreError> {
+        let row = sqlx::query("SELECT saga_id, purpose FROM outbox WHERE message_id = $1")
+            .bind(message_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let purpose: Option<String> = row.try_get("purpose")?;
+        let purpose = purpose.map(|p| parse("purpose", &p)).transpose()?;
+        Ok(Some((saga_id(&row)?, purpose)))
+    }
+
+    /// Outbox rows not yet published, oldest first.
+    pub async fn unpublished(&self, limit: u32) -> Result<Vec<Pending>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, saga_id, message_id, purpose, exchange, routing_key, message_type, \
+             body, trace_context FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let purpose: Option<String> = row.try_get("purpose")?;
+                let trace: String = row.try_get("trace_context")?;
+                Ok(Pending {
+                    seq: row.try_get("seq")?,
+                    saga_id: saga_id(row)?,
+                    trace_context: parse("trace context", &trace)?,
+                    message: OutboxMessage {
+                        message_id: row.try_get("message_id")?,
+                        purpose: purpose.map(|p| parse("purpose", &p)).transpose()?,
+                        exchange: row.try_get("exchange")?,
+                        routing_key: row.try_get("routing_key")?,
+                        message_type: row.try_get("message_type")?,
+                        body: row.try_get("body")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    pub async fn mark_published(&self, seq: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET published_at = $1 WHERE seq = $2")
+            .bind(millis(OffsetDateTime::now_utc()))
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Timers due at `now`, soonest first.
+    pub async fn due_timers(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<DueTimer>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT timer_id, saga_id, timer FROM timers WHERE due_at <= $1 \
+             ORDER BY due_at LIMIT $2",
+        )
+        .bind(millis(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let timer: String = row.try_get("timer")?;
+                Ok(DueTimer {
+                    timer_id: row.try_get("timer_id")?,
+                    saga_id: saga_id(row)?,
+                    timer: parse("timer", &timer)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Removes a timer whose saga is gone or which can no longer matter.
+    pub async fn drop_timer(&self, timer_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM timers WHERE timer_id = $1")
+            .bind(timer_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Appends to a remediation's log outside a commit (publish results, errors).
+    pub async fn append_log(&self, saga_id: SagaId, entry: &LogEntry) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO saga_log (saga_id, at, kind, detail) VALUES ($1, $2, $3, $4)")
+            .bind(saga_id.to_string())
+            .bind(millis(entry.at))
+            .bind(&entry.kind)
+            .bind(&entry.detail)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn timeline(&self, saga_id: SagaId) -> Result<Vec<LogEntry>, StoreError> {
+        let rows =
+            sqlx::query("SELECT at, kind, detail FROM saga_log WHERE saga_id = $1 ORDER BY seq")
+                .bind(saga_id.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(LogEntry {
+                    at: from_millis(row.try_get("at")?),
+                    kind: row.try_get("kind")?,
+                    detail: row.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Remediations matching `filter`, newest first.
+    pub async fn list(&self, filter: &Filter) -> Result<Vec<Summary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT saga_id, record, status, strategy, ticket, created_at, updated_at FROM sagas \
+             WHERE ($1 = '' OR status = $1) AND ($2 = '' OR user_key = $2) \
+             AND ($3 = '' OR ticket = $3) ORDER BY created_at DESC, saga_id DESC LIMIT $4",
+        )
+        .bind(filter.status.clone().unwrap_or_default())
+        .bind(filter.user.as_deref().map(user_key).unwrap_or_default())
+        .bind(filter.ticket.clone().unwrap_or_default())
+        .bind(i64::from(filter.limit.unwrap_or(100).min(1000)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let record: String = row.try_get("record")?;
+                let record: SagaRecord = parse("saga record", &record)?;
+                Ok(Summary {
+                    saga_id: record.saga_id,
+                    user: record.user,
+                    ticket: row.try_get("ticket")?,
+                    status: row.try_get("status")?,
+                    strategy: row.try_get("strategy")?,
+                    created_at: from_millis(row.try_get("created_at")?),
+                    updated_at: from_millis(row.try_get("updated_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// How many descope slots are held, and who waits for one.
+    pub async fn line(&self) -> Result<Line, StoreError> {
+        let holding: i64 = sqlx::query("SELECT COUNT(*) AS n FROM sagas WHERE holds_slot = 1")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let queued = sqlx::query(
+            "SELECT saga_id FROM sagas WHERE status = 'queued' ORDER BY created_at, saga_id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(saga_id)
+        .collect::<Result<_, _>>()?;
+        Ok(Line {
+            holding: usize::try_from(holding).unwrap_or(0),
+            queued,
+        })
+    }
+
+    /// Remediations that are not settled, for the shell to look at after a restart.
+    pub async fn unsettled(&self) -> Result<Vec<SagaId>, StoreError> {
+        sqlx::query("SELECT saga_id FROM sagas WHERE holds_user = 1 ORDER BY created_at")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(saga_id)
+            .collect()
+    }
+}
+
+fn create_parent_directory(url: &str) -> Result<(), StoreError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    match std::path::Path::new(path).parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::DataDirectory {
+                path: parent.display().to_string(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Users compare case-insensitively, as UPNs do.
+fn user_key(user: &str) -> String {
+    user.trim().to_lowercase()
+}
+
+fn saga_id(row: &sqlx::any::AnyRow) -> Result<SagaId, StoreError> {
+    let text: String = row.try_get("saga_id")?;
+    text.parse::<uuid::Uuid>()
+        .map(SagaId::from)
+        .map_err(|error| StoreError::Database(sqlx::Error::Decode(Box::new(error))))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|source| StoreError::Corrupt { what, source })
+}
+
+fn millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn from_millis(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests;
