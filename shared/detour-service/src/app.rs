@@ -1,5 +1,5 @@
-//! Wiring one service: the ops server, the publisher, the consumer and its dispatch, all
-//! stopped by one cancellation token.
+//! Wiring one service: the ops server, the publisher, the consumer and its dispatch, and the
+//! service's own extras (routes, fallback, tasks), all stopped by one cancellation token.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -48,10 +48,26 @@ impl App {
             instance,
             publisher: publisher.clone(),
         };
-        let dispatch = self.spec.dispatch.clone();
+        let mut dispatch = self.spec.dispatch.clone();
         let shutdown = CancellationToken::new();
+        let mut ops = ops::router(consumer.readiness());
+        let mut tasks = tokio::task::JoinSet::new();
+        if let Some(setup) = &self.spec.setup {
+            let extras = setup
+                .run(publisher.clone())
+                .await
+                .with_context(|| format!("{service} could not set up"))?;
+            if let Some(routes) = extras.routes {
+                ops = ops.merge(routes);
+            }
+            if let Some(fallback) = extras.fallback {
+                dispatch = dispatch.otherwise(fallback);
+            }
+            for task in extras.tasks {
+                tasks.spawn(task(shutdown.clone()));
+            }
+        }
 
-        let ops = ops::router(consumer.readiness());
         let ops_shutdown = shutdown.clone();
         let consume_shutdown = shutdown.clone();
         let task = tokio::spawn(async move {
@@ -68,6 +84,7 @@ impl App {
             if let Err(error) = served {
                 tracing::error!(%error, "the ops server failed");
             }
+            while tasks.join_next().await.is_some() {}
             publisher.close().await;
         });
         tracing::info!(%service, %ops_addr, queue = %self.spec.queue().name, "started");

@@ -6,6 +6,8 @@ use std::{collections::HashMap, fmt, future::Future, pin::Pin, sync::Arc};
 use detour_bus::{Incoming, Outcome, PublishError, Publisher};
 use detour_contracts::{Envelope, Message, Ping, Pong, Service};
 
+use crate::Fallback;
+
 /// What a handler gets besides its message.
 #[derive(Debug, Clone)]
 pub struct HandlerContext {
@@ -71,6 +73,7 @@ type Handler = Arc<dyn Fn(&Incoming, HandlerContext) -> HandlerFuture + Send + S
 pub struct Dispatch {
     service: Service,
     handlers: HashMap<&'static str, Handler>,
+    otherwise: Option<Fallback>,
 }
 
 impl fmt::Debug for Dispatch {
@@ -90,6 +93,7 @@ impl Dispatch {
         Self {
             service,
             handlers: HashMap::new(),
+            otherwise: None,
         }
         .on::<Ping, _, _>(answer_ping)
     }
@@ -113,14 +117,24 @@ impl Dispatch {
         self
     }
 
+    /// Hands messages of every other type to `fallback` instead of rejecting them.
+    pub fn otherwise(mut self, fallback: Fallback) -> Self {
+        self.otherwise = Some(fallback);
+        self
+    }
+
     pub async fn dispatch(&self, incoming: Incoming, context: HandlerContext) -> Outcome {
         let header = match incoming.header() {
             Ok(header) => header,
             Err(error) => return Outcome::Reject(error.to_string()),
         };
-        match self.handlers.get(header.message_type.as_str()) {
-            Some(handler) => handler(&incoming, context).await,
-            None => Outcome::Reject(format!(
+        match (
+            self.handlers.get(header.message_type.as_str()),
+            &self.otherwise,
+        ) {
+            (Some(handler), _) => handler(&incoming, context).await,
+            (None, Some(fallback)) => fallback(incoming).await,
+            (None, None) => Outcome::Reject(format!(
                 "{} does not handle {} messages",
                 self.service, header.message_type
             )),

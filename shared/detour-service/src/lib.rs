@@ -7,12 +7,14 @@
 //!
 //! # Layout
 //! `spec` (what a service declares), `settings` (the shared sections and their defaults),
-//! `app` (wiring and the run loop), `dispatch` (message type to handler), `ops` (HTTP
-//! operations endpoints), `entry` (process start: arguments, exit codes, signals).
+//! `app` (wiring and the run loop), `dispatch` (message type to handler), `extras` (routes,
+//! a fallback handler and background tasks a service adds), `ops` (HTTP operations
+//! endpoints), `entry` (process start: arguments, exit codes, signals).
 
 mod app;
 mod dispatch;
 mod entry;
+mod extras;
 mod ops;
 mod settings;
 mod spec;
@@ -20,6 +22,7 @@ mod spec;
 pub use app::{App, RunningApp};
 pub use dispatch::{Dispatch, HandlerContext};
 pub use entry::{main, main_with};
+pub use extras::{Extras, Fallback, Setup, Task};
 pub use settings::{
     HttpSettings, ServiceConfig, ServiceSettings, ShutdownSettings, load_config, load_settings,
     parse_config,

@@ -3,7 +3,7 @@
 use detour_bus::{Binding, QueueSpec};
 use detour_contracts::{COMMANDS_EXCHANGE, Service};
 
-use crate::Dispatch;
+use crate::{Dispatch, Setup};
 
 #[derive(Debug, Clone)]
 pub struct ServiceSpec {
@@ -16,6 +16,8 @@ pub struct ServiceSpec {
     pub dispatch: Dispatch,
     /// One replica consumes at a time; the others stand by.
     pub single_active_consumer: bool,
+    /// Routes, a fallback handler and tasks set up when the app starts.
+    pub setup: Option<Setup>,
 }
 
 impl ServiceSpec {
@@ -26,6 +28,7 @@ impl ServiceSpec {
             extra_bindings: Vec::new(),
             dispatch: Dispatch::new(service),
             single_active_consumer: false,
+            setup: None,
         }
     }
 
@@ -34,6 +37,11 @@ impl ServiceSpec {
             exchange: exchange.to_owned(),
             pattern: pattern.to_owned(),
         });
+        self
+    }
+
+    pub fn setup(mut self, setup: Setup) -> Self {
+        self.setup = Some(setup);
         self
     }
 

@@ -32,7 +32,7 @@ pub fn build(service: Service, sources: Sources) -> anyhow::Result<(ServiceSpec,
             wire::<mailbox_ops::MailboxOpsSettings>(port, sources, mailbox_ops::spec)
         }
         Service::SagaCoordinator => {
-            wire::<ServiceSettings>(port, sources, |_| Ok(saga_coordinator::spec()))
+            wire::<saga_coordinator::CoordinatorSettings>(port, sources, saga_coordinator::spec)
         }
         Service::TicketGateway => {
             wire::<ServiceSettings>(port, sources, |_| Ok(ticket_gateway::spec()))
@@ -65,7 +65,10 @@ pub fn check_wiring(service: Service, sources: Sources) -> anyhow::Result<Servic
         Service::MailboxOps => {
             parse_config::<mailbox_ops::MailboxOpsSettings>(port, sources)?.base()
         }
-        _ => parse_config::<ServiceSettings>(port, sources)?,
+        Service::SagaCoordinator => {
+            parse_config::<saga_coordinator::CoordinatorSettings>(port, sources)?.base()
+        }
+        Service::TicketGateway => parse_config::<ServiceSettings>(port, sources)?,
     })
 }
 
@@ -73,6 +76,7 @@ pub fn check_wiring(service: Service, sources: Sources) -> anyhow::Result<Servic
 const TENANT_SIM: &str = "http://127.0.0.1:8090";
 const CONTOSO_TENANT: &str = "3f2b6c1e-8a4d-4e2f-9b7c-5d1a0e9f8c21";
 const CONTOSO_APP: &str = "0b6a9f4e-2d1c-4f3b-8e7a-1c2d3e4f5a6b";
+const CONTOSO_E3_SKU: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
 
 /// The environment a service needs on the dev stack beyond the broker: ad-ops's directory,
 /// the Connect agent and Graph of tenant-sim as the contoso scenario sets them up.
@@ -118,6 +122,27 @@ pub fn dev_stack_env(service: Service) -> anyhow::Result<Vec<(String, String)>> 
                 "rehearsal-only-secret".into(),
             ),
         ]),
-        _ => Ok(Vec::new()),
+        Service::SagaCoordinator => {
+            let store = std::env::temp_dir().join(format!(
+                "detour-coordinator-{}/saga-coordinator.db",
+                uuid::Uuid::new_v4().simple()
+            ));
+            Ok(vec![
+                (
+                    "DETOUR__STORE__URL".into(),
+                    format!("sqlite://{}", store.display()),
+                ),
+                (
+                    "DETOUR__SAGA__COEXISTENCE_DOMAIN".into(),
+                    "contoso.mail.onmicrosoft.com".into(),
+                ),
+                (
+                    "DETOUR__SAGA__PARKING_OU".into(),
+                    "OU=Parked,OU=Corp,DC=corp,DC=example,DC=com".into(),
+                ),
+                ("DETOUR__SAGA__TEMPORARY_SKU".into(), CONTOSO_E3_SKU.into()),
+            ])
+        }
+        Service::TicketGateway => Ok(Vec::new()),
     }
 }

@@ -56,12 +56,18 @@ pub fn admit(
         .iter()
         .filter(|s| s.strategy == Strategy::RoundTrip)
         .count();
-    if waiting > 0 || holding >= max_descoped {
+    if waiting > 0 || !may_start(holding, strategy, max_descoped) {
         return Admission::Wait {
             position: waiting + 1,
         };
     }
     Admission::Start
+}
+
+/// Whether a diagnosed remediation at the head of the line may start while `holding` slots
+/// are held: a cloud-managed one always (it never descopes), a round trip if a slot is free.
+pub fn may_start(holding: usize, strategy: Strategy, max_descoped: usize) -> bool {
+    strategy == Strategy::CloudManaged || holding < max_descoped
 }
 
 #[cfg(test)]

@@ -1,0 +1,168 @@
+//! saga-coordinator's settings: the shared sections, `[store]` (where sagas are kept) and
+//! `[saga]` (how remediations are run: the tenant's coexistence domain, the parking OU, the
+//! temporary licence, approvals, admission and every wait's timing).
+
+use std::time::Duration;
+
+use detour_config::{Problems, Settings};
+use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::saga::{Policy, Timing, admission::CONNECT_DELETION_THRESHOLD};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinatorSettings {
+    pub amqp: detour_bus::AmqpSettings,
+    pub telemetry: detour_telemetry::TelemetrySettings,
+    pub http: detour_service::HttpSettings,
+    pub shutdown: ShutdownSettings,
+    pub store: StoreSettings,
+    pub saga: SagaSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `sqlite://path/file.db` (created if missing) or `postgres://user@host/db`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SagaSettings {
+    /// The hybrid coexistence domain, e.g. `contoso.mail.onmicrosoft.com`.
+    pub coexistence_domain: String,
+    /// The OU outside Connect's scope where users are parked during a round trip.
+    pub parking_ou: String,
+    /// Set if Connect syncs the parking OU: every round trip is then refused.
+    pub parking_ou_in_scope: bool,
+    /// The SKU assigned directly while the user's group licence is gone.
+    pub temporary_sku: String,
+    /// Take the cloud-managed path when Connect supports it.
+    pub prefer_cloud_managed: bool,
+    /// Hold every saga before its first write until an operator approves its plan.
+    pub approval_required: bool,
+    /// At most this many users out of sync scope at once.
+    pub max_descoped: usize,
+    pub action_deadline_ms: u64,
+    pub poll_every_ms: u64,
+    pub wait_deadline_ms: u64,
+    pub compensation_attempts: u32,
+    pub compensation_backoff_ms: u64,
+    /// How often due timers are looked for.
+    pub timer_tick_ms: u64,
+}
+
+pub const OWN_DEFAULTS: &str = r#"
+[store]
+url = "sqlite://data/saga-coordinator.db"
+
+[saga]
+coexistence_domain = ""
+parking_ou = ""
+parking_ou_in_scope = false
+temporary_sku = ""
+prefer_cloud_managed = true
+approval_required = false
+max_descoped = 400
+action_deadline_ms = 300000
+poll_every_ms = 30000
+wait_deadline_ms = 3600000
+compensation_attempts = 5
+compensation_backoff_ms = 30000
+timer_tick_ms = 1000
+"#;
+
+impl SagaSettings {
+    /// The policy the pure core follows; call after validation.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            coexistence_domain: self.coexistence_domain.trim().to_ascii_lowercase(),
+            parking_ou: self.parking_ou.trim().to_owned(),
+            parking_ou_in_scope: self.parking_ou_in_scope,
+            temporary_sku: self.temporary_sku.trim().parse().unwrap_or(Uuid::nil()),
+            prefer_cloud_managed: self.prefer_cloud_managed,
+            approval_required: self.approval_required,
+            timing: Timing {
+                action_deadline: Duration::from_millis(self.action_deadline_ms),
+                poll_every: Duration::from_millis(self.poll_every_ms),
+                wait_deadline: Duration::from_millis(self.wait_deadline_ms),
+                compensation_attempts: self.compensation_attempts,
+                compensation_backoff: Duration::from_millis(self.compensation_backoff_ms),
+            },
+        }
+    }
+
+    pub fn timer_tick(&self) -> Duration {
+        Duration::from_millis(self.timer_tick_ms)
+    }
+}
+
+impl Settings for CoordinatorSettings {
+    const LIST_KEYS: &'static [&'static str] = detour_bus::AmqpSettings::LIST_KEYS;
+
+    fn validate(&self, problems: &mut Problems) {
+        self.base().validate(problems);
+        let store = &self.store.url;
+        problems.check(
+            store.starts_with("sqlite:") || store.starts_with("postgres"),
+            "store.url",
+            "must be sqlite://FILE or postgres://...",
+        );
+        let saga = &self.saga;
+        problems.check(
+            saga.coexistence_domain
+                .trim()
+                .ends_with(".mail.onmicrosoft.com"),
+            "saga.coexistence_domain",
+            "must be the tenant's <name>.mail.onmicrosoft.com",
+        );
+        problems.check(
+            saga.parking_ou
+                .trim()
+                .to_ascii_uppercase()
+                .starts_with("OU="),
+            "saga.parking_ou",
+            "must be the DN of an OU outside Connect's scope, e.g. OU=Parked,DC=corp,DC=example",
+        );
+        problems.check(
+            saga.temporary_sku.trim().parse::<Uuid>().is_ok(),
+            "saga.temporary_sku",
+            "must be the skuId (a GUID) of the licence to assign while the group's is gone",
+        );
+        problems.check(
+            (1..CONNECT_DELETION_THRESHOLD).contains(&saga.max_descoped),
+            "saga.max_descoped",
+            "must be between 1 and 499, below Connect's deletion threshold of 500",
+        );
+        for (key, value) in [
+            ("saga.action_deadline_ms", saga.action_deadline_ms),
+            ("saga.poll_every_ms", saga.poll_every_ms),
+            ("saga.wait_deadline_ms", saga.wait_deadline_ms),
+            ("saga.compensation_backoff_ms", saga.compensation_backoff_ms),
+            ("saga.timer_tick_ms", saga.timer_tick_ms),
+        ] {
+            problems.check(value > 0, key, "must be positive");
+        }
+        problems.check(
+            saga.compensation_attempts > 0,
+            "saga.compensation_attempts",
+            "must be at least 1",
+        );
+    }
+}
+
+impl ServiceConfig for CoordinatorSettings {
+    const OWN_DEFAULTS: &'static str = OWN_DEFAULTS;
+
+    fn base(&self) -> ServiceSettings {
+        ServiceSettings {
+            amqp: self.amqp.clone(),
+            telemetry: self.telemetry.clone(),
+            http: self.http.clone(),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+}

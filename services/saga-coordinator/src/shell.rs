@@ -1,0 +1,11 @@
+//! The I/O around the pure core: the `engine` (load, decide, store), the `wire` format of
+//! commands and answers, the `intake` of answers from the bus, the outbox `relay`, and the
+//! `timers` that fire from the store.
+
+pub mod engine;
+pub mod intake;
+pub mod relay;
+pub mod timers;
+pub mod wire;
+
+pub use engine::{Delivery, Engine, EngineError, Handled, StartRequest, Started};

@@ -1,0 +1,426 @@
+//! The one place a remediation changes: load it, let the pure core decide, store the outcome
+//! (record, inbox, outbox, timers, log) in one transaction, retrying on a version conflict.
+//! Everything that moves a remediation (the API, answers from the bus, timers, admission)
+//! comes through here.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use detour_contracts::{ContractError, MessageId, SagaId, TicketRef};
+use time::OffsetDateTime;
+use tokio::sync::{Mutex, Notify};
+
+use super::wire::{self, Origin};
+use crate::{
+    saga::{
+        Advance, Event, Input, Phase, Policy, Purpose, Strategy, admission::may_start, advance,
+        begin, messages::StepEvent,
+    },
+    store::{Commit, Committed, LogEntry, OutboxMessage, SagaRecord, Store, StoreError},
+};
+
+/// How many times a change is re-decided after losing a race before giving up.
+const CONFLICT_RETRIES: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no saga {0}")]
+    NotFound(SagaId),
+    #[error("saga {0} kept changing under us; try again")]
+    Contended(SagaId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot encode a command: {0}")]
+    Contract(#[from] ContractError),
+}
+
+/// A request to remediate one user.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    pub user: String,
+    pub ticket: Option<TicketRef>,
+    /// Diagnose and report the plan; change nothing.
+    pub dry_run: bool,
+    /// The trace this remediation continues (an incoming request's), if any.
+    pub trace_context: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    New(SagaId),
+    /// The user already has a remediation running: this request joins it.
+    Joined(SagaId),
+}
+
+/// What became of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// Stored; `changed` says whether the remediation moved.
+    Applied { changed: bool },
+    /// The same message was handled before: nothing done.
+    Duplicate,
+}
+
+/// Something that moves a remediation, with the message id that makes it happen once.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub saga_id: SagaId,
+    /// Recorded in the inbox: the same id again changes nothing.
+    pub message_id: String,
+    pub event: Event,
+    /// The message that caused it, as the causation of the commands it leads to.
+    pub causation: Option<MessageId>,
+    /// A timer being fired, removed in the same transaction.
+    pub fired_timer: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Engine {
+    store: Store,
+    policy: Arc<Policy>,
+    max_descoped: usize,
+    /// Woken when the outbox has new rows.
+    relay: Arc<Notify>,
+    /// One admission pass at a time in this process.
+    admission: Arc<Mutex<()>>,
+}
+
+impl Engine {
+    pub fn new(store: Store, policy: Policy, max_descoped: usize) -> Self {
+        Self {
+            store,
+            policy: Arc::new(policy),
+            max_descoped,
+            relay: Arc::new(Notify::new()),
+            admission: Arc::new(Mutex::new(())),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn relay_wakeup(&self) -> Arc<Notify> {
+        self.relay.clone()
+    }
+
+    /// Starts diagnosing `request.user`, or joins the remediation the user already has.
+    pub async fn start(&self, request: StartRequest) -> Result<Started, EngineError> {
+        let user = validate_user(&request.user)?;
+        if !request.dry_run
+            && let Some(existing) = self.store.active_for(&user).await?
+        {
+            return Ok(Started::Joined(existing));
+        }
+        let saga_id = SagaId::new();
+        let now = OffsetDateTime::now_utc();
+        let Advance {
+            next, sends, note, ..
+        } = begin(&user);
+        let record = SagaRecord {
+            saga_id,
+            user: user.clone(),
+            ticket: request.ticket.clone(),
+            dry_run: request.dry_run,
+            trace_context: request.trace_context,
+            phase: next,
+            created_at: now,
+        };
+        let origin = Origin {
+            saga_id,
+            ticket: request.ticket.clone(),
+            causation: None,
+        };
+        let outbox = encode_all(&sends, &origin)?;
+        let mut log = vec![entry(
+            now,
+            "input",
+            format!(
+                "{} requested for {user}{}",
+                if request.dry_run {
+                    "a dry run"
+                } else {
+                    "a remediation"
+                },
+                request
+                    .ticket
+                    .as_ref()
+                    .map(|t| format!(" (ticket {t})"))
+                    .unwrap_or_default()
+            ),
+        )];
+        log.extend(note.map(|n| entry(now, "decision", n)));
+        log.extend(outbox.iter().map(|m| command_entry(now, m)));
+        let commit = Commit {
+            expected_version: None,
+            record,
+            inbox: None,
+            outbox,
+            timers: Vec::new(),
+            fired_timer: None,
+            log,
+        };
+        match self.store.commit(&commit).await? {
+            Committed::UserTaken { existing } => Ok(Started::Joined(existing)),
+            Committed::Applied { .. } | Committed::Duplicate => {
+                self.relay.notify_one();
+                Ok(Started::New(saga_id))
+            }
+        }
+    }
+
+    /// Applies one event to its remediation, then lets waiting ones in if it freed a slot.
+    pub async fn handle(&self, delivery: Delivery) -> Result<Handled, EngineError> {
+        let (handled, phase) = self.apply(&delivery).await?;
+        if let Some(phase) = phase
+            && (phase.is_settled() || matches!(phase, Phase::Queued { .. }))
+        {
+            self.admit_waiting().await?;
+        }
+        Ok(handled)
+    }
+
+    /// Loads, decides, stores; on a lost race, again from the top.
+    async fn apply(&self, delivery: &Delivery) -> Result<(Handled, Option<Phase>), EngineError> {
+        for _ in 0..CONFLICT_RETRIES {
+            let Some(current) = self.store.load(delivery.saga_id).await? else {
+                if let Some(timer) = &delivery.fired_timer {
+                    self.store.drop_timer(timer).await?;
+                }
+                return Err(EngineError::NotFound(delivery.saga_id));
+            };
+            let record = current.record;
+            let now = OffsetDateTime::now_utc();
+            let decided = advance(
+                &self.policy,
+                &record.phase,
+                record.dry_run,
+                &delivery.event,
+                now,
+            );
+            let changed = decided.next != record.phase
+                || !decided.sends.is_empty()
+                || !decided.timers.is_empty();
+            let origin = Origin {
+                saga_id: record.saga_id,
+                ticket: record.ticket.clone(),
+                causation: delivery.causation,
+            };
+            let outbox = encode_all(&decided.sends, &origin)?;
+            let mut log = vec![entry(now, "input", describe(&delivery.event))];
+            log.push(match &decided.note {
+                Some(note) => entry(now, "decision", note.clone()),
+                None => entry(now, "ignored", "stale or out of place: nothing changes"),
+            });
+            log.extend(outbox.iter().map(|m| command_entry(now, m)));
+            let next = SagaRecord {
+                phase: decided.next.clone(),
+                ..record
+            };
+            let commit = Commit {
+                expected_version: Some(current.version),
+                record: next,
+                inbox: Some(delivery.message_id.clone()),
+                outbox,
+                timers: decided
+                    .timers
+                    .iter()
+                    .map(|t| (t.at, t.timer.clone()))
+                    .collect(),
+                fired_timer: delivery.fired_timer.clone(),
+                log,
+            };
+            match self.store.commit(&commit).await {
+                Ok(Committed::Applied { .. }) => {
+                    if !decided.sends.is_empty() {
+                        self.relay.notify_one();
+                    }
+                    return Ok((Handled::Applied { changed }, Some(decided.next)));
+                }
+                Ok(Committed::Duplicate | Committed::UserTaken { .. }) => {
+                    return Ok((Handled::Duplicate, None));
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(EngineError::Contended(delivery.saga_id))
+    }
+
+    /// Starts queued remediations, oldest first, while descope slots are free (cloud-managed
+    /// ones never wait for a slot).
+    pub async fn admit_waiting(&self) -> Result<(), EngineError> {
+        let _one_pass = self.admission.lock().await;
+        let line = self.store.line().await?;
+        let mut holding = line.holding;
+        for saga_id in line.queued {
+            let Some(queued) = self.store.load(saga_id).await? else {
+                continue;
+            };
+            let strategy = queued.record.phase.strategy();
+            let Some(strategy) = strategy else { continue };
+            if !may_start(holding, strategy, self.max_descoped) {
+                continue;
+            }
+            let admitted = Delivery {
+                saga_id,
+                message_id: format!("admit:{saga_id}"),
+                event: Event::Admitted,
+                causation: None,
+                fired_timer: None,
+            };
+            self.apply(&admitted).await?;
+            if strategy == Strategy::RoundTrip {
+                holding += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// An operator's word on a saga (approve, abort, retry, resolve).
+    pub async fn operator(&self, saga_id: SagaId, input: Input) -> Result<Handled, EngineError> {
+        self.handle(Delivery {
+            saga_id,
+            message_id: format!("operator:{}", MessageId::new()),
+            event: Event::Saga(input),
+            causation: None,
+            fired_timer: None,
+        })
+        .await
+    }
+}
+
+/// A plausible UPN: one `@` between a name and a dotted domain, no spaces or control
+/// characters, at most 256 characters (113 before the `@`). Anything else is refused before a
+/// single read is sent.
+fn validate_user(user: &str) -> Result<String, EngineError> {
+    let user = user.trim();
+    let invalid = |why: &str| EngineError::Invalid(format!("{user:?} is not a UPN: {why}"));
+    let Some((local, domain)) = user.split_once('@') else {
+        return Err(invalid("it has no @"));
+    };
+    if local.is_empty() || domain.is_empty() || domain.contains('@') {
+        return Err(invalid("it needs one @ between a name and a domain"));
+    }
+    if user.len() > 256 || local.len() > 113 {
+        return Err(invalid("it is too long"));
+    }
+    if user.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("it holds spaces or control characters"));
+    }
+    if !domain.contains('.') {
+        return Err(invalid("its domain has no dot"));
+    }
+    Ok(user.to_owned())
+}
+
+fn encode_all(
+    sends: &[(Purpose, crate::saga::messages::StepCommand)],
+    origin: &Origin,
+) -> Result<Vec<OutboxMessage>, ContractError> {
+    sends
+        .iter()
+        .map(|(purpose, command)| wire::encode(command, *purpose, origin))
+        .collect()
+}
+
+fn entry(at: OffsetDateTime, kind: &str, detail: impl Into<String>) -> LogEntry {
+    LogEntry {
+        at,
+        kind: kind.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+fn command_entry(at: OffsetDateTime, message: &OutboxMessage) -> LogEntry {
+    let purpose = message
+        .purpose
+        .map(|p| purpose_label(&p))
+        .unwrap_or_default();
+    entry(
+        at,
+        "command",
+        format!(
+            "{purpose}: {} (message {})",
+            message.routing_key, message.message_id
+        ),
+    )
+}
+
+pub fn purpose_label(purpose: &Purpose) -> String {
+    match purpose {
+        Purpose::Read { read } => format!("read {read:?}"),
+        Purpose::Step { step, attempt } => format!("{step:?} attempt {attempt}"),
+        Purpose::Compensation { index, attempt } => {
+            format!("compensation {index} attempt {attempt}")
+        }
+    }
+}
+
+fn describe(event: &Event) -> String {
+    match event {
+        Event::Answered { purpose, answer } => {
+            format!(
+                "{} answered: {}",
+                purpose_label(purpose),
+                answer_label(answer)
+            )
+        }
+        Event::Undeliverable { purpose, reason } => {
+            format!(
+                "{} could not be delivered: {reason}",
+                purpose_label(purpose)
+            )
+        }
+        Event::Admitted => "admitted: a descope slot is free".into(),
+        Event::Saga(input) => format!("{input:?}"),
+    }
+}
+
+/// The answer's kind and, for failures, why: enough for the timeline without the payload.
+fn answer_label(answer: &StepEvent) -> String {
+    match answer {
+        StepEvent::AdFailed(f) => format!("ad-ops failed: {}", f.reason),
+        StepEvent::CloudFailed(f) => format!("cloud-directory failed: {}", f.reason),
+        StepEvent::MailboxFailed(f) => format!("mailbox-ops failed: {}", f.reason),
+        StepEvent::SyncCycleRefused(r) => format!("sync refused: {}", r.reason),
+        StepEvent::SyncCycleCompleted(run) => format!(
+            "sync run {} {:?}: {:?}",
+            run.run_id,
+            run.outcome,
+            run.objects.iter().map(|o| o.outcome).collect::<Vec<_>>()
+        ),
+        other => {
+            let text = format!("{other:?}");
+            text.split(['(', ' ']).next().unwrap_or_default().to_owned()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plausible_upns_are_taken() {
+        assert_eq!(
+            validate_user(" ada@contoso.com ").ok().as_deref(),
+            Some("ada@contoso.com")
+        );
+        for bad in [
+            "",
+            "ada",
+            "@contoso.com",
+            "ada@",
+            "a@b@c.com",
+            "ada lovelace@contoso.com",
+            "ada@contoso",
+            "ada\n@contoso.com",
+        ] {
+            assert!(validate_user(bad).is_err(), "{bad:?}");
+        }
+        let long = format!("{}@contoso.com", "a".repeat(114));
+        assert!(validate_user(&long).is_err());
+    }
+}

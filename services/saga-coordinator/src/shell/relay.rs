@@ -1,0 +1,123 @@
+//! The outbox relay: publishes stored commands in order, each confirmed by the broker before
+//! it is marked, each a child of its remediation's trace. A command the broker cannot route
+//! is given back to its saga as undeliverable (the saga compensates) instead of retried
+//! forever; a broker outage just pauses the relay.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use detour_bus::{Outgoing, PublishError, Publisher};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::engine::{Delivery, Engine, purpose_label};
+use crate::{saga::Event, store::Pending};
+
+/// How often the outbox is looked at without a wake-up (rows from other replicas, restarts).
+const IDLE_POLL: Duration = Duration::from_millis(500);
+const BATCH: u32 = 100;
+
+pub async fn run(
+    engine: Engine,
+    publisher: Publisher,
+    wakeup: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    let mut pause = Duration::from_millis(100);
+    while !shutdown.is_cancelled() {
+        let published = match engine.store().unpublished(BATCH).await {
+            Ok(pending) if pending.is_empty() => {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = wakeup.notified() => {}
+                    () = tokio::time::sleep(IDLE_POLL) => {}
+                }
+                continue;
+            }
+            Ok(pending) => publish_all(&engine, &publisher, pending).await,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the outbox");
+                false
+            }
+        };
+        if published {
+            pause = Duration::from_millis(100);
+        } else {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+/// Publishes in order; stops at the first transient failure (order matters within a saga).
+async fn publish_all(engine: &Engine, publisher: &Publisher, pending: Vec<Pending>) -> bool {
+    for row in pending {
+        let message = &row.message;
+        let step = message
+            .purpose
+            .map(|p| purpose_label(&p))
+            .unwrap_or_default();
+        let span = tracing::info_span!(
+            "saga command",
+            "detour.saga_id" = %row.saga_id,
+            "detour.step" = %step,
+            "messaging.message.id" = %message.message_id,
+        );
+        let parent: HashMap<String, String> = row.trace_context.clone().into_iter().collect();
+        detour_telemetry::set_remote_parent(&span, &parent);
+        let result = publisher
+            .publish_outgoing(Outgoing {
+                exchange: &message.exchange,
+                routing_key: &message.routing_key,
+                body: message.body.as_bytes(),
+                message_id: &message.message_id,
+                message_type: &message.message_type,
+                headers: Vec::new(),
+            })
+            .instrument(span)
+            .await;
+        match result {
+            Ok(()) => {
+                if let Err(error) = engine.store().mark_published(row.seq).await {
+                    tracing::warn!(%error, "published, but cannot mark it; it may go out twice");
+                    return false;
+                }
+                metrics::counter!("detour_saga_commands_published_total").increment(1);
+            }
+            Err(
+                error @ (PublishError::Unroutable { .. }
+                | PublishError::Refused { .. }
+                | PublishError::Encode(_)),
+            ) => {
+                tracing::error!(saga_id = %row.saga_id, %error, "a command cannot be delivered");
+                if let Err(error) = engine.store().mark_published(row.seq).await {
+                    tracing::warn!(%error, "cannot mark an undeliverable command");
+                    return false;
+                }
+                if let Some(purpose) = message.purpose {
+                    let undeliverable = Delivery {
+                        saga_id: row.saga_id,
+                        message_id: format!("undeliverable:{}", message.message_id),
+                        event: Event::Undeliverable {
+                            purpose,
+                            reason: error.to_string(),
+                        },
+                        causation: None,
+                        fired_timer: None,
+                    };
+                    if let Err(error) = engine.handle(undeliverable).await {
+                        tracing::error!(%error, "cannot tell the saga its command was lost");
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot publish now; the outbox keeps it");
+                return false;
+            }
+        }
+    }
+    true
+}
