@@ -40,6 +40,9 @@ pub struct SagaSettings {
     pub parking_ou_in_scope: bool,
     /// The SKU assigned directly while the user's group licence is gone.
     pub temporary_sku: String,
+    /// The usage location (ISO 3166 alpha-2) given with the temporary licence to a user who
+    /// has none; empty: such users are refused.
+    pub default_usage_location: String,
     /// Take the cloud-managed path when Connect supports it.
     pub prefer_cloud_managed: bool,
     /// Hold every saga before its first write until an operator approves its plan.
@@ -64,6 +67,7 @@ coexistence_domain = ""
 parking_ou = ""
 parking_ou_in_scope = false
 temporary_sku = ""
+default_usage_location = ""
 prefer_cloud_managed = true
 approval_required = false
 max_descoped = 400
@@ -83,6 +87,8 @@ impl SagaSettings {
             parking_ou: self.parking_ou.trim().to_owned(),
             parking_ou_in_scope: self.parking_ou_in_scope,
             temporary_sku: self.temporary_sku.trim().parse().unwrap_or(Uuid::nil()),
+            default_usage_location: Some(self.default_usage_location.trim().to_ascii_uppercase())
+                .filter(|l| !l.is_empty()),
             prefer_cloud_managed: self.prefer_cloud_managed,
             approval_required: self.approval_required,
             timing: Timing {
@@ -131,6 +137,13 @@ impl Settings for CoordinatorSettings {
             saga.temporary_sku.trim().parse::<Uuid>().is_ok(),
             "saga.temporary_sku",
             "must be the skuId (a GUID) of the licence to assign while the group's is gone",
+        );
+        let location = saga.default_usage_location.trim();
+        problems.check(
+            location.is_empty()
+                || (location.len() == 2 && location.chars().all(|c| c.is_ascii_alphabetic())),
+            "saga.default_usage_location",
+            "must be empty or a two-letter country code, e.g. US",
         );
         problems.check(
             (1..CONNECT_DELETION_THRESHOLD).contains(&saga.max_descoped),

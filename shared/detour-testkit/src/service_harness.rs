@@ -110,6 +110,11 @@ impl ServiceHarness {
         Ok(harness)
     }
 
+    /// Where the `index`th started app (in build order) serves its ops port and routes.
+    pub fn ops_addr(&self, index: usize) -> std::net::SocketAddr {
+        self.apps[index].ops_addr
+    }
+
     /// Another instance of the first service.
     pub async fn add_replica(&mut self) -> anyhow::Result<()> {
         self.launch(0).await

@@ -52,6 +52,8 @@ pub enum Refusal {
     AdminRole,
     ParkingOuInScope,
     NoFreeSeat,
+    /// A licence cannot be assigned without a usage location, and none is known.
+    NoUsageLocation,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{
     decide::decide,
     definition::{Definition, Step, Timing},
-    diagnosis::{Diagnosis, Facts, Plan, Strategy, diagnose},
+    diagnosis::{Diagnosis, Facts, Plan, Refusal, Strategy, diagnose},
     messages::{
         SagaFacts, StepAnswer, StepCommand, StepEvent, compensation_command, interpret,
         interpret_compensation, step_command,
@@ -34,6 +34,8 @@ pub struct Policy {
     pub parking_ou_in_scope: bool,
     /// The SKU given directly while the group's licence is gone.
     pub temporary_sku: Uuid,
+    /// For the temporary licence of a user who has no usage location of its own.
+    pub default_usage_location: Option<String>,
     pub prefer_cloud_managed: bool,
     /// Hold each saga before its first write until an approval names its plan.
     pub approval_required: bool,
@@ -467,7 +469,19 @@ fn complete(policy: &Policy, reads: &Reads) -> Option<Facts> {
 }
 
 fn diagnosed(policy: &Policy, facts: &Facts, dry_run: bool) -> Advance {
-    let diagnosis = diagnose(facts, policy.prefer_cloud_managed);
+    let diagnosis = match diagnose(facts, policy.prefer_cloud_managed) {
+        Diagnosis::Plan(plan)
+            if plan.strategy == Strategy::RoundTrip && usage_location(policy, facts).is_none() =>
+        {
+            Diagnosis::Refused {
+                refusal: Refusal::NoUsageLocation,
+                detail: "the user has no usage location and none is configured \
+                         (saga.default_usage_location): the temporary licence cannot be assigned"
+                    .into(),
+            }
+        }
+        other => other,
+    };
     let summary = match &diagnosis {
         Diagnosis::NothingToDo { address } => format!("nothing to do: {address} is present"),
         Diagnosis::Refused { refusal, detail } => format!("refused ({refusal:?}): {detail}"),
@@ -514,8 +528,16 @@ fn saga_facts(policy: &Policy, facts: &Facts, plan: &Plan) -> Option<SagaFacts> 
         immutable_id: cloud.on_premises_immutable_id.clone(),
         address: plan.address.clone(),
         temporary_sku: policy.temporary_sku,
-        usage_location: cloud.usage_location.clone(),
+        usage_location: usage_location(policy, facts),
     })
+}
+
+fn usage_location(policy: &Policy, facts: &Facts) -> Option<String> {
+    facts
+        .cloud
+        .as_ref()
+        .and_then(|c| c.usage_location.clone())
+        .or_else(|| policy.default_usage_location.clone())
 }
 
 impl Phase {

@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod compose;
+mod coordinator;
 mod ping_all;
 mod procedure;

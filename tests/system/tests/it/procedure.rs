@@ -19,7 +19,7 @@ use detour_testkit::{Build, ServiceHarness, Stack, eventually};
 use tenant_sim::fixture::{E3, TenantFixture};
 
 /// A service built from its own settings, with `own` settings added to the shared ones.
-fn service<S: ServiceConfig>(
+pub(crate) fn service<S: ServiceConfig>(
     port: u16,
     spec: fn(&S) -> anyhow::Result<ServiceSpec>,
     own: Vec<(String, String)>,
@@ -31,9 +31,8 @@ fn service<S: ServiceConfig>(
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_the_bus() {
-    let tenant = TenantFixture::start("procedure", &["ada", "bob"], |_| {}).await;
+/// The four step services, pointed at the real directory (the tenant's OU) and tenant-sim.
+pub(crate) fn step_services(tenant: &TenantFixture) -> Vec<Build> {
     let mut ldap = Stack::load().unwrap().ldap_service_env().unwrap();
     ldap.retain(|(k, _)| k != "DETOUR__LDAP__SEARCH_BASE");
     ldap.push(("DETOUR__LDAP__SEARCH_BASE".into(), tenant.ou.dn.clone()));
@@ -52,7 +51,7 @@ async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_th
             "100".to_owned(),
         ),
     ];
-    let builds = vec![
+    vec![
         service::<ad_ops::AdOpsSettings>(ad_ops::DEFAULT_PORT, ad_ops::spec, ldap),
         service::<sync_trigger::SyncTriggerSettings>(
             sync_trigger::DEFAULT_PORT,
@@ -69,7 +68,13 @@ async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_th
             mailbox_ops::spec,
             tenant.entra_env("EXCHANGE"),
         ),
-    ];
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_the_bus() {
+    let tenant = TenantFixture::start("procedure", &["ada", "bob"], |_| {}).await;
+    let builds = step_services(&tenant);
     let mut bus = ServiceHarness::start_many("procedure", "*.*.v1", Vec::new(), builds)
         .await
         .unwrap();

@@ -17,6 +17,7 @@ fn policy(approval_required: bool) -> Policy {
         parking_ou: "OU=Parked,DC=corp".into(),
         parking_ou_in_scope: false,
         temporary_sku: SAMPLE_SKU,
+        default_usage_location: None,
         prefer_cloud_managed: false,
         approval_required,
         timing: Timing {
@@ -152,6 +153,24 @@ fn a_user_with_the_address_needs_nothing_and_a_risky_one_is_refused() {
     let refused = diagnose_with(&policy(false), &admin, false);
     assert_eq!(refused.next.status(), "refused");
     assert!(refused.next.is_over());
+
+    // Without a usage location of its own or a default, the temporary licence cannot go on.
+    let mut nowhere = sample_facts();
+    if let Some(cloud) = nowhere.cloud.as_mut() {
+        cloud.usage_location = None;
+    }
+    assert_eq!(
+        diagnose_with(&policy(false), &nowhere, false).next.status(),
+        "refused"
+    );
+    let with_default = Policy {
+        default_usage_location: Some("PL".into()),
+        ..policy(false)
+    };
+    let Phase::Queued { facts, .. } = diagnose_with(&with_default, &nowhere, false).next else {
+        panic!("a default usage location lets it go on")
+    };
+    assert_eq!(facts.usage_location.as_deref(), Some("PL"));
 }
 
 #[test]

@@ -1,0 +1,317 @@
+//! The coordinator on the real stack: RabbitMQ, Samba AD, tenant-sim and the four step
+//! services, driven only through the operator API, as an operator (or `detourctl`) would.
+
+use std::time::Duration;
+
+use detour_testkit::{ServiceHarness, TestSqlite, eventually};
+use saga_coordinator::{CoordinatorSettings, api::SagaView};
+use serde_json::{Value, json};
+use tenant_sim::fixture::{E3, TenantFixture};
+
+use crate::procedure::{service, step_services};
+
+/// Detour without the ticket gateway: the step services and a coordinator with a store of
+/// its own and waits scaled down to the simulator's pace.
+struct Detour {
+    bus: ServiceHarness,
+    api: String,
+    client: reqwest::Client,
+    _store: TestSqlite,
+}
+
+impl Detour {
+    async fn start(tenant: &TenantFixture, prefix: &str, extra: &[(&str, &str)]) -> Self {
+        let store = TestSqlite::create(prefix).unwrap();
+        let mut coordinator: Vec<(String, String)> = [
+            ("DETOUR__STORE__URL", store.url.as_str()),
+            (
+                "DETOUR__SAGA__COEXISTENCE_DOMAIN",
+                "contoso.mail.onmicrosoft.com",
+            ),
+            ("DETOUR__SAGA__PARKING_OU", &tenant.parked()),
+            ("DETOUR__SAGA__TEMPORARY_SKU", E3),
+            ("DETOUR__SAGA__DEFAULT_USAGE_LOCATION", "PL"),
+            ("DETOUR__SAGA__ACTION_DEADLINE_MS", "20000"),
+            ("DETOUR__SAGA__POLL_EVERY_MS", "200"),
+            ("DETOUR__SAGA__WAIT_DEADLINE_MS", "20000"),
+            ("DETOUR__SAGA__COMPENSATION_BACKOFF_MS", "200"),
+            ("DETOUR__SAGA__TIMER_TICK_MS", "50"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        for (key, value) in extra {
+            coordinator.retain(|(k, _)| k != key);
+            coordinator.push(((*key).to_owned(), (*value).to_owned()));
+        }
+        let mut builds = step_services(tenant);
+        builds.push(service::<CoordinatorSettings>(
+            saga_coordinator::DEFAULT_PORT,
+            saga_coordinator::spec,
+            coordinator,
+        ));
+        let bus = ServiceHarness::start_many(prefix, "saga-coordinator.#", Vec::new(), builds)
+            .await
+            .unwrap();
+        Self {
+            api: format!("http://{}/api/v1", bus.ops_addr(4)),
+            bus,
+            client: reqwest::Client::new(),
+            _store: store,
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.api))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn start_saga(&self, user: &str, dry_run: bool) -> String {
+        let body = json!({
+            "user": user,
+            "dry_run": dry_run,
+            "ticket": { "system": "jira", "key": "HELP-7" },
+        });
+        let (status, reply) = self.post("/sagas", body).await;
+        assert_eq!(status, 201, "{reply}");
+        reply["saga_id"].as_str().unwrap().to_owned()
+    }
+
+    async fn show(&self, saga_id: &str) -> SagaView {
+        self.client
+            .get(format!("{}/sagas/{saga_id}", self.api))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the saga needs nothing more from the world, and returns it.
+    async fn settled(&self, saga_id: &str) -> SagaView {
+        eventually(Duration::from_secs(90), "the saga to settle", || async {
+            let view = self.show(saga_id).await;
+            view.saga.phase.is_settled().then_some(view)
+        })
+        .await
+    }
+}
+
+fn timeline(view: &SagaView) -> String {
+    view.timeline
+        .iter()
+        .map(|e| format!("{} {}", e.kind, e.detail))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The user as Graph shows it, straight from the tenant.
+async fn cloud_user(tenant: &TenantFixture, upn: &str) -> Value {
+    let select =
+        "id,onPremisesSyncEnabled,onPremisesImmutableId,proxyAddresses,licenseAssignmentStates";
+    let (status, user) = tenant
+        .graph(
+            reqwest::Method::GET,
+            &format!("/users/{upn}?$select={select}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{user}");
+    user
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seeds_user_is_fixed_end_to_end_through_the_operator_api() {
+    let tenant = TenantFixture::start("saga-seed", &["ada", "bob"], |_| {}).await;
+    let detour = Detour::start(&tenant, "saga-seed", &[]).await;
+    let ada = tenant.upn("ada");
+    let address = format!("{}@contoso.mail.onmicrosoft.com", tenant.sam("ada"));
+    let before = cloud_user(&tenant, &ada).await;
+
+    // A dry run reports the plan and changes nothing.
+    let dry = detour.start_saga(&ada, true).await;
+    let planned = detour.settled(&dry).await;
+    assert_eq!(planned.status, "planned", "{}", timeline(&planned));
+    assert_eq!(cloud_user(&tenant, &ada).await, before);
+
+    // Bob already has the address: nothing to do.
+    let bob = detour.start_saga(&tenant.upn("bob"), false).await;
+    assert_eq!(detour.settled(&bob).await.status, "nothing-to-do");
+
+    // The real thing; a second request for her while it runs joins it.
+    let saga = detour.start_saga(&ada, false).await;
+    let (status, joined) = detour
+        .post("/sagas", json!({ "user": ada.to_uppercase() }))
+        .await;
+    assert_eq!(
+        (status, joined["saga_id"].as_str()),
+        (200, Some(saga.as_str()))
+    );
+    let done = detour.settled(&saga).await;
+    let story = timeline(&done);
+    assert_eq!(done.status, "completed", "{story}");
+    for step in [
+        "Snapshot",
+        "Descope",
+        "SyncOut",
+        "AwaitSoftDelete",
+        "Restore",
+        "EnsureLicense",
+        "AwaitMailbox",
+        "AddAddress",
+        "Rescope",
+        "SyncIn",
+        "AwaitRematch",
+        "DropTemporaryLicense",
+        "Verify",
+    ] {
+        assert!(
+            story.contains(&format!("{step} done")),
+            "{step} missing from:\n{story}"
+        );
+    }
+
+    // Fixed: the address, synced, the same object and anchor, the group licence only.
+    let after = cloud_user(&tenant, &ada).await;
+    assert_eq!(after["id"], before["id"]);
+    assert_eq!(after["onPremisesSyncEnabled"], true);
+    assert_eq!(
+        after["onPremisesImmutableId"],
+        before["onPremisesImmutableId"]
+    );
+    let addresses = after["proxyAddresses"].as_array().unwrap();
+    assert!(
+        addresses.iter().any(|a| a
+            .as_str()
+            .unwrap()
+            .eq_ignore_ascii_case(&format!("smtp:{address}"))),
+        "{addresses:?}"
+    );
+    let licences = after["licenseAssignmentStates"].as_array().unwrap();
+    assert_eq!(licences.len(), 1, "{licences:?}");
+    assert!(!licences[0]["assignedByGroup"].is_null(), "{licences:?}");
+
+    // Listed, findable by user and ticket.
+    let list: Value = detour
+        .client
+        .get(format!("{}/sagas?user={ada}&status=completed", detour.api))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["sagas"].as_array().unwrap().len(), 1, "{list}");
+    detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_approvals_nothing_changes_until_the_plan_awaited_is_approved() {
+    let tenant = TenantFixture::start("saga-approval", &["ada"], |_| {}).await;
+    let detour = Detour::start(
+        &tenant,
+        "saga-approval",
+        &[("DETOUR__SAGA__APPROVAL_REQUIRED", "true")],
+    )
+    .await;
+    let ada = tenant.upn("ada");
+    let before = cloud_user(&tenant, &ada).await;
+    let saga = detour.start_saga(&ada, false).await;
+    let held = detour.settled_or_held(&saga).await;
+    assert_eq!(held.status, "awaiting-approval", "{}", timeline(&held));
+    let plan_hash = held.plan_hash.clone().unwrap();
+    assert_eq!(
+        cloud_user(&tenant, &ada).await,
+        before,
+        "nothing changed yet"
+    );
+
+    let (status, refused) = detour
+        .post(
+            &format!("/sagas/{saga}/approve"),
+            json!({ "plan_hash": "0000000000000000" }),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+    assert!(refused["error"].as_str().unwrap().contains(&plan_hash));
+
+    let (status, _) = detour
+        .post(
+            &format!("/sagas/{saga}/approve"),
+            json!({ "plan_hash": plan_hash }),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let done = detour.settled(&saga).await;
+    assert_eq!(done.status, "completed", "{}", timeline(&done));
+    detour.bus.stop().await;
+}
+
+impl Detour {
+    /// Waits until the saga has settled or is held for an approval.
+    async fn settled_or_held(&self, saga_id: &str) -> SagaView {
+        eventually(
+            Duration::from_secs(60),
+            "the saga to settle or wait",
+            || async {
+                let view = self.show(saga_id).await;
+                (view.saga.phase.is_settled() || view.status == "awaiting-approval").then_some(view)
+            },
+        )
+        .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_that_keeps_failing_is_compensated_and_the_user_is_back_as_before() {
+    let tenant = TenantFixture::start("saga-undo", &["ada"], |_| {}).await;
+    let detour = Detour::start(
+        &tenant,
+        "saga-undo",
+        &[("DETOUR__SAGA__ACTION_DEADLINE_MS", "4000")],
+    )
+    .await;
+    let ada = tenant.upn("ada");
+    let before = cloud_user(&tenant, &ada).await;
+    // Graph answers every restore with a 503, for good.
+    tenant
+        .add_fault(json!({
+            "api": "graph", "path_contains": "/restore", "method": "POST",
+            "kind": "server-error", "status": 503,
+        }))
+        .await;
+
+    let saga = detour.start_saga(&ada, false).await;
+    let undone = detour.settled(&saga).await;
+    let story = timeline(&undone);
+    assert_eq!(undone.status, "compensated", "{story}");
+    assert!(
+        story.contains("Restore did not finish before its deadline"),
+        "{story}"
+    );
+    for compensation in ["MoveBack", "SyncBack", "VerifyRestored"] {
+        assert!(
+            story.contains(compensation),
+            "{compensation} missing from:\n{story}"
+        );
+    }
+    // Back where she started: the same object, synced, the same anchor and licences.
+    let after = cloud_user(&tenant, &ada).await;
+    for field in [
+        "id",
+        "onPremisesSyncEnabled",
+        "onPremisesImmutableId",
+        "licenseAssignmentStates",
+    ] {
+        assert_eq!(after[field], before[field], "{field}: {story}");
+    }
+    detour.bus.stop().await;
+}
