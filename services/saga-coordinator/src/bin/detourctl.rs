@@ -141,18 +141,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             user,
             ticket,
         } => {
-            let mut query = Vec::new();
-            for (key, value) in [("status", status), ("user", user), ("ticket", ticket)] {
-                if let Some(value) = value {
-                    query.push(format!("{key}={}", encode(&value)));
-                }
-            }
+            let filters = [("status", status), ("user", user), ("ticket", ticket)]
+                .into_iter()
+                .filter_map(|(key, value)| Some((key, value?)));
+            // Only for its encoding of the query string.
+            let encoded = reqwest::Url::parse_with_params("http://detour/", filters)?;
+            let query = encoded.query().unwrap_or_default();
             let body = client
-                .call(
-                    reqwest::Method::GET,
-                    &format!("/sagas?{}", query.join("&")),
-                    None,
-                )
+                .call(reqwest::Method::GET, &format!("/sagas?{query}"), None)
                 .await?;
             println!(
                 "{:<38} {:<18} {:<14} {:<20} USER",
@@ -281,17 +277,4 @@ fn parse_ticket(text: &str) -> anyhow::Result<Value> {
 
 fn text(value: &Value) -> String {
     value.as_str().map_or_else(|| "-".to_owned(), str::to_owned)
-}
-
-/// Percent-encodes a query value.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

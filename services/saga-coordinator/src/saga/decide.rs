@@ -117,20 +117,7 @@ pub fn decide(
                 index: i,
                 attempt: a,
             }),
-        ) if (i, a) == (index, attempt) => {
-            let next = State::Compensating {
-                plan: plan.clone(),
-                index: *index,
-                attempt: attempt + 1,
-                reason: reason.clone(),
-            };
-            let resend = Command::Compensate {
-                compensation: plan[*index],
-                index: *index,
-                attempt: attempt + 1,
-            };
-            Decision::new(moved(saga, next), vec![resend], Vec::new())
-        }
+        ) if (i, a) == (index, attempt) => compensate_again(saga, plan, *index, *attempt, reason),
         (
             State::NeedsAttention {
                 plan,
@@ -139,20 +126,7 @@ pub fn decide(
                 reason,
             },
             Input::Retry,
-        ) => {
-            let next = State::Compensating {
-                plan: plan.clone(),
-                index: *index,
-                attempt: attempt + 1,
-                reason: reason.clone(),
-            };
-            let resend = Command::Compensate {
-                compensation: plan[*index],
-                index: *index,
-                attempt: attempt + 1,
-            };
-            Decision::new(moved(saga, next), vec![resend], Vec::new())
-        }
+        ) => compensate_again(saga, plan, *index, *attempt, reason),
         (State::NeedsAttention { reason, .. }, Input::Resolve { note }) => {
             let next = State::Resolved {
                 reason: reason.clone(),
@@ -297,6 +271,28 @@ fn poll(
         }],
         Vec::new(),
     )
+}
+
+/// Sends `plan[index]` again as a fresh attempt after `attempt`.
+fn compensate_again(
+    saga: &Saga,
+    plan: &[Compensation],
+    index: usize,
+    attempt: u32,
+    reason: &str,
+) -> Decision {
+    let next = State::Compensating {
+        plan: plan.to_vec(),
+        index,
+        attempt: attempt + 1,
+        reason: reason.to_owned(),
+    };
+    let resend = Command::Compensate {
+        compensation: plan[index],
+        index,
+        attempt: attempt + 1,
+    };
+    Decision::new(moved(saga, next), vec![resend], Vec::new())
 }
 
 fn compensation_done(saga: &Saga, plan: &[Compensation], index: usize, reason: &str) -> Decision {
