@@ -120,9 +120,23 @@ impl ServiceHarness {
         self.launch(0).await
     }
 
+    /// Starts the `index`th service and waits until it consumes (its queue is declared), so
+    /// commands sent to it from then on are routed.
     async fn launch(&mut self, index: usize) -> anyhow::Result<()> {
         let (spec, settings) = (self.builds[index])(sources(&self.env))?;
-        self.apps.push(App::new(spec, settings).start().await?);
+        let app = App::new(spec, settings).start().await?;
+        let ready = format!("http://{}/readyz", app.ops_addr);
+        self.apps.push(app);
+        let client = reqwest::Client::new();
+        crate::eventually(
+            Duration::from_secs(20),
+            "the service to consume",
+            || async {
+                let response = client.get(&ready).send().await.ok()?;
+                response.status().is_success().then_some(())
+            },
+        )
+        .await;
         Ok(())
     }
 
