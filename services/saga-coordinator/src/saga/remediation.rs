@@ -20,7 +20,7 @@ use super::{
         SagaFacts, StepAnswer, StepCommand, StepEvent, compensation_command, interpret,
         interpret_compensation, step_command,
     },
-    state::{Command, Input, Saga, ScheduledTimer, State},
+    state::{Command, Input, Saga, ScheduledTimer, State, Timer},
 };
 
 /// How this coordinator remediates: from its configuration.
@@ -97,6 +97,24 @@ pub struct Reads {
     pub mailbox: Option<Option<MailboxState>>,
     pub tenant: Option<TenantRead>,
     pub connect: Option<ConnectStateRead>,
+}
+
+impl Reads {
+    /// The reads not answered yet.
+    pub fn missing(&self) -> Vec<Read> {
+        let answered = [
+            self.ad.is_some(),
+            self.cloud.is_some(),
+            self.mailbox.is_some(),
+            self.tenant.is_some(),
+            self.connect.is_some(),
+        ];
+        Read::ALL
+            .into_iter()
+            .zip(answered)
+            .filter_map(|(read, done)| (!done).then_some(read))
+            .collect()
+    }
 }
 
 /// What a command sent on a remediation's behalf was for: its answer is read in this light.
@@ -185,8 +203,9 @@ impl Advance {
     }
 }
 
-/// A new remediation for `user`: its first phase and the reads to send.
-pub fn begin(user: &str) -> Advance {
+/// A new remediation for `user`: its first phase, the reads to send, and the time by which
+/// they must all be answered.
+pub fn begin(policy: &Policy, user: &str, now: OffsetDateTime) -> Advance {
     Advance {
         next: Phase::Diagnosing {
             reads: Reads::default(),
@@ -195,7 +214,10 @@ pub fn begin(user: &str) -> Advance {
             .iter()
             .map(|read| (Purpose::Read { read: *read }, read.command(user)))
             .collect(),
-        timers: Vec::new(),
+        timers: vec![ScheduledTimer {
+            at: now + policy.timing.action_deadline,
+            timer: Timer::DiagnosisDeadline,
+        }],
         note: Some(
             "diagnosing: reading AD, the cloud user, the mailbox, tenant and Connect".into(),
         ),
@@ -229,6 +251,23 @@ pub fn advance(
             },
             format!("cannot diagnose: the {read:?} read failed: {reason}"),
         ),
+        (Phase::Diagnosing { reads }, Event::Saga(Input::Timer(Timer::DiagnosisDeadline))) => {
+            let missing: Vec<String> = reads
+                .missing()
+                .iter()
+                .map(|read| format!("{read:?}"))
+                .collect();
+            let reason = format!(
+                "no answer to the {} read(s) in time: is the service running?",
+                missing.join(", ")
+            );
+            Advance::to(
+                Phase::Undiagnosable {
+                    reason: reason.clone(),
+                },
+                format!("cannot diagnose: {reason}"),
+            )
+        }
         (Phase::Queued { plan, facts }, Event::Admitted) => {
             let saga = if policy.approval_required {
                 Saga::gated(plan.hash())

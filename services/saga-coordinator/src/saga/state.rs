@@ -156,6 +156,8 @@ pub enum Timer {
     Deadline { step: Step, attempt: u32 },
     /// Try a failed compensation again.
     RetryCompensation { index: usize, attempt: u32 },
+    /// The diagnosis's reads must all be answered by now.
+    DiagnosisDeadline,
 }
 
 /// A command for the shell to send: it maps each to a bus message using the saga's facts.

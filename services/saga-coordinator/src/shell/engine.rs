@@ -116,8 +116,11 @@ impl Engine {
         let saga_id = SagaId::new();
         let now = OffsetDateTime::now_utc();
         let Advance {
-            next, sends, note, ..
-        } = begin(&user);
+            next,
+            sends,
+            timers,
+            note,
+        } = begin(&self.policy, &user, now);
         let record = SagaRecord {
             saga_id,
             user: user.clone(),
@@ -157,7 +160,7 @@ impl Engine {
             record,
             inbox: None,
             outbox,
-            timers: Vec::new(),
+            timers: timers.into_iter().map(|t| (t.at, t.timer)).collect(),
             fired_timer: None,
             log,
         };

@@ -54,7 +54,7 @@ fn answer(read: Read, facts: &Facts) -> StepEvent {
 }
 
 fn diagnose_with(policy: &Policy, facts: &Facts, dry_run: bool) -> Advance {
-    let started = begin("ada@contoso.com");
+    let started = begin(policy, "ada@contoso.com", now());
     let reads: Vec<Read> = started
         .sends
         .iter()
@@ -174,8 +174,36 @@ fn a_user_with_the_address_needs_nothing_and_a_risky_one_is_refused() {
 }
 
 #[test]
+fn reads_that_never_come_end_the_diagnosis_at_its_deadline() {
+    let policy = policy(false);
+    let started = begin(&policy, "ada@contoso.com", now());
+    let deadline = &started.timers[0];
+    assert_eq!(deadline.timer, Timer::DiagnosisDeadline);
+    let answered = Event::Answered {
+        purpose: Purpose::Read { read: Read::Tenant },
+        answer: answer(Read::Tenant, &sample_facts()),
+    };
+    let waiting = advance(&policy, &started.next, false, &answered, now());
+    let timeout = Event::Saga(Input::Timer(Timer::DiagnosisDeadline));
+    let ended = advance(&policy, &waiting.next, false, &timeout, deadline.at);
+    let Phase::Undiagnosable { reason } = &ended.next else {
+        panic!("{:?}", ended.next)
+    };
+    assert!(
+        reason.contains("AdUser, CloudUser, Mailbox, Connect"),
+        "{reason}"
+    );
+    // Once diagnosed, the deadline is stale.
+    let diagnosed = diagnose_with(&policy, &sample_facts(), false);
+    assert_eq!(
+        advance(&policy, &diagnosed.next, false, &timeout, deadline.at),
+        Advance::unchanged(&diagnosed.next)
+    );
+}
+
+#[test]
 fn a_failed_read_ends_the_remediation_before_anything_changes() {
-    let started = begin("ghost@contoso.com");
+    let started = begin(&policy(false), "ghost@contoso.com", now());
     let failed = Event::Answered {
         purpose: Purpose::Read { read: Read::AdUser },
         answer: StepEvent::AdFailed(AdOpsCommandFailed {
