@@ -302,12 +302,13 @@ impl Store {
         let version = match commit.expected_version {
             None => {
                 let inserted = sqlx::query(
-                    "INSERT INTO sagas (saga_id, version, user_key, ticket, status, strategy, \
-                     holds_user, holds_slot, record, created_at, updated_at) \
-                     VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    "INSERT INTO sagas (saga_id, version, user_key, user_name, ticket, status, \
+                     strategy, holds_user, holds_slot, record, created_at, updated_at) \
+                     VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(&id)
                 .bind(user_key(&record.user))
+                .bind(&record.user)
                 .bind(record.ticket.as_ref().map(ToString::to_string))
                 .bind(status)
                 .bind(strategy)
@@ -402,14 +403,22 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        for entry in &commit.log {
-            sqlx::query("INSERT INTO saga_log (saga_id, at, kind, detail) VALUES ($1, $2, $3, $4)")
-                .bind(&id)
-                .bind(millis(entry.at))
-                .bind(&entry.kind)
-                .bind(&entry.detail)
-                .execute(&mut *tx)
-                .await?;
+        if !commit.log.is_empty() {
+            let rows = numbered(1, commit.log.len(), |n| {
+                let first = 4 * n - 3;
+                format!("(${first}, ${}, ${}, ${})", first + 1, first + 2, first + 3)
+            });
+            let sql = format!("INSERT INTO saga_log (saga_id, at, kind, detail) VALUES {rows}");
+            // Only placeholders are interpolated.
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for entry in &commit.log {
+                query = query
+                    .bind(id.clone())
+                    .bind(millis(entry.at))
+                    .bind(entry.kind.clone())
+                    .bind(entry.detail.clone());
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(Committed::Applied { version })
@@ -471,12 +480,19 @@ impl Store {
             .collect()
     }
 
-    pub async fn mark_published(&self, seq: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET published_at = $1 WHERE seq = $2")
-            .bind(millis(OffsetDateTime::now_utc()))
-            .bind(seq)
-            .execute(&self.pool)
-            .await?;
+    /// Marks these outbox rows published, in one write.
+    pub async fn mark_published(&self, seqs: &[i64]) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let list = numbered(2, seqs.len(), |n| format!("${n}"));
+        let sql = format!("UPDATE outbox SET published_at = $1 WHERE seq IN ({list})");
+        // Only placeholders are interpolated.
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(millis(OffsetDateTime::now_utc()));
+        for seq in seqs {
+            query = query.bind(*seq);
+        }
+        query.execute(&self.pool).await?;
         Ok(())
     }
 
@@ -547,7 +563,7 @@ impl Store {
     /// Remediations matching `filter`, newest first.
     pub async fn list(&self, filter: &Filter) -> Result<Vec<Summary>, StoreError> {
         let rows = sqlx::query(
-            "SELECT saga_id, record, status, strategy, ticket, created_at, updated_at FROM sagas \
+            "SELECT saga_id, user_name, status, strategy, ticket, created_at, updated_at FROM sagas \
              WHERE ($1 = '' OR status = $1) AND ($2 = '' OR user_key = $2) \
              AND ($3 = '' OR ticket = $3) ORDER BY created_at DESC, saga_id DESC LIMIT $4",
         )
@@ -559,11 +575,9 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
-                let record: String = row.try_get("record")?;
-                let record: SagaRecord = parse("saga record", &record)?;
                 Ok(Summary {
-                    saga_id: record.saga_id,
-                    user: record.user,
+                    saga_id: saga_id(row)?,
+                    user: row.try_get("user_name")?,
                     ticket: row.try_get("ticket")?,
                     status: row.try_get("status")?,
                     strategy: row.try_get("strategy")?,
@@ -624,6 +638,14 @@ fn create_parent_directory(url: &str) -> Result<(), StoreError> {
         }
         _ => Ok(()),
     }
+}
+
+/// `count` comma-separated items, the `n`th (from `first`) made by `item`.
+fn numbered(first: usize, count: usize, item: impl Fn(usize) -> String) -> String {
+    (first..first + count)
+        .map(item)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Users compare case-insensitively, as UPNs do.

@@ -5,7 +5,8 @@
 //! # Layout
 //! `chaos_proxy` (cut and restore a TCP link, for one test), `database` (a PostgreSQL database
 //! or SQLite file per test), `stack` (what the dev stack wrote to `stack.env`), `rabbit` (per-test vhosts, forced
-//! disconnects through the management API), `directory` (per-test OUs over verified LDAPS),
+//! disconnects through the management API), `directory` (per-test OUs over verified LDAPS), `instant_world` (the step services'
+//! healthy answers at once, to measure or break the coordinator alone),
 //! `otlp` (an OTLP/HTTP receiver decoding real protobuf), `poll` (wait for a condition with a
 //! deadline, never a bare sleep), `service_harness` (a service in-process on a test vhost, with
 //! commands in and answers out).
@@ -19,6 +20,7 @@
 pub mod chaos_proxy;
 pub mod database;
 pub mod directory;
+pub mod instant_world;
 pub mod otlp;
 pub mod poll;
 pub mod rabbit;
@@ -28,6 +30,7 @@ pub mod stack;
 pub use chaos_proxy::ChaosProxy;
 pub use database::{TestDatabase, TestSqlite};
 pub use directory::{Directory, TestOu};
+pub use instant_world::InstantWorld;
 pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use poll::eventually;
 pub use rabbit::TestVhost;

@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS sagas (
     saga_id TEXT PRIMARY KEY,
     version BIGINT NOT NULL,
     user_key TEXT NOT NULL,
+    user_name TEXT NOT NULL,
     ticket TEXT,
     status TEXT NOT NULL,
     strategy TEXT,

@@ -268,7 +268,7 @@ on_both_backends! {
             })
             .collect();
         assert_eq!(attempts, vec![1, 2, 3]);
-        store.mark_published(pending[0].seq).await.unwrap();
+        store.mark_published(&[pending[0].seq]).await.unwrap();
         assert_eq!(store.unpublished(10).await.unwrap().len(), 2);
         assert!(store.purpose_of("no-such-message").await.unwrap().is_none());
     }

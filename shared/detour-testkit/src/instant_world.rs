@@ -1,0 +1,474 @@
+//! A stand-in for the four step services that answers every command at once with the outcome
+//! a healthy round trip expects, so the coordinator alone can be measured (the benchmark) or
+//! broken (the crash tests) without Samba and tenant-sim setting the pace. It keeps the
+//! effects it carried out, per user: a repeated command is answered as "already done" and
+//! never counted twice, as the real services do.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+};
+
+use detour_bus::{AmqpSettings, Consumer, Incoming, Outcome, Publisher, QueueSpec};
+use detour_contracts::{
+    COMMANDS_EXCHANGE, Envelope, Message,
+    ad_ops::{AdUserSnapshot, FindUser, MoveUser, MoveUserToDn, UserFound, UserLookup, UserMoved},
+    cloud_directory::{
+        AssignLicense, CloudUserRead, CloudUserState, DeletedUserRead, DeletedUserState,
+        LicenseAssigned, LicenseAssignment, LicenseRemoved, ReadCloudUser, ReadDeletedUser,
+        ReadTenant, RemoveLicense, RestoreUser, SkuSeats, TenantRead, UserRestored,
+    },
+    connect_agent::{ObjectOutcome, ObjectResult, PolicyType, RunOutcome, SchedulerState},
+    mailbox_ops::{AddEmailAddress, EmailAddressAdded, MailboxRead, MailboxState, ReadMailbox},
+    sync_trigger::{
+        ConnectStateRead, ReadConnectState, RequestSyncCycle, RunStats, SyncCycleCompleted,
+    },
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// The tenant's coexistence domain in this world.
+pub const WORLD_DOMAIN: &str = "bench.mail.onmicrosoft.com";
+/// The SKU every user holds through a group, and the one given temporarily.
+pub const WORLD_SKU: Uuid = Uuid::from_u128(0xE3);
+/// The OU users live in; users are parked in `OU=Parked,<base>`.
+pub const WORLD_BASE: &str = "DC=bench,DC=example";
+
+/// What the world did, per user id: each effect counted once.
+#[derive(Debug, Default, Clone)]
+pub struct Effects {
+    pub descoped: u32,
+    pub rescoped: u32,
+    pub restored: u32,
+    pub licensed: u32,
+    pub unlicensed: u32,
+    pub address_added: u32,
+    pub deleted_by_sync: u32,
+    pub matched_by_sync: u32,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Per AD object: parked (out of scope) or not.
+    parked: HashMap<Uuid, bool>,
+    /// AD objects whose cloud user the last cycle deleted, not yet matched again.
+    out_of_cloud: HashSet<Uuid>,
+    /// Cloud users in deleted items, and those holding the direct licence or the address.
+    deleted: HashSet<Uuid>,
+    licensed: HashSet<Uuid>,
+    addressed: HashSet<String>,
+    /// The UPN behind each AD object found by UPN.
+    object_upns: HashMap<Uuid, String>,
+    effects: HashMap<Uuid, Effects>,
+    /// The UPN behind each cloud id handed out, so reads by id find the same user.
+    upns: HashMap<Uuid, String>,
+    commands: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct InstantWorld {
+    state: Arc<Mutex<State>>,
+    shutdown: CancellationToken,
+}
+
+impl InstantWorld {
+    /// Starts answering on `amqp`'s vhost, until dropped.
+    pub async fn start(amqp: AmqpSettings) -> anyhow::Result<Self> {
+        let mut queue = QueueSpec::new("instant-world");
+        for service in ["ad-ops", "sync-trigger", "cloud-directory", "mailbox-ops"] {
+            queue = queue.bind(COMMANDS_EXCHANGE, &format!("{service}.#"));
+        }
+        let consumer = Consumer::new(amqp.clone(), queue, "instant world");
+        consumer.declare().await?;
+        let publisher = Publisher::new(amqp, "instant world");
+        let world = Self {
+            state: Arc::default(),
+            shutdown: CancellationToken::new(),
+        };
+        let (answering, stop) = (world.clone(), world.shutdown.clone());
+        tokio::spawn(async move {
+            consumer
+                .run(
+                    |incoming| {
+                        let (world, publisher) = (answering.clone(), publisher.clone());
+                        async move { world.answer(&publisher, incoming).await }
+                    },
+                    stop,
+                )
+                .await;
+        });
+        Ok(world)
+    }
+
+    /// The effects carried out for the user with this UPN (in AD and in the cloud).
+    pub fn effects(&self, upn: &str) -> Effects {
+        let state = self.lock();
+        let of = |id: Uuid| state.effects.get(&id).cloned().unwrap_or_default();
+        let (ad, cloud) = (of(Self::object_guid(upn)), of(Self::cloud_id(upn)));
+        Effects {
+            descoped: ad.descoped,
+            rescoped: ad.rescoped,
+            deleted_by_sync: ad.deleted_by_sync,
+            matched_by_sync: ad.matched_by_sync,
+            restored: cloud.restored,
+            licensed: cloud.licensed,
+            unlicensed: cloud.unlicensed,
+            address_added: cloud.address_added,
+        }
+    }
+
+    /// Stops answering.
+    pub fn stop(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Commands answered so far, repeats included.
+    pub fn commands(&self) -> u64 {
+        self.lock().commands
+    }
+
+    /// The object guid the world gives the user with this UPN.
+    pub fn object_guid(upn: &str) -> Uuid {
+        stable_id("ad", upn)
+    }
+
+    fn cloud_id(user: &str) -> Uuid {
+        user.parse().unwrap_or_else(|_| stable_id("cloud", user))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn effect(&self, object_guid: Uuid, change: impl FnOnce(&mut Effects)) {
+        change(self.lock().effects.entry(object_guid).or_default());
+    }
+
+    async fn answer(&self, publisher: &Publisher, incoming: Incoming) -> Outcome {
+        self.lock().commands += 1;
+        let Ok(header) = incoming.header() else {
+            return Outcome::Reject("not an envelope".into());
+        };
+        match header.message_type.as_str() {
+            FindUser::NAME => reply(publisher, &incoming, |c: FindUser| self.find(c)).await,
+            MoveUser::NAME => {
+                reply(publisher, &incoming, |c: MoveUser| {
+                    self.moved(c.object_guid, true)
+                })
+                .await
+            }
+            MoveUserToDn::NAME => {
+                reply(publisher, &incoming, |c: MoveUserToDn| {
+                    self.moved(c.object_guid, false)
+                })
+                .await
+            }
+            RequestSyncCycle::NAME => {
+                reply(publisher, &incoming, |c: RequestSyncCycle| self.sync(c)).await
+            }
+            ReadConnectState::NAME => {
+                reply(publisher, &incoming, |_: ReadConnectState| connect_state()).await
+            }
+            ReadCloudUser::NAME => {
+                reply(publisher, &incoming, |c: ReadCloudUser| CloudUserRead {
+                    user: Some(self.cloud_user(&c.user)),
+                    requested: c.user,
+                })
+                .await
+            }
+            ReadTenant::NAME => reply(publisher, &incoming, |_: ReadTenant| tenant()).await,
+            ReadDeletedUser::NAME => {
+                reply(publisher, &incoming, |c: ReadDeletedUser| DeletedUserRead {
+                    id: c.id,
+                    user: Some(DeletedUserState {
+                        id: c.id,
+                        user_principal_name: format!("{}deleted@bench.example", c.id.simple()),
+                        deleted_date_time: "2026-11-27T00:00:00Z".into(),
+                    }),
+                })
+                .await
+            }
+            RestoreUser::NAME => {
+                reply(publisher, &incoming, |c: RestoreUser| {
+                    let restored = self.lock().deleted.remove(&c.id);
+                    if restored {
+                        self.effect(c.id, |e| e.restored += 1);
+                    }
+                    UserRestored {
+                        id: c.id,
+                        user_principal_name: format!("{}@bench.example", c.id.simple()),
+                        already_active: !restored,
+                    }
+                })
+                .await
+            }
+            AssignLicense::NAME => {
+                reply(publisher, &incoming, |c: AssignLicense| {
+                    let assigned = self.lock().licensed.insert(c.user_id);
+                    if assigned {
+                        self.effect(c.user_id, |e| e.licensed += 1);
+                    }
+                    LicenseAssigned {
+                        user_id: c.user_id,
+                        sku_id: c.sku_id,
+                        already_assigned: !assigned,
+                    }
+                })
+                .await
+            }
+            RemoveLicense::NAME => {
+                reply(publisher, &incoming, |c: RemoveLicense| {
+                    let removed = self.lock().licensed.remove(&c.user_id);
+                    if removed {
+                        self.effect(c.user_id, |e| e.unlicensed += 1);
+                    }
+                    LicenseRemoved {
+                        user_id: c.user_id,
+                        sku_id: c.sku_id,
+                        already_absent: !removed,
+                    }
+                })
+                .await
+            }
+            ReadMailbox::NAME => {
+                reply(publisher, &incoming, |c: ReadMailbox| MailboxRead {
+                    mailbox: Some(mailbox(&c.identity)),
+                    identity: c.identity,
+                })
+                .await
+            }
+            AddEmailAddress::NAME => {
+                reply(publisher, &incoming, |c: AddEmailAddress| {
+                    let key = format!("{}|{}", c.identity.to_lowercase(), c.address.to_lowercase());
+                    let added = self.lock().addressed.insert(key);
+                    if added {
+                        let id = Self::cloud_id(&c.identity);
+                        self.effect(id, |e| e.address_added += 1);
+                    }
+                    EmailAddressAdded {
+                        identity: c.identity,
+                        address: c.address,
+                        already_present: !added,
+                    }
+                })
+                .await
+            }
+            other => Outcome::Reject(format!("the instant world does not do {other}")),
+        }
+    }
+
+    fn find(&self, command: FindUser) -> UserFound {
+        let (object_guid, upn) = match command.lookup {
+            UserLookup::UserPrincipalName(upn) => {
+                let guid = Self::object_guid(&upn);
+                self.lock().object_upns.insert(guid, upn.clone());
+                (guid, upn)
+            }
+            UserLookup::ObjectGuid(guid) => (guid, format!("{}@bench.example", guid.simple())),
+            UserLookup::SamAccountName(sam) => {
+                let upn = format!("{sam}@bench.example");
+                (Self::object_guid(&upn), upn)
+            }
+        };
+        UserFound {
+            snapshot: AdUserSnapshot {
+                object_guid,
+                distinguished_name: format!("CN={},OU=Staff,{WORLD_BASE}", object_guid.simple()),
+                consistency_guid: None,
+                sam_account_name: upn.split('@').next().unwrap_or_default().to_owned(),
+                user_principal_name: Some(upn),
+                proxy_addresses: Vec::new(),
+                member_of: Vec::new(),
+                admin_description: None,
+            },
+        }
+    }
+
+    /// Moves are idempotent: a move to where the user already is changes nothing.
+    fn moved(&self, object_guid: Uuid, park: bool) -> UserMoved {
+        let mut state = self.lock();
+        let parked = state.parked.entry(object_guid).or_insert(false);
+        let already_there = *parked == park;
+        *parked = park;
+        if !already_there {
+            let effects = state.effects.entry(object_guid).or_default();
+            if park {
+                effects.descoped += 1;
+            } else {
+                effects.rescoped += 1;
+            }
+        }
+        let staff = format!("CN={},OU=Staff,{WORLD_BASE}", object_guid.simple());
+        let parked_dn = format!("CN={},OU=Parked,{WORLD_BASE}", object_guid.simple());
+        let (from, to) = if park {
+            (staff, parked_dn)
+        } else {
+            (parked_dn, staff)
+        };
+        UserMoved {
+            object_guid,
+            from,
+            to,
+            already_there,
+        }
+    }
+
+    /// A parked user's cloud user is deleted by the cycle (once); one back in scope is
+    /// matched again (once); a cycle that finds nothing new reports the same outcome and
+    /// counts nothing.
+    fn sync(&self, command: RequestSyncCycle) -> SyncCycleCompleted {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let objects = command
+            .objects
+            .iter()
+            .map(|guid| {
+                let parked = state.parked.get(guid).copied().unwrap_or(false);
+                let cloud_id = state.object_upns.get(guid).map(|upn| Self::cloud_id(upn));
+                let effects = state.effects.entry(*guid).or_default();
+                let outcome = if parked {
+                    if state.out_of_cloud.insert(*guid) {
+                        effects.deleted_by_sync += 1;
+                        state.deleted.extend(cloud_id);
+                    }
+                    ObjectOutcome::Deleted
+                } else {
+                    if state.out_of_cloud.remove(guid) {
+                        effects.matched_by_sync += 1;
+                    }
+                    ObjectOutcome::Matched
+                };
+                ObjectResult {
+                    object_guid: *guid,
+                    distinguished_name: format!("CN={},OU=Staff,{WORLD_BASE}", guid.simple()),
+                    outcome,
+                    cloud_object_id: None,
+                    detail: String::new(),
+                }
+            })
+            .collect();
+        SyncCycleCompleted {
+            run_id: Uuid::new_v4(),
+            policy_type: command.policy_type,
+            outcome: RunOutcome::Success,
+            objects,
+            stats: RunStats::default(),
+            requests_coalesced: 1,
+        }
+    }
+}
+
+/// Decodes the command, builds the answer, publishes it as caused by the command.
+async fn reply<C: Message + Clone, E: Message>(
+    publisher: &Publisher,
+    incoming: &Incoming,
+    answer: impl FnOnce(C) -> E,
+) -> Outcome {
+    let command = match incoming.decode::<C>() {
+        Ok(command) => command,
+        Err(error) => return Outcome::Reject(error.to_string()),
+    };
+    let event = answer(command.payload.clone());
+    match publisher
+        .publish(&Envelope::caused_by(event, &command))
+        .await
+    {
+        Ok(()) => Outcome::Handled,
+        Err(error) => Outcome::Retry(error.to_string()),
+    }
+}
+
+/// The same id for the same name, every run (FNV-1a over the kind and the lowercased name).
+fn stable_id(kind: &str, name: &str) -> Uuid {
+    let hash = |seed: u64| {
+        format!("{kind}/{}", name.to_lowercase())
+            .bytes()
+            .fold(seed, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            })
+    };
+    Uuid::from_u64_pair(hash(0xcbf2_9ce4_8422_2325), hash(0x8422_2325_cbf2_9ce4))
+}
+
+impl InstantWorld {
+    /// A synced, group-licensed user that already shows the coexistence address (so the
+    /// final check passes at once); its mailbox is what diagnosis looks at, and that lacks it.
+    fn cloud_user(&self, user: &str) -> CloudUserState {
+        let id = Self::cloud_id(user);
+        let upn = {
+            let mut state = self.lock();
+            if user.contains('@') {
+                state.upns.insert(id, user.to_owned());
+            }
+            state
+                .upns
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| format!("{id}@bench.example"))
+        };
+        healthy_user(id, &upn)
+    }
+}
+
+fn healthy_user(id: Uuid, upn: &str) -> CloudUserState {
+    let alias = upn.split('@').next().unwrap_or(upn).to_owned();
+    CloudUserState {
+        id,
+        user_principal_name: upn.to_owned(),
+        mail_nickname: Some(alias.clone()),
+        on_premises_sync_enabled: Some(true),
+        on_premises_immutable_id: Some("anchor".into()),
+        on_premises_distinguished_name: None,
+        proxy_addresses: vec![format!("smtp:{alias}@{WORLD_DOMAIN}")],
+        usage_location: Some("PL".into()),
+        licenses: vec![LicenseAssignment {
+            sku_id: WORLD_SKU,
+            assigned_by_group: Some(Uuid::from_u128(1)),
+            state: "Active".into(),
+        }],
+        admin_roles: Vec::new(),
+    }
+}
+
+fn mailbox(identity: &str) -> MailboxState {
+    MailboxState {
+        external_directory_object_id: InstantWorld::cloud_id(identity),
+        primary_smtp_address: identity.to_owned(),
+        email_addresses: vec![format!("SMTP:{identity}")],
+        recipient_type_details: "UserMailbox".into(),
+        is_dir_synced: false,
+        is_exchange_cloud_managed: false,
+    }
+}
+
+fn tenant() -> TenantRead {
+    TenantRead {
+        block_soft_match_enabled: false,
+        block_cloud_object_takeover_through_hard_match_enabled: false,
+        skus: vec![SkuSeats {
+            sku_id: WORLD_SKU,
+            sku_part_number: "ENTERPRISEPACK".into(),
+            prepaid_units: 100_000,
+            consumed_units: 1,
+        }],
+    }
+}
+
+fn connect_state() -> ConnectStateRead {
+    ConnectStateRead {
+        connect_version: "2.4.18.0".into(),
+        scheduler: SchedulerState {
+            sync_cycle_enabled: true,
+            sync_cycle_in_progress: false,
+            next_sync_cycle_policy_type: PolicyType::Delta,
+            next_sync_cycle_start_time_in_utc: None,
+            currently_effective_sync_cycle_interval_seconds: 1800,
+            staging_mode_enabled: false,
+            scheduler_suspended: false,
+        },
+        deletion_threshold_enabled: true,
+        deletion_threshold: 500,
+    }
+}
