@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use detour_contracts::cloud_directory::{
-    CloudUserState, DeletedUserState, LicenseAssignment, SkuSeats, TenantRead,
+    AddressHolder, CloudUserState, DeletedUserState, LicenseAssignment, SkuSeats, TenantRead,
 };
 use detour_entra::{AfterWrite, Answer, CallError, Caller, EntraSettings};
 use reqwest::StatusCode;
@@ -168,6 +168,37 @@ impl GraphClient {
             }
         }
         Ok(found)
+    }
+
+    /// Live users whose proxyAddresses hold `address` as a primary or secondary SMTP
+    /// address (one filter per prefix: case-insensitive matching of proxyAddresses is not
+    /// documented [S4]).
+    pub async fn address_holders(&self, address: &str) -> Result<Vec<AddressHolder>, GraphError> {
+        let bare = address
+            .split_once(':')
+            .map_or(address, |(_, rest)| rest)
+            .replace('\'', "''");
+        let mut holders: Vec<AddressHolder> = Vec::new();
+        for prefix in ["smtp", "SMTP"] {
+            let filter = format!("proxyAddresses/any(p:p eq '{prefix}:{bare}')");
+            let path = format!(
+                "/users?$filter={}&$select=id,userPrincipalName",
+                segment(&filter)
+            );
+            let body = self.read(reqwest::Method::GET, &path, None).await?;
+            for user in body["value"].as_array().into_iter().flatten() {
+                let Ok(id) = text(&user["id"]).parse::<Uuid>() else {
+                    continue;
+                };
+                if !holders.iter().any(|h| h.id == id) {
+                    holders.push(AddressHolder {
+                        id,
+                        user_principal_name: text(&user["userPrincipalName"]),
+                    });
+                }
+            }
+        }
+        Ok(holders)
     }
 
     pub async fn deleted_user(&self, id: Uuid) -> Result<Option<DeletedUserState>, GraphError> {

@@ -8,9 +8,10 @@ use detour_bus::Outcome;
 use detour_contracts::{
     Envelope, Message, Service,
     cloud_directory::{
-        AssignLicense, CloudCommandFailed, CloudFailureKind, CloudUserRead, CloudUsersRead,
-        DeletedUserRead, LicenseAssigned, LicenseRemoved, ReadCloudUser, ReadCloudUsers,
-        ReadDeletedUser, ReadTenant, RemoveLicense, RestoreUser, UserRestored,
+        AddressHoldersFound, AssignLicense, CloudCommandFailed, CloudFailureKind, CloudUserRead,
+        CloudUsersRead, DeletedUserRead, FindAddressHolders, LicenseAssigned, LicenseRemoved,
+        ReadCloudUser, ReadCloudUsers, ReadDeletedUser, ReadTenant, RemoveLicense, RestoreUser,
+        UserRestored,
     },
 };
 use detour_service::{Dispatch, HandlerContext};
@@ -37,6 +38,7 @@ pub fn dispatch(graph: Arc<GraphClient>) -> Dispatch {
     let dispatch = on!(dispatch, graph, ReadCloudUsers, read_users);
     let dispatch = on!(dispatch, graph, ReadDeletedUser, read_deleted);
     let dispatch = on!(dispatch, graph, ReadTenant, read_tenant);
+    let dispatch = on!(dispatch, graph, FindAddressHolders, find_holders);
     let dispatch = on!(dispatch, graph, RestoreUser, restore);
     let dispatch = on!(dispatch, graph, AssignLicense, assign);
     on!(dispatch, graph, RemoveLicense, remove)
@@ -121,6 +123,31 @@ async fn read_tenant(
 ) -> Outcome {
     match graph.tenant().await {
         Ok(tenant) => context.reply(&command, tenant).await,
+        Err(error) => fail(&context, &command, error).await,
+    }
+}
+
+async fn find_holders(
+    graph: &GraphClient,
+    command: Envelope<FindAddressHolders>,
+    context: HandlerContext,
+) -> Outcome {
+    let address = command.payload.address.clone();
+    let result = async {
+        check_text("address", &address)?;
+        if !address.contains('@') {
+            return Err(GraphError::Invalid(format!(
+                "{address:?} is not an address"
+            )));
+        }
+        graph.address_holders(&address).await
+    };
+    match result.await {
+        Ok(holders) => {
+            context
+                .reply(&command, AddressHoldersFound { address, holders })
+                .await
+        }
         Err(error) => fail(&context, &command, error).await,
     }
 }

@@ -64,6 +64,8 @@ pub fn catalog() -> Vec<MessageSpec> {
         MessageSpec::of::<cloud::LicenseAssigned>(),
         MessageSpec::of::<cloud::RemoveLicense>(),
         MessageSpec::of::<cloud::LicenseRemoved>(),
+        MessageSpec::of::<cloud::FindAddressHolders>(),
+        MessageSpec::of::<cloud::AddressHoldersFound>(),
         MessageSpec::of::<cloud::CloudCommandFailed>(),
         MessageSpec::of::<mailbox::ReadMailbox>(),
         MessageSpec::of::<mailbox::MailboxRead>(),

@@ -178,6 +178,40 @@ pub struct LicenseRemoved {
 }
 service_message!(LicenseRemoved, CloudDirectory, "license-removed", Event);
 
+/// Finds the objects whose proxyAddresses hold `address` (with or without its `smtp:` prefix),
+/// so an address is never added where another object already has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindAddressHolders {
+    pub address: String,
+}
+service_message!(
+    FindAddressHolders,
+    CloudDirectory,
+    "find-address-holders",
+    Command
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressHolder {
+    pub id: Uuid,
+    pub user_principal_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressHoldersFound {
+    pub address: String,
+    pub holders: Vec<AddressHolder>,
+}
+service_message!(
+    AddressHoldersFound,
+    CloudDirectory,
+    "address-holders-found",
+    Event
+);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CloudFailureKind {

@@ -14,9 +14,10 @@ use detour_contracts::{
     COMMANDS_EXCHANGE, Envelope, Message,
     ad_ops::{AdUserSnapshot, FindUser, MoveUser, MoveUserToDn, UserFound, UserLookup, UserMoved},
     cloud_directory::{
-        AssignLicense, CloudUserRead, CloudUserState, DeletedUserRead, DeletedUserState,
-        LicenseAssigned, LicenseAssignment, LicenseRemoved, ReadCloudUser, ReadDeletedUser,
-        ReadTenant, RemoveLicense, RestoreUser, SkuSeats, TenantRead, UserRestored,
+        AddressHoldersFound, AssignLicense, CloudUserRead, CloudUserState, DeletedUserRead,
+        DeletedUserState, FindAddressHolders, LicenseAssigned, LicenseAssignment, LicenseRemoved,
+        ReadCloudUser, ReadDeletedUser, ReadTenant, RemoveLicense, RestoreUser, SkuSeats,
+        TenantRead, UserRestored,
     },
     connect_agent::{ObjectOutcome, ObjectResult, PolicyType, RunOutcome, SchedulerState},
     mailbox_ops::{AddEmailAddress, EmailAddressAdded, MailboxRead, MailboxState, ReadMailbox},
@@ -179,6 +180,15 @@ impl InstantWorld {
                 .await
             }
             ReadTenant::NAME => reply(publisher, &incoming, |_: ReadTenant| tenant()).await,
+            FindAddressHolders::NAME => {
+                reply(publisher, &incoming, |c: FindAddressHolders| {
+                    AddressHoldersFound {
+                        address: c.address,
+                        holders: Vec::new(),
+                    }
+                })
+                .await
+            }
             ReadDeletedUser::NAME => {
                 reply(publisher, &incoming, |c: ReadDeletedUser| DeletedUserRead {
                     id: c.id,

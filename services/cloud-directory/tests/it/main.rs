@@ -429,3 +429,46 @@ async fn hostile_names_are_refused_or_looked_up_literally() {
     }
     service.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_who_holds_an_address_whatever_its_prefix() {
+    use detour_contracts::cloud_directory::{AddressHoldersFound, FindAddressHolders};
+    let (tenant, mut service) = start("cd-holders", &["ada", "bob"], |_| {}).await;
+    let bob_address = format!("{}@contoso.mail.onmicrosoft.com", tenant.sam("bob"));
+    for asked in [format!("smtp:{bob_address}"), bob_address.to_uppercase()] {
+        let found = service
+            .send(FindAddressHolders {
+                address: asked.clone(),
+            })
+            .await
+            .decode::<AddressHoldersFound>();
+        let holders: Vec<_> = found
+            .holders
+            .iter()
+            .map(|h| h.user_principal_name.as_str())
+            .collect();
+        assert_eq!(holders, [tenant.upn("bob").as_str()], "{asked}");
+    }
+    let nobody = service
+        .send(FindAddressHolders {
+            address: format!("smtp:{}@contoso.mail.onmicrosoft.com", tenant.sam("ada")),
+        })
+        .await
+        .decode::<AddressHoldersFound>();
+    assert!(nobody.holders.is_empty());
+    // A quote is escaped into the filter, not a way out of it.
+    let quoted = service
+        .send(FindAddressHolders {
+            address: "o'brien@contoso.mail.onmicrosoft.com') or true or ('".into(),
+        })
+        .await
+        .decode::<AddressHoldersFound>();
+    assert!(quoted.holders.is_empty());
+    let refused = service
+        .send(FindAddressHolders {
+            address: "not an address".into(),
+        })
+        .await
+        .decode::<CloudCommandFailed>();
+    assert_eq!(refused.kind, CloudFailureKind::Invalid);
+}

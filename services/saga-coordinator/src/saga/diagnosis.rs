@@ -98,15 +98,7 @@ pub fn diagnose(facts: &Facts, prefer_cloud_managed: bool) -> Diagnosis {
             format!("{} has no active mailbox", cloud.user_principal_name),
         );
     };
-    let alias = cloud.mail_nickname.clone().unwrap_or_else(|| {
-        cloud
-            .user_principal_name
-            .split('@')
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-    });
-    let address = format!("smtp:{alias}@{}", facts.coexistence_domain);
+    let address = coexistence_address(cloud, &facts.coexistence_domain);
     if mailbox
         .email_addresses
         .iter()
@@ -197,6 +189,20 @@ pub fn diagnose(facts: &Facts, prefer_cloud_managed: bool) -> Diagnosis {
         );
     }
     plan(Strategy::RoundTrip)
+}
+
+/// The address the user should have: its alias (mailNickname, else the UPN's name) at the
+/// coexistence domain, as a secondary `smtp:` address.
+pub fn coexistence_address(cloud: &CloudUserState, coexistence_domain: &str) -> String {
+    let alias = cloud.mail_nickname.clone().unwrap_or_else(|| {
+        cloud
+            .user_principal_name
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    });
+    format!("smtp:{alias}@{coexistence_domain}")
 }
 
 impl Plan {

@@ -7,9 +7,9 @@ use detour_contracts::{
         AdOpsCommandFailed, FindUser, MoveUser, MoveUserToDn, UserFound, UserLookup, UserMoved,
     },
     cloud_directory::{
-        AssignLicense, CloudCommandFailed, CloudUserRead, DeletedUserRead, LicenseAssigned,
-        LicenseRemoved, ReadCloudUser, ReadDeletedUser, ReadTenant, RemoveLicense, RestoreUser,
-        TenantRead, UserRestored,
+        AddressHoldersFound, AssignLicense, CloudCommandFailed, CloudUserRead, DeletedUserRead,
+        FindAddressHolders, LicenseAssigned, LicenseRemoved, ReadCloudUser, ReadDeletedUser,
+        ReadTenant, RemoveLicense, RestoreUser, TenantRead, UserRestored,
     },
     connect_agent::{ObjectOutcome, PolicyType, RunOutcome},
     mailbox_ops::{
@@ -54,6 +54,7 @@ pub enum StepCommand {
     AssignLicense(AssignLicense),
     RemoveLicense(RemoveLicense),
     ReadCloudUser(ReadCloudUser),
+    FindAddressHolders(FindAddressHolders),
     ReadTenant(ReadTenant),
     ReadConnectState(ReadConnectState),
     ReadMailbox(ReadMailbox),
@@ -73,6 +74,7 @@ pub enum StepEvent {
     LicenseAssigned(LicenseAssigned),
     LicenseRemoved(LicenseRemoved),
     CloudUserRead(CloudUserRead),
+    AddressHoldersFound(AddressHoldersFound),
     TenantRead(TenantRead),
     ConnectStateRead(ConnectStateRead),
     MailboxRead(MailboxRead),

@@ -4,7 +4,9 @@
 
 use detour_contracts::{
     ad_ops::{AdUserSnapshot, FindUser, UserLookup},
-    cloud_directory::{CloudUserState, ReadCloudUser, ReadTenant, TenantRead},
+    cloud_directory::{
+        AddressHolder, CloudUserState, FindAddressHolders, ReadCloudUser, ReadTenant, TenantRead,
+    },
     mailbox_ops::{MailboxState, ReadMailbox},
     sync_trigger::{ConnectStateRead, ReadConnectState},
 };
@@ -15,7 +17,7 @@ use uuid::Uuid;
 use super::{
     decide::decide,
     definition::{Definition, Step, Timing},
-    diagnosis::{Diagnosis, Facts, Plan, Refusal, Strategy, diagnose},
+    diagnosis::{Diagnosis, Facts, Plan, Refusal, Strategy, coexistence_address, diagnose},
     messages::{
         SagaFacts, StepAnswer, StepCommand, StepEvent, compensation_command, interpret,
         interpret_compensation, step_command,
@@ -60,9 +62,12 @@ pub enum Read {
     Mailbox,
     Tenant,
     Connect,
+    /// Who else holds the address; asked once the cloud user (and so its alias) is known.
+    AddressHolders,
 }
 
 impl Read {
+    /// The reads sent at once when a remediation begins.
     pub const ALL: [Read; 5] = [
         Read::AdUser,
         Read::CloudUser,
@@ -71,19 +76,24 @@ impl Read {
         Read::Connect,
     ];
 
-    fn command(self, user: &str) -> StepCommand {
+    /// The command for this read about `subject`: the user's UPN, or for `AddressHolders`
+    /// the address.
+    fn command(self, subject: &str) -> StepCommand {
         match self {
             Read::AdUser => StepCommand::FindUser(FindUser {
-                lookup: UserLookup::UserPrincipalName(user.to_owned()),
+                lookup: UserLookup::UserPrincipalName(subject.to_owned()),
             }),
             Read::CloudUser => StepCommand::ReadCloudUser(ReadCloudUser {
-                user: user.to_owned(),
+                user: subject.to_owned(),
             }),
             Read::Mailbox => StepCommand::ReadMailbox(ReadMailbox {
-                identity: user.to_owned(),
+                identity: subject.to_owned(),
             }),
             Read::Tenant => StepCommand::ReadTenant(ReadTenant {}),
             Read::Connect => StepCommand::ReadConnectState(ReadConnectState {}),
+            Read::AddressHolders => StepCommand::FindAddressHolders(FindAddressHolders {
+                address: subject.to_owned(),
+            }),
         }
     }
 }
@@ -97,21 +107,28 @@ pub struct Reads {
     pub mailbox: Option<Option<MailboxState>>,
     pub tenant: Option<TenantRead>,
     pub connect: Option<ConnectStateRead>,
+    /// Asked only when the cloud user exists.
+    #[serde(default)]
+    pub holders: Option<Vec<AddressHolder>>,
 }
 
 impl Reads {
     /// The reads not answered yet.
     pub fn missing(&self) -> Vec<Read> {
+        let holders_needed = matches!(self.cloud, None | Some(Some(_)));
         let answered = [
-            self.ad.is_some(),
-            self.cloud.is_some(),
-            self.mailbox.is_some(),
-            self.tenant.is_some(),
-            self.connect.is_some(),
+            (Read::AdUser, self.ad.is_some()),
+            (Read::CloudUser, self.cloud.is_some()),
+            (Read::Mailbox, self.mailbox.is_some()),
+            (Read::Tenant, self.tenant.is_some()),
+            (Read::Connect, self.connect.is_some()),
+            (
+                Read::AddressHolders,
+                !holders_needed || self.holders.is_some(),
+            ),
         ];
-        Read::ALL
+        answered
             .into_iter()
-            .zip(answered)
             .filter_map(|(read, done)| (!done).then_some(read))
             .collect()
     }
@@ -450,13 +467,29 @@ fn gathered(
     dry_run: bool,
 ) -> Advance {
     let mut reads = reads.clone();
+    let mut sends = Vec::new();
     let recorded = match (read, answer) {
         (Read::AdUser, StepEvent::UserFound(found)) => {
             reads.ad.get_or_insert(found.snapshot.clone());
             true
         }
         (Read::CloudUser, StepEvent::CloudUserRead(read)) => {
+            if reads.cloud.is_none()
+                && let Some(user) = &read.user
+            {
+                let address = coexistence_address(user, &policy.coexistence_domain);
+                sends.push((
+                    Purpose::Read {
+                        read: Read::AddressHolders,
+                    },
+                    Read::AddressHolders.command(&address),
+                ));
+            }
             reads.cloud.get_or_insert(read.user.clone());
+            true
+        }
+        (Read::AddressHolders, StepEvent::AddressHoldersFound(found)) => {
+            reads.holders.get_or_insert(found.holders.clone());
             true
         }
         (Read::Mailbox, StepEvent::MailboxRead(read)) => {
@@ -488,12 +521,25 @@ fn gathered(
         );
     }
     match complete(policy, &reads) {
-        None => Advance::to(Phase::Diagnosing { reads }, format!("{read:?} read")),
+        None => Advance {
+            sends,
+            ..Advance::to(Phase::Diagnosing { reads }, format!("{read:?} read"))
+        },
         Some(facts) => diagnosed(policy, &facts, dry_run),
     }
 }
 
 fn complete(policy: &Policy, reads: &Reads) -> Option<Facts> {
+    if !reads.missing().is_empty() {
+        return None;
+    }
+    let own_id = reads.cloud.clone().flatten().map(|user| user.id);
+    let address_holder = reads
+        .holders
+        .iter()
+        .flatten()
+        .find(|holder| Some(holder.id) != own_id)
+        .map(|holder| holder.user_principal_name.clone());
     Some(Facts {
         ad: reads.ad.clone()?,
         cloud: reads.cloud.clone()?,
@@ -501,7 +547,7 @@ fn complete(policy: &Policy, reads: &Reads) -> Option<Facts> {
         tenant: reads.tenant.clone()?,
         connect: reads.connect.clone()?,
         coexistence_domain: policy.coexistence_domain.clone(),
-        address_holder: None,
+        address_holder,
         parking_ou_in_scope: policy.parking_ou_in_scope,
         temporary_sku: policy.temporary_sku,
     })

@@ -38,6 +38,7 @@ pub fn encode(
         StepCommand::AssignLicense(c) => outbox_row(c, purpose, origin),
         StepCommand::RemoveLicense(c) => outbox_row(c, purpose, origin),
         StepCommand::ReadCloudUser(c) => outbox_row(c, purpose, origin),
+        StepCommand::FindAddressHolders(c) => outbox_row(c, purpose, origin),
         StepCommand::ReadTenant(c) => outbox_row(c, purpose, origin),
         StepCommand::ReadConnectState(c) => outbox_row(c, purpose, origin),
         StepCommand::ReadMailbox(c) => outbox_row(c, purpose, origin),
@@ -82,6 +83,9 @@ pub fn decode(incoming: &Incoming) -> Result<Option<(EnvelopeHeader, StepEvent)>
         cloud_directory::LicenseRemoved::NAME => StepEvent::LicenseRemoved(payload(incoming)?),
         cloud_directory::CloudUserRead::NAME => StepEvent::CloudUserRead(payload(incoming)?),
         cloud_directory::TenantRead::NAME => StepEvent::TenantRead(payload(incoming)?),
+        cloud_directory::AddressHoldersFound::NAME => {
+            StepEvent::AddressHoldersFound(payload(incoming)?)
+        }
         cloud_directory::CloudCommandFailed::NAME => StepEvent::CloudFailed(payload(incoming)?),
         mailbox_ops::MailboxRead::NAME => StepEvent::MailboxRead(payload(incoming)?),
         mailbox_ops::EmailAddressAdded::NAME => StepEvent::EmailAddressAdded(payload(incoming)?),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use detour_contracts::{
     ad_ops::{AdFailureKind, AdOpsCommandFailed, UserFound, UserMoved},
-    cloud_directory::CloudUserRead,
+    cloud_directory::{AddressHolder, AddressHoldersFound, CloudUserRead},
     mailbox_ops::MailboxRead,
 };
 
@@ -50,6 +50,17 @@ fn answer(read: Read, facts: &Facts) -> StepEvent {
         }),
         Read::Tenant => StepEvent::TenantRead(facts.tenant.clone()),
         Read::Connect => StepEvent::ConnectStateRead(facts.connect.clone()),
+        Read::AddressHolders => StepEvent::AddressHoldersFound(AddressHoldersFound {
+            address: "smtp:ada@contoso.mail.onmicrosoft.com".into(),
+            holders: facts
+                .address_holder
+                .iter()
+                .map(|upn| AddressHolder {
+                    id: Uuid::from_u128(0xBAD),
+                    user_principal_name: upn.clone(),
+                })
+                .collect(),
+        }),
     }
 }
 
@@ -65,13 +76,28 @@ fn diagnose_with(policy: &Policy, facts: &Facts, dry_run: bool) -> Advance {
         .collect();
     assert_eq!(reads, Read::ALL, "every read is asked for at once");
     let mut last = started;
-    for read in reads {
+    let mut pending = reads;
+    while let Some(read) = pending.pop() {
         let event = Event::Answered {
             purpose: Purpose::Read { read },
             answer: answer(read, facts),
         };
         last = advance(policy, &last.next, dry_run, &event, now());
-        assert!(last.sends.is_empty(), "reads change nothing");
+        // The cloud user's answer leads to one more read: who else holds the address.
+        for (purpose, command) in &last.sends {
+            match (purpose, command) {
+                (
+                    Purpose::Read {
+                        read: Read::AddressHolders,
+                    },
+                    StepCommand::FindAddressHolders(find),
+                ) => {
+                    assert_eq!(find.address, "smtp:ada@contoso.mail.onmicrosoft.com");
+                    pending.insert(0, Read::AddressHolders);
+                }
+                other => panic!("reads change nothing, but sent {other:?}"),
+            }
+        }
     }
     last
 }
@@ -154,6 +180,18 @@ fn a_user_with_the_address_needs_nothing_and_a_risky_one_is_refused() {
     assert_eq!(refused.next.status(), "refused");
     assert!(refused.next.is_over());
 
+    // Another object already holds the address: adding it would conflict.
+    let mut taken = sample_facts();
+    taken.address_holder = Some("impostor@contoso.com".into());
+    let Phase::Diagnosed {
+        diagnosis: Diagnosis::Refused { refusal, detail },
+    } = diagnose_with(&policy(false), &taken, false).next
+    else {
+        panic!("an address held elsewhere is refused")
+    };
+    assert_eq!(refusal, Refusal::AddressHeldElsewhere);
+    assert!(detail.contains("impostor@contoso.com"), "{detail}");
+
     // Without a usage location of its own or a default, the temporary licence cannot go on.
     let mut nowhere = sample_facts();
     if let Some(cloud) = nowhere.cloud.as_mut() {
@@ -190,7 +228,7 @@ fn reads_that_never_come_end_the_diagnosis_at_its_deadline() {
         panic!("{:?}", ended.next)
     };
     assert!(
-        reason.contains("AdUser, CloudUser, Mailbox, Connect"),
+        reason.contains("AdUser, CloudUser, Mailbox, Connect, AddressHolders"),
         "{reason}"
     );
     // Once diagnosed, the deadline is stale.
