@@ -169,6 +169,8 @@ impl Settings for CoordinatorSettings {
 
 impl ServiceConfig for CoordinatorSettings {
     const OWN_DEFAULTS: &'static str = OWN_DEFAULTS;
+    /// Answers are short store round trips: more in hand keeps PostgreSQL busy.
+    const DEFAULT_CONCURRENCY: u16 = 16;
 
     fn base(&self) -> ServiceSettings {
         ServiceSettings {

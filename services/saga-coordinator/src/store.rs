@@ -223,7 +223,7 @@ impl Store {
             }
             Backend::Postgres => {
                 AnyPoolOptions::new()
-                    .max_connections(8)
+                    .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(url)
                     .await?

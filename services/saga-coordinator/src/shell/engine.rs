@@ -84,7 +84,14 @@ pub struct Engine {
     relay: Arc<Notify>,
     /// One admission pass at a time in this process.
     admission: Arc<Mutex<()>>,
+    /// Changes to one saga take turns within this process (answers to its five reads arrive
+    /// together): a lost optimistic race costs a reload and a second decision, so this keeps
+    /// those for races between replicas.
+    stripes: Arc<[Mutex<()>]>,
 }
+
+/// Enough stripes that unrelated sagas rarely wait on each other.
+const STRIPES: usize = 64;
 
 impl Engine {
     pub fn new(store: Store, policy: Policy, max_descoped: usize) -> Self {
@@ -94,7 +101,13 @@ impl Engine {
             max_descoped,
             relay: Arc::new(Notify::new()),
             admission: Arc::new(Mutex::new(())),
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
         }
+    }
+
+    fn stripe(&self, saga_id: SagaId) -> &Mutex<()> {
+        let index = saga_id.as_uuid().as_u128() % STRIPES as u128;
+        &self.stripes[usize::try_from(index).unwrap_or(0)]
     }
 
     pub fn store(&self) -> &Store {
@@ -186,6 +199,7 @@ impl Engine {
 
     /// Loads, decides, stores; on a lost race, again from the top.
     async fn apply(&self, delivery: &Delivery) -> Result<(Handled, Option<Phase>), EngineError> {
+        let _turn = self.stripe(delivery.saga_id).lock().await;
         for _ in 0..CONFLICT_RETRIES {
             let Some(current) = self.store.load(delivery.saga_id).await? else {
                 if let Some(timer) = &delivery.fired_timer {

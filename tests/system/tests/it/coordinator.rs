@@ -315,3 +315,184 @@ async fn a_restore_that_keeps_failing_is_compensated_and_the_user_is_back_as_bef
     }
     detour.bus.stop().await;
 }
+
+/// The refusal a settled saga ended with, e.g. `admin-role`.
+fn refusal(view: &SagaView) -> String {
+    let phase = serde_json::to_value(&view.saga.phase).unwrap();
+    phase["diagnosis"]["refusal"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not refused: {phase}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsafe_cases_are_refused_with_the_reason_and_nothing_changes() {
+    const E3_ROLE: &str = "29232cdf-9323-42fd-ade2-1d097af3e4de";
+    let spare_sku = "11111111-2222-3333-4444-555555555555";
+    let tenant = TenantFixture::start("saga-refusals", &["bob", "cyd", "dee"], |scenario| {
+        let cyd = scenario["ad"]["users"][1]["user_principal_name"].clone();
+        scenario["roles"] = json!([{
+            "display_name": "Exchange Administrator",
+            "role_template_id": E3_ROLE,
+            "members": [cyd],
+        }]);
+        // Bob's cloud object already carries Dee's coexistence address.
+        let dee = scenario["ad"]["users"][2]["sam_account_name"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        scenario["cloud_users"][0]["cloud_addresses"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!(format!("smtp:{dee}@contoso.mail.onmicrosoft.com")));
+    })
+    .await;
+    let detour = Detour::start(&tenant, "saga-refusals", &[]).await;
+    for (name, expected) in [("cyd", "admin-role"), ("dee", "address-held-elsewhere")] {
+        let upn = tenant.upn(name);
+        let before = cloud_user(&tenant, &upn).await;
+        let saga = detour.start_saga(&upn, false).await;
+        let view = detour.settled(&saga).await;
+        assert_eq!(view.status, "refused", "{name}: {}", timeline(&view));
+        assert_eq!(refusal(&view), expected, "{name}");
+        assert_eq!(cloud_user(&tenant, &upn).await, before, "{name} untouched");
+    }
+    let ghost = detour.start_saga("ghost@contoso.com", false).await;
+    let view = detour.settled(&ghost).await;
+    assert_eq!(view.status, "undiagnosable", "{}", timeline(&view));
+    let (status, bad) = detour.post("/sagas", json!({ "user": "not a upn" })).await;
+    assert_eq!(status, 400, "{bad}");
+    detour.bus.stop().await;
+
+    // Settings of the tenant, of Connect or of Detour itself that make the round trip unsafe.
+    type Customize = fn(&mut Value);
+    type Case<'a> = (&'a str, Customize, &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 4] = [
+        (
+            "staging",
+            |s| s["connect"]["staging_mode"] = json!(true),
+            &[],
+            "staging-mode",
+        ),
+        (
+            "blocked",
+            |s| s["features"] = json!({ "block_soft_match_enabled": true }),
+            &[],
+            "matching-blocked",
+        ),
+        (
+            "seatless",
+            |s| {
+                s["skus"].as_array_mut().unwrap().push(json!({
+                    "sku_id": "11111111-2222-3333-4444-555555555555",
+                    "sku_part_number": "SPARE", "prepaid_units": 0, "includes_exchange": true,
+                }));
+            },
+            &[("DETOUR__SAGA__TEMPORARY_SKU", spare_sku)],
+            "no-free-seat",
+        ),
+        (
+            "inscope",
+            |_| {},
+            &[("DETOUR__SAGA__PARKING_OU_IN_SCOPE", "true")],
+            "parking-ou-in-scope",
+        ),
+    ];
+    for (prefix, customize, settings, expected) in cases {
+        let prefix = format!("saga-{prefix}");
+        let tenant = TenantFixture::start(&prefix, &["ada"], customize).await;
+        let detour = Detour::start(&tenant, &prefix, settings).await;
+        let saga = detour.start_saga(&tenant.upn("ada"), false).await;
+        let view = detour.settled(&saga).await;
+        assert_eq!(view.status, "refused", "{prefix}: {}", timeline(&view));
+        assert_eq!(refusal(&view), expected, "{prefix}");
+        detour.bus.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_enough_connect_takes_the_cloud_managed_path_with_no_deletion() {
+    let tenant = TenantFixture::start("saga-cloud-managed", &["ada"], |scenario| {
+        scenario["connect"]["version"] = json!("2.5.79.0");
+    })
+    .await;
+    let detour = Detour::start(&tenant, "saga-cloud-managed", &[]).await;
+    let ada = tenant.upn("ada");
+    let before = cloud_user(&tenant, &ada).await;
+    let cycles = tenant.runs().await.len();
+    let saga = detour.start_saga(&ada, false).await;
+    let done = detour.settled(&saga).await;
+    let story = timeline(&done);
+    assert_eq!(done.status, "completed", "{story}");
+    assert_eq!(
+        done.saga.phase.strategy(),
+        Some(saga_coordinator::saga::Strategy::CloudManaged)
+    );
+    assert!(story.contains("SetCloudManaged done"), "{story}");
+    assert!(!story.contains("Descope"), "no round trip: {story}");
+    assert_eq!(
+        tenant.runs().await.len(),
+        cycles,
+        "not a single sync cycle was needed"
+    );
+    let after = cloud_user(&tenant, &ada).await;
+    assert_eq!(after["id"], before["id"]);
+    assert_eq!(after["onPremisesSyncEnabled"], true);
+    let address = format!("smtp:{}@contoso.mail.onmicrosoft.com", tenant.sam("ada"));
+    assert!(
+        after["proxyAddresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str().unwrap().eq_ignore_ascii_case(&address)),
+        "{after}"
+    );
+    detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mailbox_that_never_returns_or_a_threshold_stop_is_undone_to_where_it_started() {
+    type Customize = fn(&mut Value);
+    let cases: [(&str, Customize, &str); 2] = [
+        (
+            "no-mailbox",
+            |s| s["delays"]["mailbox_reconnect_seconds"] = json!(3600.0),
+            "AwaitMailbox did not finish before its deadline",
+        ),
+        (
+            "threshold",
+            |s| {
+                s["connect"]["deletion_threshold_enabled"] = json!(true);
+                s["connect"]["deletion_threshold"] = json!(0);
+            },
+            "threshold stopped the export",
+        ),
+    ];
+    for (name, customize, cause) in cases {
+        let prefix = format!("saga-{name}");
+        let tenant = TenantFixture::start(&prefix, &["ada"], customize).await;
+        let detour = Detour::start(
+            &tenant,
+            &prefix,
+            &[("DETOUR__SAGA__WAIT_DEADLINE_MS", "3000")],
+        )
+        .await;
+        let ada = tenant.upn("ada");
+        let before = cloud_user(&tenant, &ada).await;
+        let saga = detour.start_saga(&ada, false).await;
+        let undone = detour.settled(&saga).await;
+        let story = timeline(&undone);
+        assert_eq!(undone.status, "compensated", "{name}: {story}");
+        assert!(story.contains(cause), "{name}: {story}");
+        let after = cloud_user(&tenant, &ada).await;
+        for field in [
+            "id",
+            "onPremisesSyncEnabled",
+            "onPremisesImmutableId",
+            "licenseAssignmentStates",
+        ] {
+            assert_eq!(after[field], before[field], "{name} {field}: {story}");
+        }
+        detour.bus.stop().await;
+    }
+}
