@@ -100,9 +100,23 @@ impl GraphClient {
     }
 
     pub async fn user(&self, id_or_upn: &str) -> Result<Option<CloudUserState>, GraphError> {
+        self.user_read(id_or_upn, AfterWrite::No).await
+    }
+
+    /// The user, read right after our own write to it (a restore): a 404 may be replication
+    /// lag and is retried before it counts [S13].
+    pub async fn user_after_write(&self, id: Uuid) -> Result<Option<CloudUserState>, GraphError> {
+        self.user_read(&id.to_string(), AfterWrite::Yes).await
+    }
+
+    async fn user_read(
+        &self,
+        id_or_upn: &str,
+        after_write: AfterWrite,
+    ) -> Result<Option<CloudUserState>, GraphError> {
         let path = format!("/users/{}?$select={USER_FIELDS}", segment(id_or_upn));
         let answer = self
-            .call(reqwest::Method::GET, &path, None, AfterWrite::No)
+            .call(reqwest::Method::GET, &path, None, after_write)
             .await?;
         match answer.status {
             StatusCode::NOT_FOUND => Ok(None),

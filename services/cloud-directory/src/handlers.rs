@@ -218,7 +218,7 @@ async fn assign(
             )));
         }
         let user = graph
-            .user(&user_id.to_string())
+            .user_after_write(user_id)
             .await?
             .ok_or_else(|| GraphError::NotFound(format!("no live user {user_id}")))?;
         if user
@@ -262,7 +262,7 @@ async fn remove(
     let RemoveLicense { user_id, sku_id } = command.payload.clone();
     let result = async {
         let user = graph
-            .user(&user_id.to_string())
+            .user_after_write(user_id)
             .await?
             .ok_or_else(|| GraphError::NotFound(format!("no live user {user_id}")))?;
         // Only a direct assignment is ours to remove; a group's stays [S48].

@@ -57,6 +57,9 @@ pub struct StepDef {
     /// From the step's start; past it, the step has failed.
     pub deadline: Duration,
     pub compensation: Option<Compensation>,
+    /// A compensation this step makes unneeded once it is done, having undone the same
+    /// thing itself (dropping the temporary licence settles its removal).
+    pub settles: Option<Compensation>,
 }
 
 /// How long the waits may take: real minutes in production, fractions of a second in tests.
@@ -85,6 +88,7 @@ impl Definition {
             kind: StepKind::Action,
             deadline: timing.action_deadline,
             compensation,
+            settles: None,
         };
         let wait = |step| StepDef {
             step,
@@ -93,6 +97,7 @@ impl Definition {
             },
             deadline: timing.wait_deadline,
             compensation: None,
+            settles: None,
         };
         let steps = vec![
             action(Step::Snapshot, None),
@@ -110,8 +115,12 @@ impl Definition {
             action(Step::Rescope, None),
             action(Step::SyncIn, None),
             wait(Step::AwaitRematch),
-            action(Step::DropTemporaryLicense, None),
-            action(Step::Verify, None),
+            StepDef {
+                settles: Some(Compensation::RemoveTemporaryLicense),
+                ..action(Step::DropTemporaryLicense, None)
+            },
+            // Reads may lag the writes just made [S13]: check until it holds, or the deadline.
+            wait(Step::Verify),
         ];
         Self { steps, timing }
     }
@@ -123,12 +132,19 @@ impl Definition {
             kind: StepKind::Action,
             deadline: timing.action_deadline,
             compensation,
+            settles: None,
         };
         let steps = vec![
             action(Step::Snapshot, None),
             action(Step::SetCloudManaged, Some(Compensation::UnsetCloudManaged)),
             action(Step::AddAddress, None),
-            action(Step::Verify, None),
+            StepDef {
+                kind: StepKind::Wait {
+                    poll_every: timing.poll_every,
+                },
+                deadline: timing.wait_deadline,
+                ..action(Step::Verify, None)
+            },
         ];
         Self { steps, timing }
     }
@@ -145,10 +161,15 @@ impl Definition {
     /// What to run after a failure, given the steps completed: their compensations in reverse,
     /// then (if the user was moved in AD) a sync and a check that it is back as before.
     pub fn compensations_for(&self, completed: &[Step]) -> Vec<Compensation> {
+        let settled: Vec<Compensation> = completed
+            .iter()
+            .filter_map(|s| self.get(*s)?.settles)
+            .collect();
         let mut plan: Vec<Compensation> = completed
             .iter()
             .rev()
             .filter_map(|s| self.get(*s)?.compensation)
+            .filter(|c| !settled.contains(c))
             .collect();
         if plan.contains(&Compensation::MoveBack) {
             plan.extend([Compensation::SyncBack, Compensation::VerifyRestored]);

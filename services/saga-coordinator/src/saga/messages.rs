@@ -89,7 +89,8 @@ pub enum StepEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepAnswer {
     Done,
-    NotYet,
+    /// The condition does not hold yet, and what is missing.
+    NotYet(String),
     Failed(String),
 }
 
@@ -181,7 +182,7 @@ pub fn interpret(step: Step, event: &StepEvent, facts: &SagaFacts) -> StepAnswer
             if read.user.is_some() {
                 Done
             } else {
-                NotYet
+                NotYet("not in deleted items yet".into())
             }
         }
         (Step::Restore, StepEvent::UserRestored(_)) => Done,
@@ -192,7 +193,7 @@ pub fn interpret(step: Step, event: &StepEvent, facts: &SagaFacts) -> StepAnswer
             {
                 Done
             }
-            _ => NotYet,
+            _ => NotYet("no writable cloud mailbox yet".into()),
         },
         (Step::AddAddress, StepEvent::EmailAddressAdded(_)) => Done,
         (Step::AwaitRematch, StepEvent::CloudUserRead(read)) => match &read.user {
@@ -201,7 +202,7 @@ pub fn interpret(step: Step, event: &StepEvent, facts: &SagaFacts) -> StepAnswer
             {
                 Done
             }
-            _ => NotYet,
+            _ => NotYet("not the same object, synced again, yet".into()),
         },
         (Step::DropTemporaryLicense, StepEvent::LicenseRemoved(_)) => Done,
         (Step::Verify, StepEvent::CloudUserRead(read)) => verify(read, facts),
@@ -290,10 +291,12 @@ fn sync_in(run: &SyncCycleCompleted, facts: &SagaFacts) -> StepAnswer {
     }
 }
 
-/// Address present, synced, the same object and anchor, licences from groups only.
+/// Address present, synced, the same object and anchor, licences from groups only. Not yet
+/// is the answer while any of it is missing: reads lag writes, and the step's deadline ends
+/// the wait.
 fn verify(read: &CloudUserRead, facts: &SagaFacts) -> StepAnswer {
     let Some(user) = &read.user else {
-        return StepAnswer::Failed("the user is gone from the cloud".into());
+        return StepAnswer::NotYet("no live user in the cloud".into());
     };
     let bare = |a: &str| {
         a.split_once(':')
@@ -325,7 +328,7 @@ fn verify(read: &CloudUserRead, facts: &SagaFacts) -> StepAnswer {
     if problems.is_empty() {
         StepAnswer::Done
     } else {
-        StepAnswer::Failed(format!("verification failed: {}", problems.join(", ")))
+        StepAnswer::NotYet(problems.join(", "))
     }
 }
 

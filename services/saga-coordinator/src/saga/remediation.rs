@@ -303,7 +303,7 @@ pub fn advance(
             started
         }
         (Phase::Running { plan, facts, saga }, event) => {
-            let Some(input) = saga_input(saga, facts, event) else {
+            let Some((input, missing)) = saga_input(saga, facts, event) else {
                 return Advance::unchanged(phase);
             };
             let definition = policy.definition(plan.strategy);
@@ -329,7 +329,10 @@ pub fn advance(
                     ),
                 })
                 .collect();
-            let note = describe(&input, &decision.next.state);
+            let mut note = describe(&input, &decision.next.state);
+            if let Some(missing) = missing {
+                note = format!("{note} ({missing})");
+            }
             Advance {
                 next: Phase::Running {
                     plan: plan.clone(),
@@ -347,7 +350,8 @@ pub fn advance(
 
 /// What a step service's answer (or its absence) means to the saga, as its input; `None` for
 /// an answer that belongs to no step of it.
-fn saga_input(saga: &Saga, facts: &SagaFacts, event: &Event) -> Option<Input> {
+/// Also says, for a wait's "not yet", what is still missing.
+fn saga_input(saga: &Saga, facts: &SagaFacts, event: &Event) -> Option<(Input, Option<String>)> {
     let failed = |purpose: &Purpose, reason: String| match *purpose {
         Purpose::Step { step, attempt } => Some(Input::StepFailed {
             step,
@@ -361,28 +365,28 @@ fn saga_input(saga: &Saga, facts: &SagaFacts, event: &Event) -> Option<Input> {
         }),
         Purpose::Read { .. } => None,
     };
-    match event {
+    let input = match event {
         Event::Saga(input) => Some(input.clone()),
         Event::Admitted => None,
         Event::Undeliverable { purpose, reason } => failed(purpose, reason.clone()),
         Event::Answered {
             purpose: Purpose::Step { step, attempt },
             answer,
-        } => Some(match interpret(*step, answer, facts) {
-            StepAnswer::Done => Input::StepDone {
-                step: *step,
-                attempt: *attempt,
-            },
-            StepAnswer::NotYet => Input::StepNotYet {
-                step: *step,
-                attempt: *attempt,
-            },
-            StepAnswer::Failed(reason) => Input::StepFailed {
-                step: *step,
-                attempt: *attempt,
-                reason,
-            },
-        }),
+        } => {
+            let (step, attempt) = (*step, *attempt);
+            return Some(match interpret(step, answer, facts) {
+                StepAnswer::Done => (Input::StepDone { step, attempt }, None),
+                StepAnswer::NotYet(why) => (Input::StepNotYet { step, attempt }, Some(why)),
+                StepAnswer::Failed(reason) => (
+                    Input::StepFailed {
+                        step,
+                        attempt,
+                        reason,
+                    },
+                    None,
+                ),
+            });
+        }
         Event::Answered {
             purpose: purpose @ Purpose::Compensation { index, attempt },
             answer,
@@ -397,9 +401,9 @@ fn saga_input(saga: &Saga, facts: &SagaFacts, event: &Event) -> Option<Input> {
                     index: *index,
                     attempt: *attempt,
                 }),
-                StepAnswer::NotYet => failed(
+                StepAnswer::NotYet(why) => failed(
                     purpose,
-                    format!("{compensation:?}: the user is not back as before yet"),
+                    format!("{compensation:?}: the user is not back as before yet: {why}"),
                 ),
                 StepAnswer::Failed(reason) => failed(purpose, reason),
             }
@@ -408,7 +412,8 @@ fn saga_input(saga: &Saga, facts: &SagaFacts, event: &Event) -> Option<Input> {
             purpose: Purpose::Read { .. },
             ..
         } => None,
-    }
+    };
+    input.map(|input| (input, None))
 }
 
 fn describe(input: &Input, state: &State) -> String {
