@@ -60,11 +60,7 @@ pub fn decide(
         (State::Running { step, deadline, .. }, Input::Timer(Timer::Deadline { step: s, .. }))
             if s == step && now >= *deadline =>
         {
-            compensate(
-                definition,
-                saga,
-                format!("{step:?} did not finish before its deadline"),
-            )
+            compensate(definition, saga, missed_deadline(*step))
         }
         (
             State::Running { step, attempt, .. },
@@ -249,11 +245,7 @@ fn poll(
     now: OffsetDateTime,
 ) -> Decision {
     if now >= deadline {
-        return compensate(
-            definition,
-            saga,
-            format!("{step:?} did not happen before its deadline"),
-        );
+        return compensate(definition, saga, missed_deadline(step));
     }
     let next = moved(
         saga,
@@ -354,6 +346,11 @@ fn compensation_failed(
         timer: Timer::RetryCompensation { index, attempt },
     };
     Decision::new(saga.clone(), Vec::new(), vec![timer])
+}
+
+/// Why a step that ran out of time failed, whichever timer noticed first.
+fn missed_deadline(step: Step) -> String {
+    format!("{step:?} did not finish before its deadline")
 }
 
 /// Starts undoing what was done; with nothing to undo, the saga ends compensated at once.

@@ -219,6 +219,12 @@ impl Engine {
             let changed = decided.next != record.phase
                 || !decided.sends.is_empty()
                 || !decided.timers.is_empty();
+            // A timer for a step long done (every step leaves its deadline behind) is just
+            // removed: it is not an input worth a version or a line in the timeline.
+            if let (false, Some(timer)) = (changed, &delivery.fired_timer) {
+                self.store.drop_timer(timer).await?;
+                return Ok((Handled::Applied { changed }, None));
+            }
             let origin = Origin {
                 saga_id: record.saga_id,
                 ticket: record.ticket.clone(),
