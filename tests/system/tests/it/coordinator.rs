@@ -569,3 +569,38 @@ fn merge(scenario: &mut Value, overrides: &Value) {
         (target, value) => *target = value.clone(),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storms_of_throttling_and_server_errors_at_every_step_are_ridden_out() {
+    let tenant = TenantFixture::start("saga-storms", &["ada"], |_| {}).await;
+    let detour = Detour::start(&tenant, "saga-storms", &[]).await;
+    // Each of the round trip's cloud writes, and Exchange, meets a burst of refusals first.
+    for (api, path, kind) in [
+        (
+            "graph",
+            "/restore",
+            json!({ "kind": "server-error", "status": 503 }),
+        ),
+        (
+            "graph",
+            "/assignLicense",
+            json!({ "kind": "throttle", "retry_after_seconds": 1 }),
+        ),
+        (
+            "graph",
+            "/users",
+            json!({ "kind": "server-error", "status": 502 }),
+        ),
+        ("exchange", "InvokeCommand", json!({ "kind": "busy" })),
+    ] {
+        let mut fault = json!({ "api": api, "path_contains": path, "count": 2 });
+        merge(&mut fault, &kind);
+        tenant.add_fault(fault).await;
+    }
+    let ada = tenant.upn("ada");
+    let saga = detour.start_saga(&ada, false).await;
+    let done = detour.settled(&saga).await;
+    assert_eq!(done.status, "completed", "{}", timeline(&done));
+    assert_eq!(tenant.faults_left().await, json!([]), "every burst was met");
+    detour.bus.stop().await;
+}
