@@ -367,7 +367,7 @@ async fn unsafe_cases_are_refused_with_the_reason_and_nothing_changes() {
     // Settings of the tenant, of Connect or of Detour itself that make the round trip unsafe.
     type Customize = fn(&mut Value);
     type Case<'a> = (&'a str, Customize, &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 4] = [
+    let cases: [Case; 6] = [
         (
             "staging",
             |s| s["connect"]["staging_mode"] = json!(true),
@@ -396,6 +396,18 @@ async fn unsafe_cases_are_refused_with_the_reason_and_nothing_changes() {
             |_| {},
             &[("DETOUR__SAGA__PARKING_OU_IN_SCOPE", "true")],
             "parking-ou-in-scope",
+        ),
+        (
+            "suspended",
+            |s| s["connect"]["scheduler_suspended"] = json!(true),
+            &[],
+            "scheduler-suspended",
+        ),
+        (
+            "nowhere",
+            |_| {},
+            &[("DETOUR__SAGA__DEFAULT_USAGE_LOCATION", "")],
+            "no-usage-location",
         ),
     ];
     for (prefix, customize, settings, expected) in cases {
