@@ -4,73 +4,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::{process::Output, time::Duration};
+mod support;
 
-use detour_config::Sources;
-use detour_service::{App, RunningApp, ServiceConfig, load_config};
-use detour_testkit::{
-    InstantWorld, TestSqlite, TestVhost, eventually,
-    instant_world::{WORLD_BASE, WORLD_DOMAIN, WORLD_SKU},
-};
-use saga_coordinator::CoordinatorSettings;
+use std::process::Output;
+
+use detour_service::RunningApp;
+use detour_testkit::instant_world::WORLD_DOMAIN;
+use support::{Backend, Bench};
 
 struct Running {
     app: RunningApp,
-    world: InstantWorld,
-    _vhost: TestVhost,
-    _store: TestSqlite,
+    bench: Bench,
 }
 
 async fn coordinator(approvals: bool) -> Running {
-    let vhost = TestVhost::create("detourctl").await.unwrap();
-    let store = TestSqlite::create("detourctl").unwrap();
-    let (port, parking, sku) = (
-        vhost.port.to_string(),
-        format!("OU=Parked,{WORLD_BASE}"),
-        WORLD_SKU.to_string(),
-    );
-    let pairs = [
-        ("DETOUR__AMQP__HOST", vhost.host.as_str()),
-        ("DETOUR__AMQP__PORT", port.as_str()),
-        ("DETOUR__AMQP__USERNAME", vhost.username.as_str()),
-        ("DETOUR__AMQP__PASSWORD", vhost.password.as_str()),
-        ("DETOUR__AMQP__VHOST", vhost.name.as_str()),
-        ("DETOUR__HTTP__LISTEN", "127.0.0.1:0"),
-        ("DETOUR__STORE__URL", store.url.as_str()),
-        ("DETOUR__SAGA__COEXISTENCE_DOMAIN", WORLD_DOMAIN),
-        ("DETOUR__SAGA__PARKING_OU", parking.as_str()),
-        ("DETOUR__SAGA__TEMPORARY_SKU", sku.as_str()),
-        (
-            "DETOUR__SAGA__APPROVAL_REQUIRED",
-            if approvals { "true" } else { "false" },
-        ),
-    ];
-    let settings: CoordinatorSettings = load_config(
-        saga_coordinator::DEFAULT_PORT,
-        Sources::from_pairs(String::new(), pairs),
-    )
-    .unwrap();
-    let world = InstantWorld::start(settings.amqp.clone()).await.unwrap();
-    let app = App::new(saga_coordinator::spec(&settings).unwrap(), settings.base())
-        .start()
-        .await
-        .unwrap();
-    let ready = format!("http://{}/readyz", app.ops_addr);
-    eventually(
-        Duration::from_secs(20),
-        "the coordinator to consume",
-        || async {
-            let response = reqwest::get(&ready).await.ok()?;
-            response.status().is_success().then_some(())
-        },
-    )
-    .await;
-    Running {
-        app,
-        world,
-        _vhost: vhost,
-        _store: store,
-    }
+    let bench = Bench::new("detourctl", Backend::Sqlite).await;
+    let approvals = if approvals { "true" } else { "false" };
+    let app = bench
+        .coordinator(&[("DETOUR__SAGA__APPROVAL_REQUIRED", approvals)])
+        .await;
+    Running { app, bench }
 }
 
 /// Runs detourctl against `running` and returns what it did.
@@ -115,7 +68,14 @@ async fn an_operator_plans_starts_follows_and_lists_sagas() {
     for expected in ["started saga", "Descope", "Verify", "status: completed"] {
         assert!(run.contains(expected), "{expected} missing from:\n{run}");
     }
-    assert_eq!(running.world.effects("ada@bench.example").address_added, 1);
+    assert_eq!(
+        running
+            .bench
+            .world
+            .effects("ada@bench.example")
+            .address_added,
+        1
+    );
 
     let (ok, list) = detourctl(&running, &["list", "--ticket", "jira:HELP-9"]).await;
     assert!(ok, "{list}");
@@ -126,7 +86,7 @@ async fn an_operator_plans_starts_follows_and_lists_sagas() {
     let (ok, wrong) = detourctl(&running, &["start", "not-a-upn"]).await;
     assert!(!ok);
     assert!(wrong.contains("not a UPN"), "{wrong}");
-    running.world.stop();
+    running.bench.world.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,7 +101,7 @@ async fn a_held_saga_waits_for_the_approval_of_its_own_plan() {
         .unwrap_or_else(|| panic!("no approval hint in:\n{held}"));
     let words: Vec<&str> = approve_line.split_whitespace().collect();
     let (saga_id, hash) = (words[4], words[5]);
-    assert_eq!(running.world.effects("bob@bench.example").descoped, 0);
+    assert_eq!(running.bench.world.effects("bob@bench.example").descoped, 0);
 
     let (ok, refused) = detourctl(&running, &["approve", saga_id, "0000000000000000"]).await;
     assert!(!ok);
@@ -154,6 +114,6 @@ async fn a_held_saga_waits_for_the_approval_of_its_own_plan() {
     let (ok, shown) = detourctl(&running, &["show", saga_id, "--follow"]).await;
     assert!(ok, "{shown}");
     assert!(shown.contains("status: completed"), "{shown}");
-    assert_eq!(running.world.effects("bob@bench.example").descoped, 1);
-    running.world.stop();
+    assert_eq!(running.bench.world.effects("bob@bench.example").descoped, 1);
+    running.bench.world.stop();
 }
