@@ -75,7 +75,7 @@ fn record(user: &str, phase: Phase) -> SagaRecord {
         user: user.to_owned(),
         ticket: Some(TicketRef {
             system: detour_contracts::TicketSystem::Jira,
-            key: format!("HELP-{}", Uuid::new_v4().as_u128() % 1000),
+            key: format!("HELP-{}", Uuid::new_v4().simple()),
         }),
         dry_run: false,
         trace_context: BTreeMap::from([(
@@ -302,6 +302,15 @@ on_both_backends! {
         let by_ticket = store.list(&Filter { ticket: Some(ticket), ..Filter::default() }).await.unwrap();
         assert_eq!(by_ticket.len(), 1);
         assert_eq!(store.list(&Filter::default()).await.unwrap().len(), 4);
+        let counts = store.counts().await.unwrap();
+        assert_eq!(
+            counts,
+            BTreeMap::from([
+                ("completed".to_owned(), 1),
+                ("queued".to_owned(), 2),
+                ("running".to_owned(), 1),
+            ])
+        );
         assert_eq!(store.unsettled().await.unwrap().len(), 3);
     }
 
