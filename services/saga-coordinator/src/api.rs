@@ -1,17 +1,19 @@
 //! The operator API (HTTP, JSON, on the ops port under `/api/v1`): start a remediation or a
-//! dry run, list and show sagas with their timelines, approve, abort, retry and resolve.
+//! dry run, list and count sagas, show one with its timeline, approve, abort, retry and resolve.
 //! Every error is JSON saying what is wrong; nothing here changes a saga except through the
 //! engine.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, Path, Query, State, rejection::JsonRejection},
-    http::StatusCode,
+    extract::{DefaultBodyLimit, Path, Query, Request, State, rejection::JsonRejection},
+    http::{StatusCode, header},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use detour_config::Secret;
 use detour_contracts::{SagaId, TicketRef};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -25,16 +27,48 @@ use crate::{
 /// Requests are small; anything bigger is a mistake or an attack.
 const BODY_LIMIT: usize = 64 * 1024;
 
-pub fn router(engine: Engine) -> Router {
-    Router::new()
+/// The API's routes; with a `token`, every request must carry it as a bearer token.
+pub fn router(engine: Engine, token: Option<Secret>) -> Router {
+    let routes = Router::new()
         .route("/api/v1/sagas", post(start).get(list))
+        .route("/api/v1/counts", get(counts))
         .route("/api/v1/sagas/{id}", get(show))
         .route("/api/v1/sagas/{id}/approve", post(approve))
         .route("/api/v1/sagas/{id}/abort", post(abort))
         .route("/api/v1/sagas/{id}/retry", post(retry))
         .route("/api/v1/sagas/{id}/resolve", post(resolve))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(engine)
+        .with_state(engine);
+    match token {
+        Some(token) => routes.layer(middleware::from_fn_with_state(Arc::new(token), authorize)),
+        None => routes,
+    }
+}
+
+/// Lets a request through only with `Authorization: Bearer <token>`, compared in constant
+/// time.
+async fn authorize(State(token): State<Arc<Secret>>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if constant_time_eq(presented.as_bytes(), token.expose().as_bytes()) {
+        next.run(request).await
+    } else {
+        ApiError(
+            StatusCode::UNAUTHORIZED,
+            "the operator API needs its bearer token (detourctl --token or DETOUR_API_TOKEN)"
+                .into(),
+        )
+        .into_response()
+    }
+}
+
+/// Equal bytes, in time that depends only on the lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,6 +203,12 @@ async fn list(
         .await
         .map_err(EngineError::from)?;
     Ok(Json(json!({ "sagas": sagas })))
+}
+
+/// How many sagas are in each status: `{"completed": 12, "needs-attention": 1, ...}`.
+async fn counts(State(engine): State<Engine>) -> Result<Json<serde_json::Value>, ApiError> {
+    let counts = engine.store().counts().await.map_err(EngineError::from)?;
+    Ok(Json(json!(counts)))
 }
 
 async fn show(

@@ -40,8 +40,9 @@ pub fn spec(settings: &CoordinatorSettings) -> anyhow::Result<ServiceSpec> {
     let policy = settings.saga.policy();
     let max_descoped = settings.saga.max_descoped;
     let tick = settings.saga.timer_tick();
+    let token = settings.api.token()?;
     let setup = Setup::new(move |publisher| {
-        let (url, policy) = (url.clone(), policy.clone());
+        let (url, policy, token) = (url.clone(), policy.clone(), token.clone());
         async move {
             let store = Store::open(&url).await?;
             let engine = Engine::new(store, policy, max_descoped);
@@ -50,7 +51,7 @@ pub fn spec(settings: &CoordinatorSettings) -> anyhow::Result<ServiceSpec> {
             let wakeup = engine.relay_wakeup();
             let (relay, timers, intake) = (engine.clone(), engine.clone(), engine.clone());
             Ok(Extras::default()
-                .routes(api::router(engine))
+                .routes(api::router(engine, token))
                 .fallback(move |incoming| {
                     let engine = intake.clone();
                     async move { shell::intake::handle(&engine, incoming).await }

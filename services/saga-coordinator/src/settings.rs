@@ -2,9 +2,9 @@
 //! `[saga]` (how remediations are run: the tenant's coexistence domain, the parking OU, the
 //! temporary licence, approvals, admission and every wait's timing).
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
-use detour_config::{Problems, Settings};
+use detour_config::{Problems, Secret, SecretError, SecretSource, Settings};
 use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -20,6 +20,33 @@ pub struct CoordinatorSettings {
     pub shutdown: ShutdownSettings,
     pub store: StoreSettings,
     pub saga: SagaSettings,
+    pub api: ApiSettings,
+}
+
+/// The operator API's bearer token. Without one the API is open, which is only allowed
+/// while the ops port listens on loopback.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    #[serde(default)]
+    pub token: Option<Secret>,
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+}
+
+impl ApiSettings {
+    fn source(&self) -> Option<SecretSource<'_>> {
+        (self.token.is_some() || self.token_file.is_some()).then_some(SecretSource {
+            key: "api.token",
+            value: self.token.as_ref(),
+            file: self.token_file.as_deref(),
+        })
+    }
+
+    /// The token operators must present, if one is configured.
+    pub fn token(&self) -> Result<Option<Secret>, SecretError> {
+        self.source().map(|source| source.read()).transpose()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -59,6 +86,8 @@ pub struct SagaSettings {
 }
 
 pub const OWN_DEFAULTS: &str = r#"
+[api]
+
 [store]
 url = "sqlite://data/saga-coordinator.db"
 
@@ -111,6 +140,15 @@ impl Settings for CoordinatorSettings {
 
     fn validate(&self, problems: &mut Problems) {
         self.base().validate(problems);
+        match self.api.source() {
+            Some(source) => source.validate(problems),
+            None => problems.check(
+                self.http.listen.ip().is_loopback(),
+                "api.token",
+                "the operator API would be open to the network: set api.token or \
+                 api.token_file, or listen on 127.0.0.1",
+            ),
+        }
         let store = &self.store.url;
         problems.check(
             store.starts_with("sqlite:") || store.starts_with("postgres"),
@@ -178,6 +216,71 @@ impl ServiceConfig for CoordinatorSettings {
             telemetry: self.telemetry.clone(),
             http: self.http.clone(),
             shutdown: self.shutdown.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use detour_config::Sources;
+    use detour_service::load_config;
+
+    use super::*;
+
+    fn load(extra: &[(&str, &str)]) -> Result<CoordinatorSettings, String> {
+        let mut pairs = vec![
+            (
+                "DETOUR__SAGA__COEXISTENCE_DOMAIN",
+                "contoso.mail.onmicrosoft.com",
+            ),
+            ("DETOUR__SAGA__PARKING_OU", "OU=Parked,DC=corp,DC=example"),
+            (
+                "DETOUR__SAGA__TEMPORARY_SKU",
+                "6fd2c87f-b296-42f0-b197-1e91e994b900",
+            ),
+        ];
+        pairs.extend_from_slice(extra);
+        load_config(
+            crate::DEFAULT_PORT,
+            Sources::from_pairs(String::new(), pairs),
+        )
+        .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn the_operator_api_is_never_open_to_the_network() {
+        assert!(load(&[]).is_ok(), "loopback without a token is fine");
+        let open = load(&[("DETOUR__HTTP__LISTEN", "0.0.0.0:8085")]).unwrap_err();
+        assert!(open.contains("api.token"), "{open}");
+        let guarded = load(&[
+            ("DETOUR__HTTP__LISTEN", "0.0.0.0:8085"),
+            ("DETOUR__API__TOKEN", "s3cret-operator-token"),
+        ])
+        .unwrap();
+        assert_eq!(
+            guarded.api.token().unwrap().map(|t| t.expose().to_owned()),
+            Some("s3cret-operator-token".to_owned())
+        );
+        assert!(
+            !format!("{guarded:?}").contains("s3cret"),
+            "never in Debug output"
+        );
+    }
+
+    #[test]
+    fn the_saga_settings_say_what_is_wrong() {
+        let wrong = load(&[
+            ("DETOUR__SAGA__COEXISTENCE_DOMAIN", "contoso.com"),
+            ("DETOUR__SAGA__MAX_DESCOPED", "600"),
+            ("DETOUR__SAGA__DEFAULT_USAGE_LOCATION", "Poland"),
+        ])
+        .unwrap_err();
+        for key in [
+            "saga.coexistence_domain",
+            "saga.max_descoped",
+            "saga.default_usage_location",
+        ] {
+            assert!(wrong.contains(key), "{key} missing from: {wrong}");
         }
     }
 }

@@ -588,6 +588,16 @@ impl Store {
             .collect()
     }
 
+    /// How many remediations are in each status.
+    pub async fn counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
+        sqlx::query("SELECT status, COUNT(*) AS n FROM sagas GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get("status")?, row.try_get("n")?)))
+            .collect()
+    }
+
     /// How many descope slots are held, and who waits for one.
     pub async fn line(&self) -> Result<Line, StoreError> {
         let holding: i64 = sqlx::query("SELECT COUNT(*) AS n FROM sagas WHERE holds_slot = 1")

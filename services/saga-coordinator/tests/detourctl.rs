@@ -21,10 +21,15 @@ async fn coordinator(approvals: bool) -> Running {
     let bench = Bench::new("detourctl", Backend::Sqlite).await;
     let approvals = if approvals { "true" } else { "false" };
     let app = bench
-        .coordinator(&[("DETOUR__SAGA__APPROVAL_REQUIRED", approvals)])
+        .coordinator(&[
+            ("DETOUR__SAGA__APPROVAL_REQUIRED", approvals),
+            ("DETOUR__API__TOKEN", TOKEN),
+        ])
         .await;
     Running { app, bench }
 }
+
+const TOKEN: &str = "operator-token-for-tests";
 
 /// Runs detourctl against `running` and returns what it did.
 async fn detourctl(running: &Running, args: &[&str]) -> (bool, String) {
@@ -36,6 +41,7 @@ async fn detourctl(running: &Running, args: &[&str]) -> (bool, String) {
     } = tokio::process::Command::new(env!("CARGO_BIN_EXE_detourctl"))
         .arg("--api")
         .arg(&api)
+        .env("DETOUR_API_TOKEN", TOKEN)
         .args(args)
         .output()
         .await
@@ -86,6 +92,9 @@ async fn an_operator_plans_starts_follows_and_lists_sagas() {
     let (ok, wrong) = detourctl(&running, &["start", "not-a-upn"]).await;
     assert!(!ok);
     assert!(wrong.contains("not a UPN"), "{wrong}");
+    let (ok, shut_out) = detourctl(&running, &["--token", "guess", "list"]).await;
+    assert!(!ok);
+    assert!(shut_out.contains("401"), "{shut_out}");
     running.bench.world.stop();
 }
 

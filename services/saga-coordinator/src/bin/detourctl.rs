@@ -19,6 +19,9 @@ struct Cli {
     /// The coordinator's API, e.g. http://127.0.0.1:8085.
     #[arg(long, env = "DETOUR_API", default_value = "http://127.0.0.1:8085")]
     api: String,
+    /// The API's bearer token, when it has one.
+    #[arg(long, env = "DETOUR_API_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
 
 struct Client {
     api: String,
+    token: Option<String>,
     http: reqwest::Client,
 }
 
@@ -105,6 +109,9 @@ impl Client {
             .timeout(Duration::from_secs(30));
         if let Some(body) = body {
             request = request.json(&body);
+        }
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
         }
         let response = request
             .send()
@@ -132,6 +139,7 @@ impl Client {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let client = Client {
         api: cli.api,
+        token: cli.token,
         http: reqwest::Client::new(),
     };
     let post = reqwest::Method::POST;
