@@ -3,7 +3,10 @@
 //! Everything that moves a remediation (the API, answers from the bus, timers, admission)
 //! comes through here.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 
 use detour_contracts::{ContractError, MessageId, SagaId, TicketRef};
 use time::OffsetDateTime;
@@ -88,7 +91,13 @@ pub struct Engine {
     /// together): a lost optimistic race costs a reload and a second decision, so this keeps
     /// those for races between replicas.
     stripes: Arc<[Mutex<()>]>,
+    /// What this process sent lately, by message id: most answers find their command here
+    /// instead of in the store (a restart or another replica's command falls back to it).
+    sent: Arc<std::sync::Mutex<HashMap<String, (SagaId, Purpose)>>>,
 }
+
+/// Past this many remembered commands the memory starts afresh; the store still knows them.
+const REMEMBERED: usize = 100_000;
 
 /// Enough stripes that unrelated sagas rarely wait on each other.
 const STRIPES: usize = 64;
@@ -102,7 +111,38 @@ impl Engine {
             relay: Arc::new(Notify::new()),
             admission: Arc::new(Mutex::new(())),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            sent: Arc::default(),
         }
+    }
+
+    /// Which saga sent `message_id`, and for what: from memory, else from the store.
+    pub async fn purpose_of(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<(SagaId, Option<Purpose>)>, StoreError> {
+        let remembered = self.remembered().get(message_id).copied();
+        match remembered {
+            Some((saga_id, purpose)) => Ok(Some((saga_id, Some(purpose)))),
+            None => self.store.purpose_of(message_id).await,
+        }
+    }
+
+    fn remember(&self, saga_id: SagaId, outbox: &[OutboxMessage]) {
+        let mut sent = self.remembered();
+        if sent.len() > REMEMBERED {
+            sent.clear();
+        }
+        for message in outbox {
+            if let Some(purpose) = message.purpose {
+                sent.insert(message.message_id.clone(), (saga_id, purpose));
+            }
+        }
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<String, (SagaId, Purpose)>> {
+        self.sent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn stripe(&self, saga_id: SagaId) -> &Mutex<()> {
@@ -180,6 +220,7 @@ impl Engine {
         match self.store.commit(&commit).await? {
             Committed::UserTaken { existing } => Ok(Started::Joined(existing)),
             Committed::Applied { .. } | Committed::Duplicate => {
+                self.remember(saga_id, &commit.outbox);
                 self.relay.notify_one();
                 Ok(Started::New(saga_id))
             }
@@ -257,6 +298,7 @@ impl Engine {
             match self.store.commit(&commit).await {
                 Ok(Committed::Applied { .. }) => {
                     if !decided.sends.is_empty() {
+                        self.remember(delivery.saga_id, &commit.outbox);
                         self.relay.notify_one();
                     }
                     return Ok((Handled::Applied { changed }, Some(decided.next)));

@@ -19,7 +19,7 @@ pub async fn handle(engine: &Engine, incoming: Incoming) -> Outcome {
     let Some(causation) = header.causation_id else {
         return Outcome::Handled;
     };
-    let (saga_id, purpose) = match engine.store().purpose_of(&causation.to_string()).await {
+    let (saga_id, purpose) = match engine.purpose_of(&causation.to_string()).await {
         Ok(Some((saga_id, Some(purpose)))) => (saga_id, purpose),
         // Not a command this coordinator sent.
         Ok(_) => return Outcome::Handled,
