@@ -103,13 +103,34 @@ impl Read {
 pub struct Reads {
     pub ad: Option<AdUserSnapshot>,
     /// `Some(None)`: answered, and there is no such cloud user.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "answered"
+    )]
     pub cloud: Option<Option<CloudUserState>>,
+    /// `Some(None)`: answered, and the user has no mailbox.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "answered"
+    )]
     pub mailbox: Option<Option<MailboxState>>,
     pub tenant: Option<TenantRead>,
     pub connect: Option<ConnectStateRead>,
     /// Asked only when the cloud user exists.
     #[serde(default)]
     pub holders: Option<Vec<AddressHolder>>,
+}
+
+/// A field present in the stored JSON was answered, even when its answer is `null` ("none"):
+/// plain serde would read that `null` back as "not answered yet".
+fn answered<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 impl Reads {

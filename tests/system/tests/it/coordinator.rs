@@ -115,6 +115,14 @@ fn timeline(view: &SagaView) -> String {
 
 /// The user as Graph shows it, straight from the tenant.
 async fn cloud_user(tenant: &TenantFixture, upn: &str) -> Value {
+    let (status, user) = graph_user(tenant, upn).await;
+    assert_eq!(status, 200, "{user}");
+    user
+}
+
+/// Graph's answer for the user, whatever it is: a user with no cloud object is a 404 (and
+/// `null`, since the error's request ids differ every time).
+async fn graph_user(tenant: &TenantFixture, upn: &str) -> (u16, Value) {
     let select =
         "id,onPremisesSyncEnabled,onPremisesImmutableId,proxyAddresses,licenseAssignmentStates";
     let (status, user) = tenant
@@ -124,8 +132,7 @@ async fn cloud_user(tenant: &TenantFixture, upn: &str) -> Value {
             None,
         )
         .await;
-    assert_eq!(status, 200, "{user}");
-    user
+    (status, if status == 404 { Value::Null } else { user })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,7 +336,8 @@ fn refusal(view: &SagaView) -> String {
 async fn unsafe_cases_are_refused_with_the_reason_and_nothing_changes() {
     const E3_ROLE: &str = "29232cdf-9323-42fd-ade2-1d097af3e4de";
     let spare_sku = "11111111-2222-3333-4444-555555555555";
-    let tenant = TenantFixture::start("saga-refusals", &["bob", "cyd", "dee"], |scenario| {
+    let names = ["bob", "cyd", "dee", "eve", "fay", "gil"];
+    let tenant = TenantFixture::start("saga-refusals", &names, |scenario| {
         let cyd = scenario["ad"]["users"][1]["user_principal_name"].clone();
         scenario["roles"] = json!([{
             "display_name": "Exchange Administrator",
@@ -345,17 +353,35 @@ async fn unsafe_cases_are_refused_with_the_reason_and_nothing_changes() {
             .as_array_mut()
             .unwrap()
             .push(json!(format!("smtp:{dee}@contoso.mail.onmicrosoft.com")));
+        // Eve has no licence, so no mailbox.
+        let eve = scenario["ad"]["users"][3]["sam_account_name"].clone();
+        scenario["ad"]["groups"][0]["members"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|member| *member != eve);
+        // Fay and Gil live outside sync scope: Fay's name belongs to a cloud-only user, Gil
+        // has no cloud user at all.
+        let parked = scenario["ad"]["ous"][2].clone();
+        scenario["ad"]["users"][4]["ou"] = parked.clone();
+        scenario["ad"]["users"][5]["ou"] = parked;
+        scenario["cloud_users"].as_array_mut().unwrap().truncate(5);
     })
     .await;
     let detour = Detour::start(&tenant, "saga-refusals", &[]).await;
-    for (name, expected) in [("cyd", "admin-role"), ("dee", "address-held-elsewhere")] {
+    for (name, expected) in [
+        ("cyd", "admin-role"),
+        ("dee", "address-held-elsewhere"),
+        ("eve", "no-mailbox"),
+        ("fay", "not-synced"),
+        ("gil", "user-not-in-cloud"),
+    ] {
         let upn = tenant.upn(name);
-        let before = cloud_user(&tenant, &upn).await;
+        let before = graph_user(&tenant, &upn).await;
         let saga = detour.start_saga(&upn, false).await;
         let view = detour.settled(&saga).await;
         assert_eq!(view.status, "refused", "{name}: {}", timeline(&view));
         assert_eq!(refusal(&view), expected, "{name}");
-        assert_eq!(cloud_user(&tenant, &upn).await, before, "{name} untouched");
+        assert_eq!(graph_user(&tenant, &upn).await, before, "{name} untouched");
     }
     let ghost = detour.start_saga("ghost@contoso.com", false).await;
     let view = detour.settled(&ghost).await;

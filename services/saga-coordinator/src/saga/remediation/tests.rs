@@ -362,3 +362,18 @@ fn a_compensation_that_finds_the_user_not_back_yet_counts_as_a_failed_attempt() 
         Advance::unchanged(&retrying.next)
     );
 }
+
+#[test]
+fn an_answer_of_none_survives_the_store() {
+    let answered_none = Reads {
+        cloud: Some(None),
+        mailbox: Some(None),
+        ..Reads::default()
+    };
+    let unanswered = Reads::default();
+    for reads in [answered_none, unanswered] {
+        let json = serde_json::to_string(&reads).unwrap();
+        let back: Reads = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, reads, "{json}");
+    }
+}
