@@ -10,7 +10,7 @@
 
 mod schema;
 
-use std::{collections::BTreeMap, str::FromStr, time::Duration};
+use std::{collections::BTreeMap, future::Future, str::FromStr, time::Duration};
 
 use detour_contracts::{SagaId, TicketRef};
 use serde::{Deserialize, Serialize};
@@ -596,6 +596,25 @@ impl Store {
             .iter()
             .map(|row| Ok((row.try_get("status")?, row.try_get("n")?)))
             .collect()
+    }
+
+    /// Holds the store-wide admission lock while `pass` runs, so replicas sharing a
+    /// PostgreSQL store never count free slots at the same time (SQLite has one process).
+    pub async fn admitting<T, F>(&self, pass: F) -> Result<T, StoreError>
+    where
+        F: Future<Output = T>,
+    {
+        if self.backend == Backend::Sqlite {
+            return Ok(pass.await);
+        }
+        // A transaction's lock: if the pass is cancelled, the rollback releases it.
+        let mut lock = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7468378)")
+            .execute(&mut *lock)
+            .await?;
+        let result = pass.await;
+        lock.commit().await?;
+        Ok(result)
     }
 
     /// How many descope slots are held, and who waits for one.

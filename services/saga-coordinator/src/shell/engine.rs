@@ -85,7 +85,7 @@ pub struct Engine {
     max_descoped: usize,
     /// Woken when the outbox has new rows.
     relay: Arc<Notify>,
-    /// One admission pass at a time in this process.
+    /// One admission pass at a time in this process (and, on PostgreSQL, across replicas).
     admission: Arc<Mutex<()>>,
     /// Changes to one saga take turns within this process (answers to its five reads arrive
     /// together): a lost optimistic race costs a reload and a second decision, so this keeps
@@ -317,6 +317,10 @@ impl Engine {
     /// ones never wait for a slot).
     pub async fn admit_waiting(&self) -> Result<(), EngineError> {
         let _one_pass = self.admission.lock().await;
+        self.store.admitting(self.admission_pass()).await?
+    }
+
+    async fn admission_pass(&self) -> Result<(), EngineError> {
         let line = self.store.line().await?;
         let mut holding = line.holding;
         for saga_id in line.queued {
