@@ -63,7 +63,8 @@ pub struct SagaSettings {
     pub coexistence_domain: String,
     /// The OU outside Connect's scope where users are parked during a round trip.
     pub parking_ou: String,
-    /// Set if Connect syncs the parking OU: every round trip is then refused.
+    /// Set if Connect syncs the parking OU by rules it does not report: every round trip is
+    /// then refused. (A parking OU inside the containers Connect reports is refused anyway.)
     pub parking_ou_in_scope: bool,
     /// The SKU assigned directly while the user's group licence is gone.
     pub temporary_sku: String,

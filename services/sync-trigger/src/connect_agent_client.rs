@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use detour_config::Secret;
 use detour_contracts::connect_agent::{
-    AgentError, AgentVersion, CycleStarted, DeletionThreshold, PolicyType, RunResult,
-    SchedulerState, StartCycle,
+    AgentError, AgentVersion, ConnectorScope, CycleStarted, DeletionThreshold, PolicyType,
+    RunResult, SchedulerState, StartCycle,
 };
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -55,6 +55,10 @@ impl AgentClient {
 
     pub async fn deletion_threshold(&self) -> Result<DeletionThreshold, AgentCallError> {
         self.get("/connect/v1/deletion-threshold").await
+    }
+
+    pub async fn scope(&self) -> Result<ConnectorScope, AgentCallError> {
+        self.get("/connect/v1/scope").await
     }
 
     pub async fn run(&self, run_id: Uuid) -> Result<RunResult, AgentCallError> {

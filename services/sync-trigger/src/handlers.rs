@@ -88,11 +88,13 @@ async fn read_state(
         let version = client.version().await?;
         let scheduler = client.scheduler().await?;
         let threshold = client.deletion_threshold().await?;
+        let scope = client.scope().await?;
         Ok::<_, AgentCallError>(ConnectStateRead {
             connect_version: version.connect_version,
             scheduler,
             deletion_threshold_enabled: threshold.enabled,
             deletion_threshold: threshold.threshold,
+            included_containers: scope.included_containers,
         })
     };
     match read.await {

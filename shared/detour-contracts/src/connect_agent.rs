@@ -139,3 +139,12 @@ pub struct DeletionThreshold {
     pub enabled: bool,
     pub threshold: u32,
 }
+
+/// The AD connector's scope: the containers it syncs (its partition's container inclusion
+/// list, as `Get-ADSyncConnector` shows it), and the attribute an object may be filtered on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectorScope {
+    pub included_containers: Vec<String>,
+    pub filter_attribute: Option<String>,
+}

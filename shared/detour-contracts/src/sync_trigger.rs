@@ -72,5 +72,8 @@ pub struct ConnectStateRead {
     pub scheduler: SchedulerState,
     pub deletion_threshold_enabled: bool,
     pub deletion_threshold: u32,
+    /// The containers (DNs) Connect syncs: an object outside all of them is out of scope.
+    #[serde(default)]
+    pub included_containers: Vec<String>,
 }
 service_message!(ConnectStateRead, SyncTrigger, "connect-state-read", Event);

@@ -480,5 +480,6 @@ fn connect_state() -> ConnectStateRead {
         },
         deletion_threshold_enabled: true,
         deletion_threshold: 500,
+        included_containers: vec![format!("OU=Staff,{WORLD_BASE}")],
     }
 }

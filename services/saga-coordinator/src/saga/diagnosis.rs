@@ -311,6 +311,7 @@ pub(crate) fn sample_facts() -> Facts {
             },
             deletion_threshold_enabled: true,
             deletion_threshold: 500,
+            included_containers: vec!["OU=Staff,DC=corp".into()],
         },
         coexistence_domain: "contoso.mail.onmicrosoft.com".into(),
         address_holder: None,

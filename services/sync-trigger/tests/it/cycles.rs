@@ -126,6 +126,14 @@ async fn staging_mode_is_a_refusal_with_its_reason() {
         (state.deletion_threshold_enabled, state.deletion_threshold),
         (true, 500)
     );
+    assert!(
+        state
+            .included_containers
+            .iter()
+            .any(|c| c.starts_with("OU=Staff,")),
+        "the connector's scope: {:?}",
+        state.included_containers
+    );
     harness.service.stop().await;
 }
 

@@ -12,7 +12,8 @@ use axum::{
     routing::{get, post},
 };
 use detour_contracts::connect_agent::{
-    AgentError, AgentVersion, CycleStarted, DeletionThreshold, RunList, SchedulerState, StartCycle,
+    AgentError, AgentVersion, ConnectorScope, CycleStarted, DeletionThreshold, RunList,
+    SchedulerState, StartCycle,
 };
 use uuid::Uuid;
 
@@ -26,6 +27,7 @@ pub(super) fn routes() -> Router<Arc<Sim>> {
         .route("/connect/v1/runs", get(runs))
         .route("/connect/v1/runs/{run_id}", get(run))
         .route("/connect/v1/deletion-threshold", get(deletion_threshold))
+        .route("/connect/v1/scope", get(scope))
 }
 
 fn agent_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -204,6 +206,19 @@ async fn deletion_threshold(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> 
         threshold: world.connect.deletion_threshold,
     }) {
         Ok(threshold) => Json(threshold).into_response(),
+        Err(none) => unavailable(none),
+    }
+}
+
+async fn scope(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
+    if let Err(response) = guard(&sim, &headers) {
+        return response;
+    }
+    match sim.with_world(|world| ConnectorScope {
+        included_containers: world.connect.scope_ous.clone(),
+        filter_attribute: world.connect.filter_attribute.clone(),
+    }) {
+        Ok(scope) => Json(scope).into_response(),
         Err(none) => unavailable(none),
     }
 }

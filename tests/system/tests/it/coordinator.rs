@@ -418,9 +418,16 @@ async fn unsafe_cases_are_refused_with_the_reason_and_nothing_changes() {
             "no-free-seat",
         ),
         (
+            // Connect itself says it syncs the parking OU.
             "inscope",
-            |_| {},
-            &[("DETOUR__SAGA__PARKING_OU_IN_SCOPE", "true")],
+            |s| {
+                let parked = s["ad"]["ous"][2].clone();
+                s["connect"]["scope_ous"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(parked);
+            },
+            &[],
             "parking-ou-in-scope",
         ),
         (

@@ -377,3 +377,23 @@ fn an_answer_of_none_survives_the_store() {
         assert_eq!(back, reads, "{json}");
     }
 }
+
+#[test]
+fn a_parking_ou_that_connect_syncs_is_refused() {
+    let mut facts = sample_facts();
+    facts.connect.included_containers = vec!["DC=Corp".into()];
+    let refused = diagnose_with(&policy(false), &facts, false);
+    let Phase::Diagnosed {
+        diagnosis: Diagnosis::Refused { refusal, .. },
+    } = refused.next
+    else {
+        panic!("{:?}", refused.next)
+    };
+    assert_eq!(refusal, Refusal::ParkingOuInScope);
+    facts.connect.included_containers =
+        vec!["OU=Staff,DC=corp".into(), "OU=Parkedx,DC=corp".into()];
+    assert_eq!(
+        diagnose_with(&policy(false), &facts, false).next.status(),
+        "queued"
+    );
+}
