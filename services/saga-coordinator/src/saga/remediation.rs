@@ -68,7 +68,7 @@ pub enum Read {
 
 impl Read {
     /// The reads sent at once when a remediation begins.
-    pub const ALL: [Read; 5] = [
+    pub const FIRST: [Read; 5] = [
         Read::AdUser,
         Read::CloudUser,
         Read::Mailbox,
@@ -248,7 +248,7 @@ pub fn begin(policy: &Policy, user: &str, now: OffsetDateTime) -> Advance {
         next: Phase::Diagnosing {
             reads: Reads::default(),
         },
-        sends: Read::ALL
+        sends: Read::FIRST
             .iter()
             .map(|read| (Purpose::Read { read: *read }, read.command(user)))
             .collect(),
