@@ -649,3 +649,29 @@ async fn storms_of_throttling_and_server_errors_at_every_step_are_ridden_out() {
     assert_eq!(tenant.faults_left().await, json!([]), "every burst was met");
     detour.bus.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_refused_for_a_conflict_is_undone_to_where_it_started() {
+    let tenant = TenantFixture::start("saga-conflict", &["ada", "bob"], |_| {}).await;
+    let detour = Detour::start(&tenant, "saga-conflict", &[]).await;
+    let ada = tenant.upn("ada");
+    let before = cloud_user(&tenant, &ada).await;
+    // Bob's AD object takes Ada's address: the cycle that deletes her carries it to Bob's
+    // cloud object, and Graph then refuses to restore her over it.
+    tenant.add_ad_proxy("bob", &format!("smtp:{ada}")).await;
+    let saga = detour.start_saga(&ada, false).await;
+    let undone = detour.settled(&saga).await;
+    let story = timeline(&undone);
+    assert_eq!(undone.status, "compensated", "{story}");
+    assert!(story.contains("Restore failed"), "{story}");
+    let after = cloud_user(&tenant, &ada).await;
+    for field in [
+        "id",
+        "onPremisesSyncEnabled",
+        "onPremisesImmutableId",
+        "licenseAssignmentStates",
+    ] {
+        assert_eq!(after[field], before[field], "{field}: {story}");
+    }
+    detour.bus.stop().await;
+}
