@@ -164,7 +164,7 @@ impl Engine {
         if !request.dry_run
             && let Some(existing) = self.store.active_for(&user).await?
         {
-            return Ok(Started::Joined(existing));
+            return self.joined(existing, &request).await;
         }
         let saga_id = SagaId::new();
         let now = OffsetDateTime::now_utc();
@@ -179,7 +179,7 @@ impl Engine {
             user: user.clone(),
             ticket: request.ticket.clone(),
             dry_run: request.dry_run,
-            trace_context: request.trace_context,
+            trace_context: request.trace_context.clone(),
             phase: next,
             created_at: now,
         };
@@ -218,13 +218,33 @@ impl Engine {
             log,
         };
         match self.store.commit(&commit).await? {
-            Committed::UserTaken { existing } => Ok(Started::Joined(existing)),
+            Committed::UserTaken { existing } => self.joined(existing, &request).await,
             Committed::Applied { .. } | Committed::Duplicate => {
                 self.remember(saga_id, &commit.outbox);
                 self.relay.notify_one();
                 Ok(Started::New(saga_id))
             }
         }
+    }
+
+    /// A request for a user whose remediation runs joins it, and its timeline says so.
+    async fn joined(
+        &self,
+        existing: SagaId,
+        request: &StartRequest,
+    ) -> Result<Started, EngineError> {
+        let from = request
+            .ticket
+            .as_ref()
+            .map(|t| format!(" from ticket {t}"))
+            .unwrap_or_default();
+        let note = entry(
+            OffsetDateTime::now_utc(),
+            "input",
+            format!("another request{from} joined this remediation"),
+        );
+        self.store.append_log(existing, &note).await?;
+        Ok(Started::Joined(existing))
     }
 
     /// Applies one event to its remediation, then lets waiting ones in if it freed a slot.

@@ -165,6 +165,7 @@ async fn the_seeds_user_is_fixed_end_to_end_through_the_operator_api() {
     let done = detour.settled(&saga).await;
     let story = timeline(&done);
     assert_eq!(done.status, "completed", "{story}");
+    assert!(story.contains("another request joined"), "{story}");
     for step in [
         "Snapshot",
         "Descope",
