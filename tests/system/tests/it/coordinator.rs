@@ -311,8 +311,13 @@ async fn a_restore_that_keeps_failing_is_compensated_and_the_user_is_back_as_bef
             "{compensation} missing from:\n{story}"
         );
     }
-    // Back where she started: the same object, synced, the same anchor and licences.
-    let after = cloud_user(&tenant, &ada).await;
+    back_as_before(&tenant, &ada, &before, &story).await;
+    detour.bus.stop().await;
+}
+
+/// The user is back where it started: the same object, synced, the same anchor and licences.
+async fn back_as_before(tenant: &TenantFixture, upn: &str, before: &Value, story: &str) {
+    let after = cloud_user(tenant, upn).await;
     for field in [
         "id",
         "onPremisesSyncEnabled",
@@ -321,7 +326,6 @@ async fn a_restore_that_keeps_failing_is_compensated_and_the_user_is_back_as_bef
     ] {
         assert_eq!(after[field], before[field], "{field}: {story}");
     }
-    detour.bus.stop().await;
 }
 
 /// The refusal a settled saga ended with, e.g. `admin-role`.
@@ -530,15 +534,7 @@ async fn a_mailbox_that_never_returns_or_a_threshold_stop_is_undone_to_where_it_
         let story = timeline(&undone);
         assert_eq!(undone.status, "compensated", "{name}: {story}");
         assert!(story.contains(cause), "{name}: {story}");
-        let after = cloud_user(&tenant, &ada).await;
-        for field in [
-            "id",
-            "onPremisesSyncEnabled",
-            "onPremisesImmutableId",
-            "licenseAssignmentStates",
-        ] {
-            assert_eq!(after[field], before[field], "{name} {field}: {story}");
-        }
+        back_as_before(&tenant, &ada, &before, &format!("{name}: {story}")).await;
         detour.bus.stop().await;
     }
 }
@@ -665,14 +661,6 @@ async fn a_restore_refused_for_a_conflict_is_undone_to_where_it_started() {
     let story = timeline(&undone);
     assert_eq!(undone.status, "compensated", "{story}");
     assert!(story.contains("Restore failed"), "{story}");
-    let after = cloud_user(&tenant, &ada).await;
-    for field in [
-        "id",
-        "onPremisesSyncEnabled",
-        "onPremisesImmutableId",
-        "licenseAssignmentStates",
-    ] {
-        assert_eq!(after[field], before[field], "{field}: {story}");
-    }
+    back_as_before(&tenant, &ada, &before, &story).await;
     detour.bus.stop().await;
 }
