@@ -2,7 +2,7 @@
 //! step services and compensates on failure.
 //!
 //! It consumes the `saga-coordinator` queue: its own commands (`saga-coordinator.#` on
-//! `detour.commands`) and the step services' events on `detour.events`, each matched by its
+//! `detour.commands`: `start-remediation`) and the step services' events on `detour.events`, each matched by its
 //! causation id to the command it answers. Operators drive it through the HTTP API on its ops
 //! port (`detourctl` is a client of it).
 //!
@@ -50,11 +50,12 @@ pub fn spec(settings: &CoordinatorSettings) -> anyhow::Result<ServiceSpec> {
             engine.admit_waiting().await?;
             let wakeup = engine.relay_wakeup();
             let (relay, timers, intake) = (engine.clone(), engine.clone(), engine.clone());
+            let answers = publisher.clone();
             Ok(Extras::default()
                 .routes(api::router(engine, token))
                 .fallback(move |incoming| {
-                    let engine = intake.clone();
-                    async move { shell::intake::handle(&engine, incoming).await }
+                    let (engine, publisher) = (intake.clone(), answers.clone());
+                    async move { shell::intake::handle(&engine, &publisher, incoming).await }
                 })
                 .task(move |stop| shell::relay::run(relay, publisher, wakeup, stop))
                 .task(move |stop| shell::timers::run(timers, tick, stop)))

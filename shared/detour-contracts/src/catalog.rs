@@ -3,7 +3,7 @@
 
 use crate::{
     ContractError, Envelope, Message, MessageKind, Ping, Pong, ad_ops, cloud_directory as cloud,
-    mailbox_ops as mailbox, sync_trigger,
+    mailbox_ops as mailbox, saga_coordinator as saga, sync_trigger,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -74,5 +74,8 @@ pub fn catalog() -> Vec<MessageSpec> {
         MessageSpec::of::<mailbox::SetExchangeCloudManaged>(),
         MessageSpec::of::<mailbox::ExchangeCloudManagedSet>(),
         MessageSpec::of::<mailbox::MailboxCommandFailed>(),
+        MessageSpec::of::<saga::StartRemediation>(),
+        MessageSpec::of::<saga::RemediationAccepted>(),
+        MessageSpec::of::<saga::RemediationRejected>(),
     ]
 }

@@ -10,7 +10,8 @@
 //! identifiers), `service` (the six services by name), `ping` (liveness command and event),
 //! `sync_trigger` (sync-trigger's commands and events),
 //! `ad_ops` (ad-ops's commands and events), `cloud_directory` (cloud-directory's),
-//! `mailbox_ops` (mailbox-ops's), `catalog` (every message type, for routers and contract tests), `connect_agent` (the HTTP
+//! `mailbox_ops` (mailbox-ops's), `saga_coordinator` (requests to remediate a user, and their
+//! answers), `catalog` (every message type, for routers and contract tests), `connect_agent` (the HTTP
 //! API of the agent on the Entra Connect server, shared by sync-trigger and tenant-sim).
 
 pub mod ad_ops;
@@ -22,6 +23,7 @@ mod ids;
 pub mod mailbox_ops;
 mod message;
 mod ping;
+pub mod saga_coordinator;
 mod service;
 pub mod sync_trigger;
 

@@ -1,16 +1,26 @@
-//! What the coordinator's queue delivers: answers from the step services, matched to the
-//! command they answer by their causation id. Anything else on the events exchange is some
-//! other conversation and is acked untouched.
+//! What the coordinator's queue delivers: requests to remediate a user (the ticket gateway's
+//! `start-remediation`), and answers from the step services, matched to the command they
+//! answer by their causation id. Anything else on the events exchange is some other
+//! conversation and is acked untouched.
 
-use detour_bus::{Incoming, Outcome};
+use std::collections::BTreeMap;
+
+use detour_bus::{Incoming, Outcome, Publisher};
+use detour_contracts::{
+    Envelope, Message,
+    saga_coordinator::{RemediationAccepted, RemediationRejected, StartRemediation},
+};
 
 use super::{
-    engine::{Delivery, Engine, EngineError},
+    engine::{Delivery, Engine, EngineError, StartRequest, Started},
     wire,
 };
 use crate::saga::Event;
 
-pub async fn handle(engine: &Engine, incoming: Incoming) -> Outcome {
+pub async fn handle(engine: &Engine, publisher: &Publisher, incoming: Incoming) -> Outcome {
+    if incoming.message_type.as_deref() == Some(StartRemediation::NAME) {
+        return start(engine, publisher, &incoming).await;
+    }
     let (header, answer) = match wire::decode(&incoming) {
         Ok(Some(decoded)) => decoded,
         Ok(None) => return Outcome::Handled,
@@ -38,5 +48,51 @@ pub async fn handle(engine: &Engine, incoming: Incoming) -> Outcome {
             Outcome::Reject(error.to_string())
         }
         Err(error) => Outcome::Retry(error.to_string()),
+    }
+}
+
+/// Takes on a remediation asked for over the bus, in the trace of the request, and answers
+/// with the saga's id (or why not). A redelivered request joins the saga it started.
+async fn start(engine: &Engine, publisher: &Publisher, incoming: &Incoming) -> Outcome {
+    let request = match incoming.decode::<StartRemediation>() {
+        Ok(request) => request,
+        Err(error) => return Outcome::Reject(format!("cannot read the request: {error}")),
+    };
+    let trace_context: BTreeMap<String, String> =
+        detour_telemetry::inject_trace_context(&tracing::Span::current())
+            .into_iter()
+            .collect();
+    let started = engine
+        .start(StartRequest {
+            user: request.payload.user.clone(),
+            ticket: request.ticket.clone(),
+            dry_run: request.payload.dry_run,
+            trace_context,
+        })
+        .await;
+    let user = request.payload.user.clone();
+    let published = match started {
+        Ok(Started::New(saga_id) | Started::Joined(saga_id)) => {
+            let joined = matches!(started, Ok(Started::Joined(_)));
+            let accepted = RemediationAccepted {
+                saga_id,
+                user,
+                joined,
+            };
+            publisher
+                .publish(&Envelope::caused_by(accepted, &request).with_saga(saga_id))
+                .await
+        }
+        Err(EngineError::Invalid(reason)) => {
+            let rejected = RemediationRejected { user, reason };
+            publisher
+                .publish(&Envelope::caused_by(rejected, &request))
+                .await
+        }
+        Err(error) => return Outcome::Retry(error.to_string()),
+    };
+    match published {
+        Ok(()) => Outcome::Handled,
+        Err(error) => Outcome::Retry(format!("the answer was not confirmed: {error}")),
     }
 }

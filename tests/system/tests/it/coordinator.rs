@@ -664,3 +664,33 @@ async fn a_restore_refused_for_a_conflict_is_undone_to_where_it_started() {
     back_as_before(&tenant, &ada, &before, &story).await;
     detour.bus.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remediation_asked_for_over_the_bus_is_taken_on_once_and_runs() {
+    use detour_contracts::saga_coordinator::{
+        RemediationAccepted, RemediationRejected, StartRemediation,
+    };
+    let tenant = TenantFixture::start("saga-bus", &["ada"], |_| {}).await;
+    let mut detour = Detour::start(&tenant, "saga-bus", &[]).await;
+    let ada = tenant.upn("ada");
+    let ask = || StartRemediation {
+        user: ada.clone(),
+        dry_run: false,
+    };
+    let first = detour.bus.send(ask()).await.decode::<RemediationAccepted>();
+    assert!(!first.joined);
+    let again = detour.bus.send(ask()).await.decode::<RemediationAccepted>();
+    assert_eq!((again.saga_id, again.joined), (first.saga_id, true));
+    let refused = detour
+        .bus
+        .send(StartRemediation {
+            user: "ada lovelace".into(),
+            dry_run: false,
+        })
+        .await
+        .decode::<RemediationRejected>();
+    assert!(refused.reason.contains("not a UPN"), "{}", refused.reason);
+    let done = detour.settled(&first.saga_id.to_string()).await;
+    assert_eq!(done.status, "completed", "{}", timeline(&done));
+    detour.bus.stop().await;
+}
