@@ -234,10 +234,6 @@ impl Store {
         Ok(store)
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     async fn apply_schema(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
@@ -635,16 +631,6 @@ impl Store {
             holding: usize::try_from(holding).unwrap_or(0),
             queued,
         })
-    }
-
-    /// Remediations that are not settled, for the shell to look at after a restart.
-    pub async fn unsettled(&self) -> Result<Vec<SagaId>, StoreError> {
-        sqlx::query("SELECT saga_id FROM sagas WHERE holds_user = 1 ORDER BY created_at")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(saga_id)
-            .collect()
     }
 }
 

@@ -170,7 +170,10 @@ impl InstantWorld {
                 reply(publisher, &incoming, |c: RequestSyncCycle| self.sync(c)).await
             }
             ReadConnectState::NAME => {
-                reply(publisher, &incoming, |_: ReadConnectState| connect_state()).await
+                reply(publisher, &incoming, |_: ReadConnectState| {
+                    healthy_connect_state()
+                })
+                .await
             }
             ReadCloudUser::NAME => {
                 reply(publisher, &incoming, |c: ReadCloudUser| CloudUserRead {
@@ -466,7 +469,9 @@ fn tenant() -> TenantRead {
     }
 }
 
-fn connect_state() -> ConnectStateRead {
+/// A Connect server at rest: 2.4 (no cloud-managed path), scheduler running, not staging,
+/// the default deletion threshold, syncing the world's staff OU.
+pub fn healthy_connect_state() -> ConnectStateRead {
     ConnectStateRead {
         connect_version: "2.4.18.0".into(),
         scheduler: SchedulerState {

@@ -244,10 +244,7 @@ pub(crate) const SAMPLE_SKU: Uuid = Uuid::from_u128(0xE3);
 /// The seed's user as the reads find it: synced, group-licensed, lacking the address.
 #[cfg(test)]
 pub(crate) fn sample_facts() -> Facts {
-    use detour_contracts::{
-        cloud_directory::{LicenseAssignment, SkuSeats},
-        connect_agent::{PolicyType, SchedulerState},
-    };
+    use detour_contracts::cloud_directory::{LicenseAssignment, SkuSeats};
 
     let id = Uuid::from_u128(1);
     Facts {
@@ -298,21 +295,7 @@ pub(crate) fn sample_facts() -> Facts {
                 consumed_units: 10,
             }],
         },
-        connect: ConnectStateRead {
-            connect_version: "2.4.18.0".into(),
-            scheduler: SchedulerState {
-                sync_cycle_enabled: true,
-                sync_cycle_in_progress: false,
-                next_sync_cycle_policy_type: PolicyType::Delta,
-                next_sync_cycle_start_time_in_utc: None,
-                currently_effective_sync_cycle_interval_seconds: 1800,
-                staging_mode_enabled: false,
-                scheduler_suspended: false,
-            },
-            deletion_threshold_enabled: true,
-            deletion_threshold: 500,
-            included_containers: vec!["OU=Staff,DC=corp".into()],
-        },
+        connect: detour_testkit::instant_world::healthy_connect_state(),
         coexistence_domain: "contoso.mail.onmicrosoft.com".into(),
         address_holder: None,
         parking_ou_in_scope: false,
