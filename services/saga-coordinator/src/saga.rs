@@ -1,6 +1,6 @@
 //! The remediation saga's core: who may start (`admission`), what to do (`diagnosis`), the strategy as data (`definition`),
 //! the saga and what flows in and out of it (`state`), the transitions as one pure function
-//! (`decide`), what the step services are asked and what their answers mean (`messages`), and
+//! (`decide`), what a ticket is told (`progress`), what the step services are asked and what their answers mean (`messages`), and
 //! a remediation's whole life around the saga, from its first read to its end (`remediation`).
 
 pub mod admission;
@@ -8,6 +8,7 @@ pub mod decide;
 pub mod definition;
 pub mod diagnosis;
 pub mod messages;
+pub mod progress;
 pub mod remediation;
 pub mod state;
 #[cfg(test)]

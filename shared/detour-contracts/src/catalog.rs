@@ -77,5 +77,7 @@ pub fn catalog() -> Vec<MessageSpec> {
         MessageSpec::of::<saga::StartRemediation>(),
         MessageSpec::of::<saga::RemediationAccepted>(),
         MessageSpec::of::<saga::RemediationRejected>(),
+        MessageSpec::of::<saga::ApproveRemediation>(),
+        MessageSpec::of::<saga::RemediationProgress>(),
     ]
 }

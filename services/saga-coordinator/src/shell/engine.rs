@@ -15,10 +15,10 @@ use tokio::sync::{Mutex, Notify};
 use super::wire::{self, Origin};
 use crate::{
     saga::{
-        Advance, Event, Input, Phase, Policy, Purpose, Strategy, admission::may_start, advance,
-        begin, messages::StepEvent,
+        Advance, Event, Input, Phase, Policy, Purpose, State, Strategy, admission::may_start,
+        advance, begin, messages::StepEvent, progress::milestones,
     },
-    store::{Commit, Committed, LogEntry, OutboxMessage, SagaRecord, Store, StoreError},
+    store::{Commit, Committed, Filter, LogEntry, OutboxMessage, SagaRecord, Store, StoreError},
 };
 
 /// How many times a change is re-decided after losing a race before giving up.
@@ -161,6 +161,12 @@ impl Engine {
     /// Starts diagnosing `request.user`, or joins the remediation the user already has.
     pub async fn start(&self, request: StartRequest) -> Result<Started, EngineError> {
         let user = validate_user(&request.user)?;
+        // A ticket delivered again (or updated) joins what it started, even once that ended.
+        if let Some(ticket) = &request.ticket
+            && let Some(earlier) = self.ticket_saga(ticket, &user, request.dry_run).await?
+        {
+            return self.joined(earlier, &request).await;
+        }
         if !request.dry_run
             && let Some(existing) = self.store.active_for(&user).await?
         {
@@ -227,6 +233,62 @@ impl Engine {
         }
     }
 
+    /// The remediation `ticket` already asked for about `user`, if any.
+    async fn ticket_saga(
+        &self,
+        ticket: &TicketRef,
+        user: &str,
+        dry_run: bool,
+    ) -> Result<Option<SagaId>, EngineError> {
+        let filter = Filter {
+            ticket: Some(ticket.to_string()),
+            user: Some(user.to_owned()),
+            ..Filter::default()
+        };
+        for summary in self.store.list(&filter).await? {
+            if let Some(saga) = self.store.load(summary.saga_id).await?
+                && saga.record.dry_run == dry_run
+            {
+                return Ok(Some(summary.saga_id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Approves the plan `ticket`'s remediation awaits; `None` when none awaits one.
+    pub async fn approve_for_ticket(
+        &self,
+        ticket: &TicketRef,
+        approved_by: &str,
+    ) -> Result<Option<SagaId>, EngineError> {
+        let filter = Filter {
+            ticket: Some(ticket.to_string()),
+            status: Some("awaiting-approval".into()),
+            ..Filter::default()
+        };
+        for summary in self.store.list(&filter).await? {
+            let Some(saga) = self.store.load(summary.saga_id).await? else {
+                continue;
+            };
+            if let Phase::Running { saga: running, .. } = &saga.record.phase
+                && let State::AwaitingApproval { plan_hash, .. } = &running.state
+            {
+                let note = entry(
+                    OffsetDateTime::now_utc(),
+                    "input",
+                    format!("approved on ticket {ticket} by {approved_by}"),
+                );
+                self.store.append_log(summary.saga_id, &note).await?;
+                let approve = Input::Approve {
+                    plan_hash: plan_hash.clone(),
+                };
+                self.operator(summary.saga_id, approve).await?;
+                return Ok(Some(summary.saga_id));
+            }
+        }
+        Ok(None)
+    }
+
     /// A request for a user whose remediation runs joins it, and its timeline says so.
     async fn joined(
         &self,
@@ -291,13 +353,20 @@ impl Engine {
                 ticket: record.ticket.clone(),
                 causation: delivery.causation,
             };
-            let outbox = encode_all(&decided.sends, &origin)?;
+            let mut outbox = encode_all(&decided.sends, &origin)?;
+            let told = told(&record, &decided.next, &origin)?;
             let mut log = vec![entry(now, "input", describe(&delivery.event))];
             log.push(match &decided.note {
                 Some(note) => entry(now, "decision", note.clone()),
                 None => entry(now, "ignored", "stale or out of place: nothing changes"),
             });
             log.extend(outbox.iter().map(|m| command_entry(now, m)));
+            log.extend(
+                told.iter().map(|(key, _)| {
+                    entry(now, "ticket", format!("milestone {key} for the ticket"))
+                }),
+            );
+            outbox.extend(told.into_iter().map(|(_, row)| row));
             let next = SagaRecord {
                 phase: decided.next.clone(),
                 ..record
@@ -317,7 +386,7 @@ impl Engine {
             };
             match self.store.commit(&commit).await {
                 Ok(Committed::Applied { .. }) => {
-                    if !decided.sends.is_empty() {
+                    if !commit.outbox.is_empty() {
                         self.remember(delivery.saga_id, &commit.outbox);
                         self.relay.notify_one();
                     }
@@ -402,6 +471,31 @@ fn validate_user(user: &str) -> Result<String, EngineError> {
         return Err(invalid("its domain has no dot"));
     }
     Ok(user.to_owned())
+}
+
+/// The progress events a ticketed remediation owes its ticket for going to `next`, each with
+/// its milestone's key.
+fn told(
+    record: &SagaRecord,
+    next: &Phase,
+    origin: &Origin,
+) -> Result<Vec<(String, OutboxMessage)>, ContractError> {
+    if record.ticket.is_none() {
+        return Ok(Vec::new());
+    }
+    // `traceparent` is `version-traceid-spanid-flags`.
+    let trace_id = record
+        .trace_context
+        .get("traceparent")
+        .and_then(|parent| parent.split('-').nth(1))
+        .map(str::to_owned);
+    milestones(&record.user, &record.phase, next)
+        .into_iter()
+        .map(|milestone| {
+            let key = milestone.key.clone();
+            wire::progress(milestone, &record.user, trace_id.clone(), origin).map(|row| (key, row))
+        })
+        .collect()
 }
 
 fn encode_all(

@@ -1,5 +1,5 @@
 //! What the coordinator's queue delivers: requests to remediate a user (the ticket gateway's
-//! `start-remediation`), and answers from the step services, matched to the command they
+//! `start-remediation`) or to approve a ticket's plan (`approve-remediation`), and answers from the step services, matched to the command they
 //! answer by their causation id. Anything else on the events exchange is some other
 //! conversation and is acked untouched.
 
@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use detour_bus::{Incoming, Outcome, Publisher};
 use detour_contracts::{
     Envelope, Message,
-    saga_coordinator::{RemediationAccepted, RemediationRejected, StartRemediation},
+    saga_coordinator::{
+        ApproveRemediation, RemediationAccepted, RemediationRejected, StartRemediation,
+    },
 };
 
 use super::{
@@ -18,8 +20,10 @@ use super::{
 use crate::saga::Event;
 
 pub async fn handle(engine: &Engine, publisher: &Publisher, incoming: Incoming) -> Outcome {
-    if incoming.message_type.as_deref() == Some(StartRemediation::NAME) {
-        return start(engine, publisher, &incoming).await;
+    match incoming.message_type.as_deref() {
+        Some(StartRemediation::NAME) => return start(engine, publisher, &incoming).await,
+        Some(ApproveRemediation::NAME) => return approve(engine, &incoming).await,
+        _ => {}
     }
     let (header, answer) = match wire::decode(&incoming) {
         Ok(Some(decoded)) => decoded,
@@ -94,5 +98,33 @@ async fn start(engine: &Engine, publisher: &Publisher, incoming: &Incoming) -> O
     match published {
         Ok(()) => Outcome::Handled,
         Err(error) => Outcome::Retry(format!("the answer was not confirmed: {error}")),
+    }
+}
+
+/// Approves the plan the ticket's remediation awaits. An approval with nothing awaiting it
+/// (the ticket moved through its approval state again, or before diagnosis ended) is only
+/// logged.
+async fn approve(engine: &Engine, incoming: &Incoming) -> Outcome {
+    let request = match incoming.decode::<ApproveRemediation>() {
+        Ok(request) => request,
+        Err(error) => return Outcome::Reject(format!("cannot read the approval: {error}")),
+    };
+    let Some(ticket) = &request.ticket else {
+        return Outcome::Reject("an approval names its ticket in the envelope".into());
+    };
+    match engine
+        .approve_for_ticket(ticket, &request.payload.approved_by)
+        .await
+    {
+        Ok(Some(saga_id)) => {
+            tracing::info!(%saga_id, %ticket, "approved from the ticket");
+            Outcome::Handled
+        }
+        Ok(None) => {
+            tracing::info!(%ticket, "an approval with no plan awaiting it");
+            Outcome::Handled
+        }
+        Err(error @ EngineError::Invalid(_)) => Outcome::Reject(error.to_string()),
+        Err(error) => Outcome::Retry(error.to_string()),
     }
 }

@@ -76,7 +76,11 @@ async fn publish_all(engine: &Engine, publisher: &Publisher, pending: Vec<Pendin
                 | PublishError::Refused { .. }
                 | PublishError::Encode(_)),
             ) => {
-                tracing::error!(saga_id = %row.saga_id, %error, "a command cannot be delivered");
+                if row.message.purpose.is_some() {
+                    tracing::error!(saga_id = %row.saga_id, %error, "a command cannot be delivered");
+                } else {
+                    tracing::warn!(saga_id = %row.saga_id, %error, "no one takes the ticket's progress");
+                }
                 confirmed.push(row.seq);
                 undeliverable.push((row, error.to_string()));
             }
@@ -114,8 +118,7 @@ async fn publish(publisher: &Publisher, row: &Pending) -> Result<(), PublishErro
     let message = &row.message;
     let step = message
         .purpose
-        .map(|p| purpose_label(&p))
-        .unwrap_or_default();
+        .map_or_else(|| message.message_type.clone(), |p| purpose_label(&p));
     let span = tracing::info_span!(
         "saga command",
         "detour.saga_id" = %row.saga_id,

@@ -1,16 +1,18 @@
 //! The saga's commands and answers as they travel: a [`StepCommand`] becomes an outbox row
-//! holding its envelope, and a delivery becomes a [`StepEvent`] by its type name.
+//! holding its envelope (so does a ticket's milestone, as a progress event), and a delivery
+//! becomes a [`StepEvent`] by its type name.
 
 use detour_bus::Incoming;
 use detour_contracts::{
     ContractError, Envelope, EnvelopeHeader, Message, MessageId, SagaId, TicketRef, ad_ops,
-    cloud_directory, mailbox_ops, sync_trigger,
+    cloud_directory, mailbox_ops, saga_coordinator::RemediationProgress, sync_trigger,
 };
 
 use crate::{
     saga::{
         Purpose,
         messages::{StepCommand, StepEvent},
+        progress::Milestone,
     },
     store::OutboxMessage,
 };
@@ -47,9 +49,36 @@ pub fn encode(
     }
 }
 
+/// A milestone for the ticket, as a `remediation-progress` event.
+pub fn progress(
+    milestone: Milestone,
+    user: &str,
+    trace_id: Option<String>,
+    origin: &Origin,
+) -> Result<OutboxMessage, ContractError> {
+    let event = RemediationProgress {
+        saga_id: origin.saga_id,
+        user: user.to_owned(),
+        milestone: milestone.key,
+        stage: milestone.stage,
+        headline: milestone.headline,
+        details: milestone.details,
+        trace_id,
+    };
+    envelope_row(event, None, origin)
+}
+
 fn outbox_row<M: Message>(
     payload: M,
     purpose: Purpose,
+    origin: &Origin,
+) -> Result<OutboxMessage, ContractError> {
+    envelope_row(payload, Some(purpose), origin)
+}
+
+fn envelope_row<M: Message>(
+    payload: M,
+    purpose: Option<Purpose>,
     origin: &Origin,
 ) -> Result<OutboxMessage, ContractError> {
     let mut envelope = Envelope::new(payload).with_saga(origin.saga_id);
@@ -58,7 +87,7 @@ fn outbox_row<M: Message>(
     let body = envelope.to_json()?;
     Ok(OutboxMessage {
         message_id: envelope.message_id.to_string(),
-        purpose: Some(purpose),
+        purpose,
         exchange: M::KIND.exchange().to_owned(),
         routing_key: envelope.payload.routing_key().to_string(),
         message_type: M::NAME.to_owned(),
