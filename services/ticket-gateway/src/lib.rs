@@ -1,15 +1,53 @@
-//! ticket-gateway: Detour's front door: ticket webhooks in, remediation requests out, and progress written back to the ticket.
+//! ticket-gateway: Detour's front door. Ticket webhooks come in (Jira, ServiceNow, a generic
+//! JSON endpoint) and become remediation requests or approvals for the coordinator; the
+//! coordinator's progress comes back and is written to the ticket as comments, with a
+//! transition or state change on success and an escalation when a person is needed.
 //!
-//! It consumes the `ticket-gateway` queue (commands routed `ticket-gateway.<command>` on `detour.commands`) and
-//! publishes its events on `detour.events` as `ticket-gateway.<event>.v<N>`. For now it answers the
-//! `ping` every service answers; its own commands arrive with the step they serve.
+//! It serves the webhooks on its ops port, consumes the `ticket-gateway` queue (its own
+//! `post-ticket-note` command, and `saga-coordinator.*` events on `detour.events`) and
+//! publishes `saga-coordinator.start-remediation` and `approve-remediation`.
+//!
+//! # Layout
+//! `inbound` (each source's body to a request, signatures; pure), `webhook` (the HTTP edge),
+//! `outbound` (what to write, and the Jira and ServiceNow clients), `progress` (the queue's
+//! messages to ticket writes), `settings`.
 
-use detour_contracts::Service;
-use detour_service::ServiceSpec;
+pub mod inbound;
+pub mod outbound;
+pub mod progress;
+pub mod settings;
+pub mod webhook;
 
-/// The operations port (`/healthz`, `/readyz`, `/metrics`) when none is configured.
+use detour_contracts::{EVENTS_EXCHANGE, Service};
+use detour_service::{Extras, ServiceSpec, Setup};
+pub use settings::GatewaySettings;
+
+use crate::outbound::{Writers, jira::JiraClient, servicenow::ServiceNowClient};
+
+/// The operations port (`/healthz`, `/readyz`, `/metrics`, and the webhooks).
 pub const DEFAULT_PORT: u16 = 8086;
 
-pub fn spec() -> ServiceSpec {
-    ServiceSpec::new(Service::TicketGateway, DEFAULT_PORT)
+pub fn spec(settings: &GatewaySettings) -> anyhow::Result<ServiceSpec> {
+    let writers = Writers {
+        jira: settings
+            .jira
+            .enabled
+            .then(|| JiraClient::new(&settings.jira))
+            .transpose()?,
+        servicenow: settings
+            .servicenow
+            .enabled
+            .then(|| ServiceNowClient::new(&settings.servicenow))
+            .transpose()?,
+    };
+    let settings = settings.clone();
+    let setup = Setup::new(move |publisher| {
+        let routes = webhook::router(&settings, publisher);
+        async move { Ok(Extras::default().routes(routes?)) }
+    });
+    let mut spec = ServiceSpec::new(Service::TicketGateway, DEFAULT_PORT)
+        .setup(setup)
+        .bind(EVENTS_EXCHANGE, &format!("{}.#", Service::SagaCoordinator));
+    spec.dispatch = progress::dispatch(writers);
+    Ok(spec)
 }

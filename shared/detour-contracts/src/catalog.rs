@@ -79,5 +79,6 @@ pub fn catalog() -> Vec<MessageSpec> {
         MessageSpec::of::<saga::RemediationRejected>(),
         MessageSpec::of::<saga::ApproveRemediation>(),
         MessageSpec::of::<saga::RemediationProgress>(),
+        MessageSpec::of::<crate::ticket_gateway::PostTicketNote>(),
     ]
 }

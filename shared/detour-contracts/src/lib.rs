@@ -11,7 +11,7 @@
 //! `sync_trigger` (sync-trigger's commands and events),
 //! `ad_ops` (ad-ops's commands and events), `cloud_directory` (cloud-directory's),
 //! `mailbox_ops` (mailbox-ops's), `saga_coordinator` (requests to remediate a user, and their
-//! answers), `catalog` (every message type, for routers and contract tests), `connect_agent` (the HTTP
+//! answers, progress for tickets), `ticket_gateway` (notes for tickets), `catalog` (every message type, for routers and contract tests), `connect_agent` (the HTTP
 //! API of the agent on the Entra Connect server, shared by sync-trigger and tenant-sim).
 
 pub mod ad_ops;
@@ -26,6 +26,7 @@ mod ping;
 pub mod saga_coordinator;
 mod service;
 pub mod sync_trigger;
+pub mod ticket_gateway;
 
 pub use catalog::{MessageSpec, catalog};
 pub use envelope::{ContractError, Envelope, EnvelopeHeader};

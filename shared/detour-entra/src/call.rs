@@ -7,10 +7,10 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use crate::{EntraSettings, TokenError, TokenSource};
-
-/// The longest `Retry-After` honoured as given; a longer one is capped (and retried).
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+use crate::{
+    EntraSettings, TokenError, TokenSource,
+    retry::{MAX_RETRY_AFTER, retry_after},
+};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CallError {
@@ -137,24 +137,7 @@ impl Caller {
         )))
     }
 
-    /// Doubling steps with full jitter: between half and all of `backoff * 2^(attempt-1)`.
     fn backoff_for(&self, attempt: u32) -> Duration {
-        let step = self
-            .backoff
-            .saturating_mul(1 << attempt.saturating_sub(1).min(10));
-        let jitter = (uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 1000.0;
-        step / 2 + (step / 2).mul_f64(jitter)
+        crate::retry::backoff(self.backoff, attempt)
     }
-}
-
-/// `Retry-After` in seconds (the form Graph sends [S9]).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let seconds: u64 = headers
-        .get("retry-after")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds))
 }

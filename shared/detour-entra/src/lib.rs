@@ -5,9 +5,11 @@
 //! failing [S9]. cloud-directory (Graph) and mailbox-ops (Exchange Online) both use it.
 //!
 //! # Layout
-//! `token` (token source), `call` (sending with retries and the shared budget), `settings`.
+//! `token` (token source), `call` (sending with retries and the shared budget), `retry` (when to try
+//! again), `settings`.
 
 mod call;
+pub mod retry;
 mod settings;
 mod token;
 

@@ -142,9 +142,11 @@ impl Dispatch {
     }
 }
 
-/// Tags the delivery's span with the saga and ticket, so a trace search finds them.
-fn record_envelope<M>(envelope: &Envelope<M>) {
+/// Tags the delivery's span with the saga, the step (the message's type) and the ticket, so a
+/// trace search finds them.
+pub fn record_envelope<M: Message>(envelope: &Envelope<M>) {
     let span = tracing::Span::current();
+    span.record("detour.step", M::NAME);
     if let Some(saga_id) = envelope.saga_id {
         span.record("detour.saga_id", saga_id.to_string());
     }

@@ -2,10 +2,12 @@
 //! (`detour-demo`, the README's main command) and the system tests build on this library.
 //!
 //! # Layout
-//! `services` (each service's spec and default port, in one table), `fleet` (service processes:
+//! `services` (each service's spec and default port, in one table), `desk` (tickets filed
+//! through the gateway's webhooks and read back from the ticket systems), `fleet` (service processes:
 //! start, wait until ready, stop with SIGTERM), `ping_round` (ping every service under one trace
 //! and collect the pongs).
 
+pub mod desk;
 pub mod fleet;
 pub mod ping_round;
 pub mod services;

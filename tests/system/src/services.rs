@@ -35,7 +35,7 @@ pub fn build(service: Service, sources: Sources) -> anyhow::Result<(ServiceSpec,
             wire::<saga_coordinator::CoordinatorSettings>(port, sources, saga_coordinator::spec)
         }
         Service::TicketGateway => {
-            wire::<ServiceSettings>(port, sources, |_| Ok(ticket_gateway::spec()))
+            wire::<ticket_gateway::GatewaySettings>(port, sources, ticket_gateway::spec)
         }
     };
     built.with_context(|| format!("{service}'s settings"))
@@ -68,7 +68,9 @@ pub fn check_wiring(service: Service, sources: Sources) -> anyhow::Result<Servic
         Service::SagaCoordinator => {
             parse_config::<saga_coordinator::CoordinatorSettings>(port, sources)?.base()
         }
-        Service::TicketGateway => parse_config::<ServiceSettings>(port, sources)?,
+        Service::TicketGateway => {
+            parse_config::<ticket_gateway::GatewaySettings>(port, sources)?.base()
+        }
     })
 }
 
@@ -143,6 +145,38 @@ pub fn dev_stack_env(service: Service) -> anyhow::Result<Vec<(String, String)>> 
                 ("DETOUR__SAGA__TEMPORARY_SKU".into(), CONTOSO_E3_SKU.into()),
             ])
         }
-        Service::TicketGateway => Ok(Vec::new()),
+        Service::TicketGateway => Ok(gateway_env(TENANT_SIM)),
     }
+}
+
+/// The Jira webhook's signing secret on the dev stack (rehearsal only).
+pub const JIRA_WEBHOOK_SECRET: &str = "rehearsal-only-webhook-secret";
+/// The ServiceNow outbound message's and the generic endpoint's token (rehearsal only).
+pub const WEBHOOK_TOKEN: &str = "rehearsal-only-webhook-token";
+
+/// The gateway's settings for tenant-sim at `base`: Jira and ServiceNow as the contoso
+/// scenario's `tickets` set them up, and the generic endpoint.
+pub fn gateway_env(base: &str) -> Vec<(String, String)> {
+    [
+        ("DETOUR__JIRA__ENABLED", "true"),
+        ("DETOUR__JIRA__BASE_URL", base),
+        ("DETOUR__JIRA__EMAIL", "detour@contoso.com"),
+        ("DETOUR__JIRA__API_TOKEN", "rehearsal-only-jira-token"),
+        ("DETOUR__JIRA__WEBHOOK_SECRET", JIRA_WEBHOOK_SECRET),
+        ("DETOUR__JIRA__BACKOFF_MS", "100"),
+        ("DETOUR__SERVICENOW__ENABLED", "true"),
+        ("DETOUR__SERVICENOW__BASE_URL", base),
+        ("DETOUR__SERVICENOW__USER", "detour"),
+        (
+            "DETOUR__SERVICENOW__PASSWORD",
+            "rehearsal-only-servicenow-password",
+        ),
+        ("DETOUR__SERVICENOW__WEBHOOK_TOKEN", WEBHOOK_TOKEN),
+        ("DETOUR__SERVICENOW__BACKOFF_MS", "100"),
+        ("DETOUR__GENERIC__ENABLED", "true"),
+        ("DETOUR__GENERIC__TOKEN", WEBHOOK_TOKEN),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
 }

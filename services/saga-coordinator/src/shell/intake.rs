@@ -14,7 +14,7 @@ use detour_contracts::{
 };
 
 use super::{
-    engine::{Delivery, Engine, EngineError, StartRequest, Started},
+    engine::{Delivery, Engine, EngineError, StartRequest, Started, purpose_label},
     wire,
 };
 use crate::saga::Event;
@@ -39,6 +39,12 @@ pub async fn handle(engine: &Engine, publisher: &Publisher, incoming: Incoming) 
         Ok(_) => return Outcome::Handled,
         Err(error) => return Outcome::Retry(format!("the store is unavailable: {error}")),
     };
+    let span = tracing::Span::current();
+    span.record("detour.saga_id", saga_id.to_string());
+    span.record("detour.step", purpose_label(&purpose));
+    if let Some(ticket) = &header.ticket {
+        span.record("detour.ticket", ticket.to_string());
+    }
     let delivery = Delivery {
         saga_id,
         message_id: header.message_id.to_string(),
@@ -62,6 +68,7 @@ async fn start(engine: &Engine, publisher: &Publisher, incoming: &Incoming) -> O
         Ok(request) => request,
         Err(error) => return Outcome::Reject(format!("cannot read the request: {error}")),
     };
+    detour_service::record_envelope(&request);
     let trace_context: BTreeMap<String, String> =
         detour_telemetry::inject_trace_context(&tracing::Span::current())
             .into_iter()
@@ -77,6 +84,7 @@ async fn start(engine: &Engine, publisher: &Publisher, incoming: &Incoming) -> O
     let user = request.payload.user.clone();
     let published = match started {
         Ok(Started::New(saga_id) | Started::Joined(saga_id)) => {
+            tracing::Span::current().record("detour.saga_id", saga_id.to_string());
             let joined = matches!(started, Ok(Started::Joined(_)));
             let accepted = RemediationAccepted {
                 saga_id,
@@ -109,6 +117,7 @@ async fn approve(engine: &Engine, incoming: &Incoming) -> Outcome {
         Ok(request) => request,
         Err(error) => return Outcome::Reject(format!("cannot read the approval: {error}")),
     };
+    detour_service::record_envelope(&request);
     let Some(ticket) = &request.ticket else {
         return Outcome::Reject("an approval names its ticket in the envelope".into());
     };

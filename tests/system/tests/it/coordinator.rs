@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use detour_testkit::{ServiceHarness, TestSqlite, eventually};
+use detour_testkit::{Build, ServiceHarness, TestSqlite, eventually};
 use saga_coordinator::{CoordinatorSettings, api::SagaView};
 use serde_json::{Value, json};
 use tenant_sim::fixture::{E3, TenantFixture};
@@ -12,15 +12,26 @@ use crate::procedure::{service, step_services};
 
 /// Detour without the ticket gateway: the step services and a coordinator with a store of
 /// its own and waits scaled down to the simulator's pace.
-struct Detour {
-    bus: ServiceHarness,
-    api: String,
-    client: reqwest::Client,
+pub(crate) struct Detour {
+    pub(crate) bus: ServiceHarness,
+    pub(crate) api: String,
+    pub(crate) client: reqwest::Client,
     _store: TestSqlite,
 }
 
 impl Detour {
     async fn start(tenant: &TenantFixture, prefix: &str, extra: &[(&str, &str)]) -> Self {
+        Self::start_with(tenant, prefix, extra, Vec::new()).await
+    }
+
+    /// The coordinator (with `extra` settings) and the step services, then `more` services
+    /// (their ops addresses follow the coordinator's, from index 5).
+    pub(crate) async fn start_with(
+        tenant: &TenantFixture,
+        prefix: &str,
+        extra: &[(&str, &str)],
+        more: Vec<Build>,
+    ) -> Self {
         let store = TestSqlite::create(prefix).unwrap();
         let mut coordinator: Vec<(String, String)> = [
             ("DETOUR__STORE__URL", store.url.as_str()),
@@ -50,6 +61,7 @@ impl Detour {
             saga_coordinator::spec,
             coordinator,
         ));
+        builds.extend(more);
         let bus = ServiceHarness::start_many(prefix, "saga-coordinator.#", Vec::new(), builds)
             .await
             .unwrap();
@@ -61,7 +73,7 @@ impl Detour {
         }
     }
 
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let response = self
             .client
             .post(format!("{}{path}", self.api))
@@ -73,7 +85,7 @@ impl Detour {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    async fn start_saga(&self, user: &str, dry_run: bool) -> String {
+    pub(crate) async fn start_saga(&self, user: &str, dry_run: bool) -> String {
         let body = json!({
             "user": user,
             "dry_run": dry_run,
@@ -84,7 +96,7 @@ impl Detour {
         reply["saga_id"].as_str().unwrap().to_owned()
     }
 
-    async fn show(&self, saga_id: &str) -> SagaView {
+    pub(crate) async fn show(&self, saga_id: &str) -> SagaView {
         self.client
             .get(format!("{}/sagas/{saga_id}", self.api))
             .send()
@@ -96,7 +108,7 @@ impl Detour {
     }
 
     /// Waits until the saga needs nothing more from the world, and returns it.
-    async fn settled(&self, saga_id: &str) -> SagaView {
+    pub(crate) async fn settled(&self, saga_id: &str) -> SagaView {
         eventually(Duration::from_secs(90), "the saga to settle", || async {
             let view = self.show(saga_id).await;
             view.saga.phase.is_settled().then_some(view)
@@ -105,7 +117,7 @@ impl Detour {
     }
 }
 
-fn timeline(view: &SagaView) -> String {
+pub(crate) fn timeline(view: &SagaView) -> String {
     view.timeline
         .iter()
         .map(|e| format!("{} {}", e.kind, e.detail))
@@ -114,7 +126,7 @@ fn timeline(view: &SagaView) -> String {
 }
 
 /// The user as Graph shows it, straight from the tenant.
-async fn cloud_user(tenant: &TenantFixture, upn: &str) -> Value {
+pub(crate) async fn cloud_user(tenant: &TenantFixture, upn: &str) -> Value {
     let (status, user) = graph_user(tenant, upn).await;
     assert_eq!(status, 200, "{user}");
     user
@@ -122,7 +134,7 @@ async fn cloud_user(tenant: &TenantFixture, upn: &str) -> Value {
 
 /// Graph's answer for the user, whatever it is: a user with no cloud object is a 404 (and
 /// `null`, since the error's request ids differ every time).
-async fn graph_user(tenant: &TenantFixture, upn: &str) -> (u16, Value) {
+pub(crate) async fn graph_user(tenant: &TenantFixture, upn: &str) -> (u16, Value) {
     let select =
         "id,onPremisesSyncEnabled,onPremisesImmutableId,proxyAddresses,licenseAssignmentStates";
     let (status, user) = tenant
@@ -188,24 +200,7 @@ async fn the_seeds_user_is_fixed_end_to_end_through_the_operator_api() {
     }
 
     // Fixed: the address, synced, the same object and anchor, the group licence only.
-    let after = cloud_user(&tenant, &ada).await;
-    assert_eq!(after["id"], before["id"]);
-    assert_eq!(after["onPremisesSyncEnabled"], true);
-    assert_eq!(
-        after["onPremisesImmutableId"],
-        before["onPremisesImmutableId"]
-    );
-    let addresses = after["proxyAddresses"].as_array().unwrap();
-    assert!(
-        addresses.iter().any(|a| a
-            .as_str()
-            .unwrap()
-            .eq_ignore_ascii_case(&format!("smtp:{address}"))),
-        "{addresses:?}"
-    );
-    let licences = after["licenseAssignmentStates"].as_array().unwrap();
-    assert_eq!(licences.len(), 1, "{licences:?}");
-    assert!(!licences[0]["assignedByGroup"].is_null(), "{licences:?}");
+    assert_fixed(&tenant, &ada, &address, &before).await;
 
     // Listed, findable by user and ticket.
     let list: Value = detour
@@ -315,8 +310,31 @@ async fn a_restore_that_keeps_failing_is_compensated_and_the_user_is_back_as_bef
     detour.bus.stop().await;
 }
 
+/// The user is fixed: `address` present, synced, the same object and anchor as `before`, the
+/// group licence only.
+pub(crate) async fn assert_fixed(tenant: &TenantFixture, upn: &str, address: &str, before: &Value) {
+    let after = cloud_user(tenant, upn).await;
+    assert_eq!(after["id"], before["id"]);
+    assert_eq!(after["onPremisesSyncEnabled"], true);
+    assert_eq!(
+        after["onPremisesImmutableId"],
+        before["onPremisesImmutableId"]
+    );
+    let addresses = after["proxyAddresses"].as_array().unwrap();
+    assert!(
+        addresses.iter().any(|a| a
+            .as_str()
+            .unwrap()
+            .eq_ignore_ascii_case(&format!("smtp:{address}"))),
+        "{addresses:?}"
+    );
+    let licences = after["licenseAssignmentStates"].as_array().unwrap();
+    assert_eq!(licences.len(), 1, "{licences:?}");
+    assert!(!licences[0]["assignedByGroup"].is_null(), "{licences:?}");
+}
+
 /// The user is back where it started: the same object, synced, the same anchor and licences.
-async fn back_as_before(tenant: &TenantFixture, upn: &str, before: &Value, story: &str) {
+pub(crate) async fn back_as_before(tenant: &TenantFixture, upn: &str, before: &Value, story: &str) {
     let after = cloud_user(tenant, upn).await;
     for field in [
         "id",
@@ -329,7 +347,7 @@ async fn back_as_before(tenant: &TenantFixture, upn: &str, before: &Value, story
 }
 
 /// The refusal a settled saga ended with, e.g. `admin-role`.
-fn refusal(view: &SagaView) -> String {
+pub(crate) fn refusal(view: &SagaView) -> String {
     let phase = serde_json::to_value(&view.saga.phase).unwrap();
     phase["diagnosis"]["refusal"]
         .as_str()
@@ -601,7 +619,7 @@ async fn every_disputed_behaviour_of_the_tenant_ends_fixed_or_put_back() {
 }
 
 /// Merges `overrides` into `scenario`, object by object.
-fn merge(scenario: &mut Value, overrides: &Value) {
+pub(crate) fn merge(scenario: &mut Value, overrides: &Value) {
     match (scenario, overrides) {
         (Value::Object(target), Value::Object(source)) => {
             for (key, value) in source {

@@ -5,5 +5,6 @@
 
 mod compose;
 mod coordinator;
+mod gateway;
 mod ping_all;
 mod procedure;

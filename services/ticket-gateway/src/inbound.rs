@@ -1,0 +1,44 @@
+//! Webhooks in, as plain functions: each source's body becomes an [`Inbound`] (start, approve,
+//! decline with a reason for the ticket, or ignore) or a [`Malformed`] saying what is wrong.
+//! Signatures and tokens are checked in `signature`; nothing here does I/O.
+
+pub mod generic;
+pub mod jira;
+pub mod mapping;
+pub mod servicenow;
+pub mod signature;
+
+use detour_contracts::TicketRef;
+
+/// What a webhook asks of Detour, about one ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    pub ticket: TicketRef,
+    pub request: Request,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Remediate `user` (only diagnose, with `dry_run`).
+    Start { user: String, dry_run: bool },
+    /// The ticket reached its approval state: approve the plan waiting on it.
+    Approve { by: String },
+    /// A ticket Detour will not act on; the reason goes on the ticket.
+    Decline { reason: String },
+    /// Nothing to do and nothing worth saying (an event Detour does not follow).
+    Ignore { reason: String },
+}
+
+/// A body that is not what its source sends; the message says what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Malformed(pub String);
+
+/// The body as a JSON object, or why not.
+fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, Malformed> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(object)) => Ok(object),
+        Ok(_) => Err(Malformed("the body must be a JSON object".into())),
+        Err(error) => Err(Malformed(format!("the body is not valid JSON: {error}"))),
+    }
+}

@@ -1,0 +1,410 @@
+//! ticket-gateway's settings: the shared sections, `[webhook]` (limits), and one section per
+//! ticket system: `[jira]`, `[servicenow]`, `[generic]`. Each says how its webhooks are
+//! authenticated, how a ticket is mapped to a remediation (which field carries the user, what
+//! marks a dry run, which state is an approval), and where its REST API is.
+
+use std::path::PathBuf;
+
+use detour_config::{Problems, Secret, SecretError, SecretSource, Settings};
+use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySettings {
+    pub amqp: detour_bus::AmqpSettings,
+    pub telemetry: detour_telemetry::TelemetrySettings,
+    pub http: detour_service::HttpSettings,
+    pub shutdown: ShutdownSettings,
+    pub webhook: WebhookSettings,
+    pub jira: JiraSettings,
+    pub servicenow: ServiceNowSettings,
+    pub generic: GenericSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Larger bodies are refused with 413 before they are read whole.
+    pub max_body_bytes: usize,
+    /// How many webhook delivery ids are remembered to drop redeliveries.
+    pub remembered_deliveries: usize,
+}
+
+/// Which tickets are remediation requests, and where their user is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    /// Fields holding the affected user's UPN, tried in order (a string, or an object with
+    /// `emailAddress`, `name` or `value`); then the first UPN in the summary and description.
+    pub user_fields: Vec<String>,
+    /// A ticket with any of these labels is a remediation request...
+    pub match_labels: Vec<String>,
+    /// ...and so is one whose summary or description holds any of these (case-insensitive).
+    /// With both lists empty, every ticket is.
+    pub match_text: Vec<String>,
+    /// Jira: a label, ServiceNow: a field that is `true`: diagnose only, change nothing.
+    pub dry_run_marker: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JiraSettings {
+    pub enabled: bool,
+    /// The site, e.g. `https://acme.atlassian.net`.
+    pub base_url: String,
+    /// REST API version for writes: 2 (plain-text comments) or 3 (Atlassian Document Format).
+    pub api_version: u8,
+    pub email: String,
+    #[serde(default)]
+    pub api_token: Option<Secret>,
+    #[serde(default)]
+    pub api_token_file: Option<PathBuf>,
+    /// The webhook's secret: Jira signs each body with HMAC-SHA256 in `X-Hub-Signature`.
+    #[serde(default)]
+    pub webhook_secret: Option<Secret>,
+    #[serde(default)]
+    pub webhook_secret_file: Option<PathBuf>,
+    pub mapping: Mapping,
+    /// The status that approves the plan waiting on the ticket.
+    pub approval_status: String,
+    /// Transitions (by name or target status) taken when work starts, on success, and on
+    /// `needs-attention`; empty: none.
+    pub start_transition: String,
+    pub resolve_transition: String,
+    pub escalate_transition: String,
+    pub request_timeout_ms: u64,
+    pub max_attempts: u32,
+    pub backoff_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceNowSettings {
+    pub enabled: bool,
+    /// The instance, e.g. `https://acme.service-now.com`.
+    pub base_url: String,
+    pub user: String,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The outbound REST message's shared token, sent in `token_header`.
+    #[serde(default)]
+    pub webhook_token: Option<Secret>,
+    #[serde(default)]
+    pub webhook_token_file: Option<PathBuf>,
+    pub token_header: String,
+    pub mapping: Mapping,
+    /// The field and value that approve the plan waiting on the incident.
+    pub approval_field: String,
+    pub approval_value: String,
+    /// Incident states: on success (with `close_code`), and on `needs-attention`.
+    pub resolved_state: String,
+    pub close_code: String,
+    pub escalated_state: String,
+    pub request_timeout_ms: u64,
+    pub max_attempts: u32,
+    pub backoff_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenericSettings {
+    pub enabled: bool,
+    /// Callers send `Authorization: Bearer <token>`.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+}
+
+pub const OWN_DEFAULTS: &str = r#"
+[webhook]
+max_body_bytes = 262144
+remembered_deliveries = 10000
+
+[jira]
+enabled = false
+base_url = ""
+api_version = 2
+email = ""
+approval_status = "Approved"
+start_transition = "In Progress"
+resolve_transition = "Resolved"
+escalate_transition = "Escalated"
+request_timeout_ms = 10000
+max_attempts = 5
+backoff_ms = 500
+
+[jira.mapping]
+user_fields = []
+match_labels = ["detour"]
+match_text = ["onmicrosoft.com"]
+dry_run_marker = "detour-dry-run"
+
+[servicenow]
+enabled = false
+base_url = ""
+user = ""
+token_header = "x-detour-token"
+approval_field = "approval"
+approval_value = "approved"
+resolved_state = "6"
+close_code = "Solved (Permanently)"
+escalated_state = "3"
+request_timeout_ms = 10000
+max_attempts = 5
+backoff_ms = 500
+
+[servicenow.mapping]
+user_fields = ["u_affected_user", "caller_id"]
+match_labels = []
+match_text = ["onmicrosoft.com"]
+dry_run_marker = "u_detour_dry_run"
+
+[generic]
+enabled = false
+"#;
+
+fn secret<'a>(
+    key: &'a str,
+    value: Option<&'a Secret>,
+    file: Option<&'a std::path::Path>,
+) -> SecretSource<'a> {
+    SecretSource { key, value, file }
+}
+
+impl JiraSettings {
+    pub fn api_token(&self) -> Result<Secret, SecretError> {
+        self.api_token_source().read()
+    }
+
+    pub fn webhook_secret(&self) -> Result<Secret, SecretError> {
+        self.webhook_secret_source().read()
+    }
+
+    fn api_token_source(&self) -> SecretSource<'_> {
+        secret(
+            "jira.api_token",
+            self.api_token.as_ref(),
+            self.api_token_file.as_deref(),
+        )
+    }
+
+    fn webhook_secret_source(&self) -> SecretSource<'_> {
+        secret(
+            "jira.webhook_secret",
+            self.webhook_secret.as_ref(),
+            self.webhook_secret_file.as_deref(),
+        )
+    }
+}
+
+impl ServiceNowSettings {
+    pub fn password(&self) -> Result<Secret, SecretError> {
+        self.password_source().read()
+    }
+
+    pub fn webhook_token(&self) -> Result<Secret, SecretError> {
+        self.webhook_token_source().read()
+    }
+
+    fn password_source(&self) -> SecretSource<'_> {
+        secret(
+            "servicenow.password",
+            self.password.as_ref(),
+            self.password_file.as_deref(),
+        )
+    }
+
+    fn webhook_token_source(&self) -> SecretSource<'_> {
+        secret(
+            "servicenow.webhook_token",
+            self.webhook_token.as_ref(),
+            self.webhook_token_file.as_deref(),
+        )
+    }
+}
+
+impl GenericSettings {
+    pub fn token(&self) -> Result<Secret, SecretError> {
+        self.token_source().read()
+    }
+
+    fn token_source(&self) -> SecretSource<'_> {
+        secret(
+            "generic.token",
+            self.token.as_ref(),
+            self.token_file.as_deref(),
+        )
+    }
+}
+
+fn check_rest(
+    section: &str,
+    base_url: &str,
+    timeout_ms: u64,
+    max_attempts: u32,
+    problems: &mut Problems,
+) {
+    problems.check(
+        base_url.starts_with("https://") || base_url.starts_with("http://"),
+        &format!("{section}.base_url"),
+        "must be an http(s):// URL",
+    );
+    problems.check(
+        timeout_ms > 0,
+        &format!("{section}.request_timeout_ms"),
+        "must be positive",
+    );
+    problems.check(
+        max_attempts > 0,
+        &format!("{section}.max_attempts"),
+        "must be at least 1",
+    );
+}
+
+impl Settings for GatewaySettings {
+    const LIST_KEYS: &'static [&'static str] = &[
+        "amqp.retry_delays_ms",
+        "jira.mapping.user_fields",
+        "jira.mapping.match_labels",
+        "jira.mapping.match_text",
+        "servicenow.mapping.user_fields",
+        "servicenow.mapping.match_labels",
+        "servicenow.mapping.match_text",
+    ];
+
+    fn validate(&self, problems: &mut Problems) {
+        self.base().validate(problems);
+        problems.check(
+            self.webhook.max_body_bytes >= 1024,
+            "webhook.max_body_bytes",
+            "must be at least 1024",
+        );
+        problems.check(
+            self.jira.enabled || self.servicenow.enabled || self.generic.enabled,
+            "jira.enabled",
+            "no ticket system is enabled: enable jira, servicenow or generic",
+        );
+        let jira = &self.jira;
+        if jira.enabled {
+            check_rest(
+                "jira",
+                &jira.base_url,
+                jira.request_timeout_ms,
+                jira.max_attempts,
+                problems,
+            );
+            problems.check(
+                matches!(jira.api_version, 2 | 3),
+                "jira.api_version",
+                "must be 2 or 3",
+            );
+            problems.check(!jira.email.trim().is_empty(), "jira.email", "is required");
+            jira.api_token_source().validate(problems);
+            jira.webhook_secret_source().validate(problems);
+        }
+        let servicenow = &self.servicenow;
+        if servicenow.enabled {
+            check_rest(
+                "servicenow",
+                &servicenow.base_url,
+                servicenow.request_timeout_ms,
+                servicenow.max_attempts,
+                problems,
+            );
+            problems.check(
+                !servicenow.user.trim().is_empty(),
+                "servicenow.user",
+                "is required",
+            );
+            problems.check(
+                axum::http::HeaderName::from_bytes(servicenow.token_header.as_bytes()).is_ok(),
+                "servicenow.token_header",
+                "is not a valid header name",
+            );
+            servicenow.password_source().validate(problems);
+            servicenow.webhook_token_source().validate(problems);
+        }
+        if self.generic.enabled {
+            self.generic.token_source().validate(problems);
+        }
+    }
+}
+
+impl ServiceConfig for GatewaySettings {
+    const OWN_DEFAULTS: &'static str = OWN_DEFAULTS;
+    /// One delivery at a time, so a ticket's comments land in the order of its milestones.
+    const DEFAULT_CONCURRENCY: u16 = 1;
+
+    fn base(&self) -> ServiceSettings {
+        ServiceSettings {
+            amqp: self.amqp.clone(),
+            telemetry: self.telemetry.clone(),
+            http: self.http.clone(),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use detour_config::Sources;
+    use detour_service::load_config;
+
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<GatewaySettings, String> {
+        load_config(
+            crate::DEFAULT_PORT,
+            Sources::from_pairs(String::new(), pairs.iter().copied()),
+        )
+        .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn nothing_enabled_is_a_mistake_worth_saying() {
+        let error = load(&[]).unwrap_err();
+        assert!(error.contains("no ticket system is enabled"), "{error}");
+    }
+
+    #[test]
+    fn an_enabled_system_needs_its_url_and_secrets() {
+        let error = load(&[("DETOUR__JIRA__ENABLED", "true")]).unwrap_err();
+        for key in [
+            "jira.base_url",
+            "jira.email",
+            "jira.api_token",
+            "jira.webhook_secret",
+        ] {
+            assert!(error.contains(key), "{key} in {error}");
+        }
+    }
+
+    #[test]
+    fn secrets_load_and_never_show() {
+        let settings = load(&[
+            ("DETOUR__JIRA__ENABLED", "true"),
+            ("DETOUR__JIRA__BASE_URL", "http://127.0.0.1:9"),
+            ("DETOUR__JIRA__EMAIL", "detour@contoso.com"),
+            ("DETOUR__JIRA__API_TOKEN", "jira-api-s3cret"),
+            ("DETOUR__JIRA__WEBHOOK_SECRET", "hook-s3cret"),
+            (
+                "DETOUR__JIRA__MAPPING__USER_FIELDS",
+                "customfield_10050,customfield_10051",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            settings.jira.webhook_secret().unwrap().expose(),
+            "hook-s3cret"
+        );
+        assert_eq!(
+            settings.jira.mapping.user_fields,
+            ["customfield_10050", "customfield_10051"]
+        );
+        assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+}

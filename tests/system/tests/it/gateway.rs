@@ -1,0 +1,659 @@
+//! Detour end to end from the help desk: a ticket filed through the gateway's webhooks (Jira
+//! signed, ServiceNow with its token, the generic endpoint), the user remediated by the real
+//! services against the real directory and tenant-sim, and the story told back on the ticket.
+
+use std::time::Duration;
+
+use detour_config::Secret;
+use detour_system::{
+    desk::{self, Desk, is_final, jira_created, jira_status_changed, tickets_section},
+    services::{JIRA_WEBHOOK_SECRET, WEBHOOK_TOKEN, gateway_env},
+};
+use detour_testkit::eventually;
+use serde_json::{Value, json};
+use tenant_sim::fixture::TenantFixture;
+use ticket_gateway::GatewaySettings;
+
+use crate::{
+    coordinator::{Detour, assert_fixed, back_as_before, cloud_user},
+    procedure::service,
+};
+
+/// Detour with its gateway, and the desk that files tickets to it.
+struct Helpdesk {
+    detour: Detour,
+    desk: Desk,
+}
+
+impl Helpdesk {
+    async fn start(tenant: &TenantFixture, prefix: &str, coordinator: &[(&str, &str)]) -> Self {
+        let mut env = gateway_env(&tenant.base);
+        env.push(("DETOUR__WEBHOOK__MAX_BODY_BYTES".into(), "65536".into()));
+        let gateway =
+            service::<GatewaySettings>(ticket_gateway::DEFAULT_PORT, ticket_gateway::spec, env);
+        let detour = Detour::start_with(tenant, prefix, coordinator, vec![gateway]).await;
+        let desk = Desk {
+            client: reqwest::Client::new(),
+            gateway: format!("http://{}", detour.bus.ops_addr(5)),
+            tickets: tenant.base.clone(),
+            jira_secret: Secret::new(JIRA_WEBHOOK_SECRET),
+            webhook_token: Secret::new(WEBHOOK_TOKEN),
+        };
+        Self { detour, desk }
+    }
+
+    /// Files the Jira issue `key` as Jira's `issue_created` webhook would.
+    async fn file_jira(&self, key: &str, delivery: &str) -> Value {
+        let issue = self.desk.jira_issue(key).await.unwrap();
+        let (status, answer) = self
+            .desk
+            .jira_webhook(&jira_created(&issue), delivery)
+            .await
+            .unwrap();
+        assert_eq!(status, 202, "{answer}");
+        answer
+    }
+
+    /// The issue's comments once its final one is there (and its follow-up had time to land).
+    async fn jira_story(&self, key: &str) -> Vec<String> {
+        eventually(Duration::from_secs(120), "the final comment", || async {
+            let comments = self.desk.jira_comments(key).await.ok()?;
+            comments.iter().any(|c| is_final(c)).then_some(())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let comments = self.desk.jira_comments(key).await.unwrap();
+        let finals = comments.iter().filter(|c| is_final(c)).count();
+        assert_eq!(
+            finals,
+            1,
+            "exactly one final comment:\n{}",
+            comments.join("\n---\n")
+        );
+        comments
+    }
+
+    /// The sagas the coordinator has for `ticket` (e.g. `jira:HELP-1`).
+    async fn sagas_for(&self, ticket: &str) -> Vec<Value> {
+        let list: Value = self
+            .detour
+            .client
+            .get(format!("{}/sagas", self.detour.api))
+            .query(&[("ticket", ticket)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        list["sagas"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+fn issue(key: &str, summary: &str, description: &str, labels: &[&str]) -> Value {
+    json!({ "key": key, "summary": summary, "description": description, "labels": labels })
+}
+
+/// The UPN of the scenario's `index`th user (the fixture tags every name).
+fn upn_in(scenario: &Value, index: usize) -> String {
+    scenario["ad"]["users"][index]["user_principal_name"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn story(comments: &[String]) -> String {
+    comments.join("\n---\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_jira_ticket_gets_the_user_fixed_and_the_ticket_resolved_once() {
+    let tenant = TenantFixture::start("desk-jira", &["ada", "bob"], |scenario| {
+        let ada = upn_in(scenario, 0);
+        scenario["tickets"] = tickets_section(
+            &[issue(
+                "HELP-42",
+                "Mail to Ada bounces: no contoso.mail.onmicrosoft.com address",
+                &format!("Affected user: {ada}. Mail routed from on-premises bounces."),
+                &["detour"],
+            )],
+            &[],
+        );
+    })
+    .await;
+    let helpdesk = Helpdesk::start(&tenant, "desk-jira", &[]).await;
+    let ada = tenant.upn("ada");
+    let address = format!("{}@contoso.mail.onmicrosoft.com", tenant.sam("ada"));
+    let before = cloud_user(&tenant, &ada).await;
+
+    let answer = helpdesk.file_jira("HELP-42", "delivery-1").await;
+    assert_eq!(answer["status"], "accepted", "{answer}");
+    assert_eq!(answer["user"], ada.as_str());
+    let trace_id = answer["trace_id"].as_str().unwrap_or_default().to_owned();
+
+    let comments = helpdesk.jira_story("HELP-42").await;
+    let text = story(&comments);
+    for milestone in [
+        "Diagnosed:",
+        "out of sync scope",
+        "restored in the cloud",
+        "is added to the mailbox",
+        "back in sync scope",
+        "Outcome: fixed.",
+    ] {
+        assert!(
+            text.contains(milestone),
+            "{milestone} missing from:\n{text}"
+        );
+    }
+    assert!(
+        text.contains(&format!("+ smtp:{address}")),
+        "the diff:\n{text}"
+    );
+    let saga_id = helpdesk.sagas_for("jira:HELP-42").await[0]["saga_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let last = comments.last().unwrap();
+    assert!(last.contains(&format!("Saga: {saga_id}")), "{last}");
+    if !trace_id.is_empty() {
+        assert!(last.contains(&format!("Trace: {trace_id}")), "{last}");
+    }
+    let issue = helpdesk.desk.jira_issue("HELP-42").await.unwrap();
+    assert_eq!(issue["fields"]["status"]["name"], "Resolved");
+    assert_fixed(&tenant, &ada, &address, &before).await;
+
+    // Jira delivers the same webhook again (same id): dropped at the door.
+    let issue = helpdesk.desk.jira_issue("HELP-42").await.unwrap();
+    let (status, again) = helpdesk
+        .desk
+        .jira_webhook(&jira_created(&issue), "delivery-1")
+        .await
+        .unwrap();
+    assert_eq!((status, again["status"].as_str()), (202, Some("duplicate")));
+    // The same ticket under a new delivery id joins the saga it started: no second one.
+    let (status, _) = helpdesk
+        .desk
+        .jira_webhook(&jira_created(&issue), "delivery-2")
+        .await
+        .unwrap();
+    assert_eq!(status, 202);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(helpdesk.sagas_for("jira:HELP-42").await.len(), 1);
+    assert_eq!(
+        helpdesk.desk.jira_comments("HELP-42").await.unwrap(),
+        comments
+    );
+    helpdesk.detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_servicenow_incident_gets_the_user_fixed_and_the_incident_resolved() {
+    let tenant = TenantFixture::start("desk-snow", &["ada"], |scenario| {
+        let ada = upn_in(scenario, 0);
+        scenario["tickets"] = tickets_section(
+            &[],
+            &[json!({ "number": "INC0010001", "short_description": "No contoso.mail.onmicrosoft.com address", "caller_id": ada })],
+        );
+    })
+    .await;
+    let helpdesk = Helpdesk::start(&tenant, "desk-snow", &[]).await;
+    let ada = tenant.upn("ada");
+    let address = format!("{}@contoso.mail.onmicrosoft.com", tenant.sam("ada"));
+    let before = cloud_user(&tenant, &ada).await;
+
+    let mut incident = helpdesk.desk.incident("INC0010001").await.unwrap();
+    incident["operation"] = json!("insert");
+    let (status, answer) = helpdesk.desk.servicenow_webhook(&incident).await.unwrap();
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("accepted")),
+        "{answer}"
+    );
+
+    let sys_id = incident["sys_id"].as_str().unwrap().to_owned();
+    let notes = eventually(Duration::from_secs(120), "the final work note", || async {
+        let notes = helpdesk.desk.work_notes(&sys_id).await.ok()?;
+        notes.iter().any(|n| is_final(n)).then_some(notes)
+    })
+    .await;
+    let text = story(&notes);
+    assert!(text.contains("Outcome: fixed."), "{text}");
+    assert!(text.contains("restored in the cloud"), "{text}");
+    let resolved = eventually(Duration::from_secs(10), "the incident resolved", || async {
+        let incident = helpdesk.desk.incident("INC0010001").await.ok()?;
+        (incident["state"] == "6").then_some(incident)
+    })
+    .await;
+    assert_eq!(resolved["close_code"], "Solved (Permanently)");
+    assert_fixed(&tenant, &ada, &address, &before).await;
+    helpdesk.detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generic_endpoint_runs_a_dry_run_that_changes_nothing() {
+    let tenant = TenantFixture::start("desk-generic", &["ada"], |_| {}).await;
+    let helpdesk = Helpdesk::start(&tenant, "desk-generic", &[]).await;
+    let ada = tenant.upn("ada");
+    let before = cloud_user(&tenant, &ada).await;
+    let runs_before = tenant.runs().await.len();
+
+    let (status, answer) = helpdesk
+        .desk
+        .generic_webhook(&json!({ "ticket": "CHG-7", "user": ada, "dry_run": true }))
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("accepted")),
+        "{answer}"
+    );
+    let planned = eventually(Duration::from_secs(60), "the dry run's plan", || async {
+        let sagas = helpdesk.sagas_for("generic:CHG-7").await;
+        sagas.first().filter(|s| s["status"] == "planned").cloned()
+    })
+    .await;
+    assert_eq!(planned["user"], ada.as_str());
+    assert_eq!(
+        cloud_user(&tenant, &ada).await,
+        before,
+        "a dry run changes nothing"
+    );
+    assert_eq!(
+        tenant.runs().await.len(),
+        runs_before,
+        "and runs no sync cycle"
+    );
+
+    // Without a user, or without the token, it says what is wrong.
+    let (status, answer) = helpdesk
+        .desk
+        .generic_webhook(&json!({ "ticket": "CHG-8" }))
+        .await
+        .unwrap();
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("user is missing"),
+        "{answer}"
+    );
+    let (status, _) = helpdesk
+        .desk
+        .post_raw(
+            "/webhooks/generic",
+            br#"{"ticket": "CHG-9", "user": "a@b.c"}"#.to_vec(),
+            &[("authorization", "Bearer guess")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 401);
+    assert!(helpdesk.sagas_for("generic:CHG-9").await.is_empty());
+    helpdesk.detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_deliveries_are_refused_and_tickets_without_a_case_are_told_why() {
+    let tenant = TenantFixture::start("desk-bad", &["ada"], |scenario| {
+        scenario["tickets"] = tickets_section(
+            &[
+                issue(
+                    "HELP-1",
+                    "Mailbox missing its onmicrosoft.com address",
+                    "Please fix.",
+                    &["detour"],
+                ),
+                issue("HELP-2", "The printer jams", "Third floor.", &[]),
+            ],
+            &[],
+        );
+    })
+    .await;
+    let helpdesk = Helpdesk::start(&tenant, "desk-bad", &[]).await;
+    let desk = &helpdesk.desk;
+    let issue = desk.jira_issue("HELP-1").await.unwrap();
+    let body = serde_json::to_vec(&jira_created(&issue)).unwrap();
+
+    // Forged and unsigned deliveries: 401, and nothing is started.
+    let forged = ticket_gateway::inbound::signature::hub_signature(&Secret::new("guess"), &body);
+    let (status, answer) = desk
+        .post_raw(
+            "/webhooks/jira",
+            body.clone(),
+            &[("X-Hub-Signature", &forged)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 401, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("does not match"),
+        "{answer}"
+    );
+    let (status, _) = desk
+        .post_raw("/webhooks/jira", body.clone(), &[])
+        .await
+        .unwrap();
+    assert_eq!(status, 401);
+    let (status, _) = desk
+        .post_raw(
+            "/webhooks/servicenow",
+            br#"{"number": "INC1"}"#.to_vec(),
+            &[("x-detour-token", "guess")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 401);
+
+    // Too large: 413 before it is read whole.
+    let huge = json!({ "webhookEvent": "jira:issue_created", "padding": "x".repeat(70_000) });
+    let (status, answer) = desk.jira_webhook(&huge, "huge").await.unwrap();
+    assert_eq!(status, 413, "{answer}");
+
+    // Malformed, with what is wrong.
+    let signature =
+        ticket_gateway::inbound::signature::hub_signature(&desk.jira_secret, b"{not json");
+    let (status, answer) = desk
+        .post_raw(
+            "/webhooks/jira",
+            b"{not json".to_vec(),
+            &[("X-Hub-Signature", &signature)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"].as_str().unwrap().contains("not valid JSON"),
+        "{answer}"
+    );
+    let (status, answer) = desk
+        .jira_webhook(
+            &json!({ "webhookEvent": "jira:issue_created", "issue": { "fields": {} } }),
+            "no-key",
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"].as_str().unwrap().contains("issue.key"),
+        "{answer}"
+    );
+
+    // A remediation ticket that names no user, and a ticket that is not one: 202, and the
+    // ticket is told why nothing will happen.
+    let answer = helpdesk.file_jira("HELP-1", "no-user").await;
+    assert_eq!(answer["status"], "declined", "{answer}");
+    let printer = desk.jira_issue("HELP-2").await.unwrap();
+    let (status, answer) = desk
+        .jira_webhook(&jira_created(&printer), "printer")
+        .await
+        .unwrap();
+    assert_eq!((status, answer["status"].as_str()), (202, Some("declined")));
+    for (key, says) in [
+        ("HELP-1", "could not find the affected user"),
+        ("HELP-2", "does not look like a missing-address case"),
+    ] {
+        let comments = eventually(Duration::from_secs(30), "the explanation", || async {
+            let comments = desk.jira_comments(key).await.ok()?;
+            (!comments.is_empty()).then_some(comments)
+        })
+        .await;
+        assert_eq!(comments.len(), 1, "{comments:?}");
+        assert!(comments[0].contains(says), "{comments:?}");
+    }
+    for ticket in ["jira:HELP-1", "jira:HELP-2"] {
+        assert!(helpdesk.sagas_for(ticket).await.is_empty(), "{ticket}");
+    }
+    helpdesk.detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_upn_with_ldap_metacharacters_finds_no_one_and_changes_nothing() {
+    let tenant = TenantFixture::start("desk-ldap", &["ada", "bob"], |scenario| {
+        scenario["tickets"] = tickets_section(
+            &[issue(
+                "HELP-5",
+                "onmicrosoft.com address missing",
+                "Affected user: *)(objectClass=*)(sAMAccountName=*@contoso.com",
+                &["detour"],
+            )],
+            &[],
+        );
+    })
+    .await;
+    let helpdesk = Helpdesk::start(&tenant, "desk-ldap", &[]).await;
+    let mut before = Vec::new();
+    for upn in [tenant.upn("ada"), tenant.upn("bob")] {
+        before.push(cloud_user(&tenant, &upn).await);
+    }
+    let answer = helpdesk.file_jira("HELP-5", "ldap").await;
+    assert_eq!(
+        answer["user"],
+        "*)(objectClass=*)(sAMAccountName=*@contoso.com"
+    );
+    let comments = helpdesk.jira_story("HELP-5").await;
+    let text = story(&comments);
+    assert!(text.contains("Cannot diagnose"), "{text}");
+    assert!(text.contains("nothing was changed"), "{text}");
+    for (upn, was) in [tenant.upn("ada"), tenant.upn("bob")].iter().zip(&before) {
+        assert_eq!(&cloud_user(&tenant, upn).await, was, "{upn}");
+    }
+    let issue = helpdesk.desk.jira_issue("HELP-5").await.unwrap();
+    assert_eq!(issue["fields"]["status"]["name"], "Open", "not resolved");
+    helpdesk.detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_ticket_gets_the_plan_through_throttling_and_nothing_changes() {
+    let tenant = TenantFixture::start("desk-dry", &["ada"], |scenario| {
+        let ada = upn_in(scenario, 0);
+        scenario["tickets"] = tickets_section(
+            &[issue(
+                "HELP-6",
+                "Check the onmicrosoft.com address",
+                &format!("User {ada}"),
+                &["detour", "detour-dry-run"],
+            )],
+            &[],
+        );
+    })
+    .await;
+    let helpdesk = Helpdesk::start(&tenant, "desk-dry", &[]).await;
+    let ada = tenant.upn("ada");
+    let before = cloud_user(&tenant, &ada).await;
+    // Jira throttles the first two comment writes.
+    tenant
+        .add_fault(
+            json!({ "api": "tickets", "path_contains": "/comment", "method": "POST",
+            "kind": "throttle", "retry_after_seconds": 1, "count": 2 }),
+        )
+        .await;
+    let answer = helpdesk.file_jira("HELP-6", "dry").await;
+    assert_eq!(answer["dry_run"], true, "{answer}");
+    let comments = helpdesk.jira_story("HELP-6").await;
+    assert_eq!(comments.len(), 1, "only the plan: {comments:?}");
+    let plan = &comments[0];
+    assert!(plan.contains("Dry run"), "{plan}");
+    assert!(plan.contains("Outcome: planned"), "{plan}");
+    assert!(
+        plan.contains(&format!(
+            "+ smtp:{}@contoso.mail.onmicrosoft.com",
+            tenant.sam("ada")
+        )),
+        "{plan}"
+    );
+    assert_eq!(
+        tenant.faults_left().await,
+        json!([]),
+        "the throttling was ridden out"
+    );
+    assert_eq!(cloud_user(&tenant, &ada).await, before);
+    helpdesk.detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_changes_until_the_ticket_is_approved() {
+    let tenant = TenantFixture::start("desk-approval", &["ada"], |scenario| {
+        let ada = upn_in(scenario, 0);
+        scenario["tickets"] = tickets_section(
+            &[issue(
+                "HELP-8",
+                "No onmicrosoft.com address",
+                &format!("User {ada}"),
+                &["detour"],
+            )],
+            &[],
+        );
+    })
+    .await;
+    let helpdesk = Helpdesk::start(
+        &tenant,
+        "desk-approval",
+        &[("DETOUR__SAGA__APPROVAL_REQUIRED", "true")],
+    )
+    .await;
+    let ada = tenant.upn("ada");
+    let address = format!("{}@contoso.mail.onmicrosoft.com", tenant.sam("ada"));
+    let before = cloud_user(&tenant, &ada).await;
+    let runs_before = tenant.runs().await.len();
+    helpdesk.file_jira("HELP-8", "approval").await;
+    let comments = eventually(Duration::from_secs(60), "the approval request", || async {
+        let comments = helpdesk.desk.jira_comments("HELP-8").await.ok()?;
+        comments
+            .iter()
+            .any(|c| c.contains("Waiting for approval"))
+            .then_some(comments)
+    })
+    .await;
+    assert!(story(&comments).contains("Diagnosed:"), "{comments:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        cloud_user(&tenant, &ada).await,
+        before,
+        "nothing before approval"
+    );
+    assert_eq!(tenant.runs().await.len(), runs_before);
+
+    let issue = helpdesk.desk.jira_issue("HELP-8").await.unwrap();
+    let approved = jira_status_changed(&issue, "In Progress", "Approved", "Grace Hopper");
+    let (status, answer) = helpdesk
+        .desk
+        .jira_webhook(&approved, "approved")
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("approval-sent")),
+        "{answer}"
+    );
+    let comments = helpdesk.jira_story("HELP-8").await;
+    assert!(
+        story(&comments).contains("Outcome: fixed."),
+        "{}",
+        story(&comments)
+    );
+    assert_fixed(&tenant, &ada, &address, &before).await;
+    helpdesk.detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_case_says_why_and_the_ticket_stays_open() {
+    let tenant = TenantFixture::start("desk-refused", &["cyd"], |scenario| {
+        let cyd = upn_in(scenario, 0);
+        scenario["roles"] = json!([{
+            "display_name": "Exchange Administrator",
+            "role_template_id": "29232cdf-9323-42fd-ade2-1d097af3e4de",
+            "members": [cyd],
+        }]);
+        scenario["tickets"] = tickets_section(
+            &[issue(
+                "HELP-9",
+                "No onmicrosoft.com address",
+                &format!("User {cyd}"),
+                &["detour"],
+            )],
+            &[],
+        );
+    })
+    .await;
+    let helpdesk = Helpdesk::start(&tenant, "desk-refused", &[]).await;
+    let cyd = tenant.upn("cyd");
+    let before = cloud_user(&tenant, &cyd).await;
+    helpdesk.file_jira("HELP-9", "refused").await;
+    let comments = helpdesk.jira_story("HELP-9").await;
+    let text = story(&comments);
+    assert!(text.contains("Refused"), "{text}");
+    assert!(text.contains("AdminRole"), "{text}");
+    assert!(
+        text.contains("Outcome: refused (nothing changed)."),
+        "{text}"
+    );
+    assert_eq!(cloud_user(&tenant, &cyd).await, before);
+    let issue = helpdesk.desk.jira_issue("HELP-9").await.unwrap();
+    assert_eq!(issue["fields"]["status"]["name"], "Open");
+    helpdesk.detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compensated_case_says_what_happened_and_that_the_user_is_back_as_before() {
+    let tenant = TenantFixture::start("desk-undo", &["ada"], |scenario| {
+        let ada = upn_in(scenario, 0);
+        scenario["tickets"] = tickets_section(
+            &[issue(
+                "HELP-10",
+                "No onmicrosoft.com address",
+                &format!("User {ada}"),
+                &["detour"],
+            )],
+            &[],
+        );
+    })
+    .await;
+    let helpdesk = Helpdesk::start(
+        &tenant,
+        "desk-undo",
+        &[("DETOUR__SAGA__ACTION_DEADLINE_MS", "5000")],
+    )
+    .await;
+    let ada = tenant.upn("ada");
+    let before = cloud_user(&tenant, &ada).await;
+    // Graph answers every restore with a 503, for good.
+    tenant
+        .add_fault(
+            json!({ "api": "graph", "path_contains": "/restore", "method": "POST",
+            "kind": "server-error", "status": 503 }),
+        )
+        .await;
+    helpdesk.file_jira("HELP-10", "undo").await;
+    let comments = helpdesk.jira_story("HELP-10").await;
+    let text = story(&comments);
+    assert!(
+        text.contains("putting"),
+        "the compensation is announced:\n{text}"
+    );
+    assert!(text.contains("back as before"), "{text}");
+    assert!(text.contains("Outcome: not fixed; undone"), "{text}");
+    back_as_before(&tenant, &ada, &before, &text).await;
+    let issue = helpdesk.desk.jira_issue("HELP-10").await.unwrap();
+    assert_ne!(issue["fields"]["status"]["name"], "Resolved");
+    helpdesk.detour.bus.stop().await;
+}
+
+/// The desk's constants are the scenario's: a check that the helpers agree with contoso.json.
+#[test]
+fn the_desks_accounts_are_the_contoso_scenarios() {
+    let scenario: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../simulator/tenant-sim/scenarios/contoso.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(scenario["tickets"]["jira"]["email"], desk::JIRA_EMAIL);
+    assert_eq!(scenario["tickets"]["jira"]["api_token"], desk::JIRA_TOKEN);
+    assert_eq!(
+        scenario["tickets"]["servicenow"]["password"],
+        desk::SERVICENOW_PASSWORD
+    );
+}
