@@ -164,13 +164,12 @@ impl Settings for CoordinatorSettings {
             "saga.coexistence_domain",
             "must be the tenant's <name>.mail.onmicrosoft.com",
         );
+        let parking = saga.parking_ou.trim().to_ascii_uppercase();
         problems.check(
-            saga.parking_ou
-                .trim()
-                .to_ascii_uppercase()
-                .starts_with("OU="),
+            (parking.starts_with("OU=") || parking.starts_with("CN=")) && parking.contains(",DC="),
             "saga.parking_ou",
-            "must be the DN of an OU outside Connect's scope, e.g. OU=Parked,DC=corp,DC=example",
+            "must be the DN of an OU or container outside Connect's scope, e.g. \
+             OU=Parked,DC=corp,DC=example or CN=Users,DC=corp,DC=example",
         );
         problems.check(
             saga.temporary_sku.trim().parse::<Uuid>().is_ok(),

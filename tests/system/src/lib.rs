@@ -5,9 +5,11 @@
 //! `services` (each service's spec and default port, in one table), `desk` (tickets filed
 //! through the gateway's webhooks and read back from the ticket systems), `fleet` (service processes:
 //! start, wait until ready, stop with SIGTERM), `ping_round` (ping every service under one trace
-//! and collect the pongs).
+//! and collect the pongs), `remediation` (file a ticket, follow it, check the user is fixed and the
+//! trace).
 
 pub mod desk;
 pub mod fleet;
 pub mod ping_round;
+pub mod remediation;
 pub mod services;

@@ -140,7 +140,7 @@ pub fn dev_stack_env(service: Service) -> anyhow::Result<Vec<(String, String)>> 
                 ),
                 (
                     "DETOUR__SAGA__PARKING_OU".into(),
-                    "OU=Parked,OU=Corp,DC=corp,DC=example,DC=com".into(),
+                    "CN=Users,DC=corp,DC=example,DC=com".into(),
                 ),
                 ("DETOUR__SAGA__TEMPORARY_SKU".into(), CONTOSO_E3_SKU.into()),
             ])
