@@ -8,3 +8,4 @@ mod coordinator;
 mod gateway;
 mod ping_all;
 mod procedure;
+mod trace;
