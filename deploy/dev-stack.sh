@@ -7,6 +7,8 @@
 #                                PostgreSQL only if this script started them)
 #   deploy/dev-stack.sh status   say what runs
 #   deploy/dev-stack.sh env      print the path of stack.env
+#   deploy/dev-stack.sh serve-samba   the samba-ad container's entry point: provision, seed,
+#                                publish the CA and passwords, serve on every interface
 #
 # Everything it creates lives in $DETOUR_STACK_DIR (default: target/dev-stack), never /etc or
 # /var/lib/samba. The domain is bound to 127.0.0.1 only, with no DNS server.
@@ -152,9 +154,11 @@ start_samba() {
     fi
     log "starting Samba AD DC on 127.0.0.1"
     # TDB_NO_FSYNC: bulk writes in tests are 10-25x faster; this directory is disposable.
+    local listen=(--option="interfaces=127.0.0.1" --option="bind interfaces only=yes")
+    # In the samba-ad container, every interface of the container.
+    [ -z "${DETOUR_SAMBA_LISTEN_ALL:-}" ] || listen=()
     TDB_NO_FSYNC=1 nohup samba -s "$SAMBA_DIR/etc/smb.conf" -i --model=single --maximum-runtime=31536000 \
-      --option="interfaces=127.0.0.1" --option="bind interfaces only=yes" \
-      > "$SAMBA_DIR/log/samba.out" 2>&1 < /dev/null &
+      "${listen[@]}" > "$SAMBA_DIR/log/samba.out" 2>&1 < /dev/null &
   fi
   printf '%s' "$(cat "$SECRETS/admin-password")" > "$SECRETS/admin-password.nonl"
   printf '%s' "$(cat "$SECRETS/svc-password")" > "$SECRETS/svc-password.nonl"
@@ -247,6 +251,29 @@ down() {
   log "down"
 }
 
+# The samba-ad container's entry point: provision on first start, seed the OU layout and the
+# service account, publish what clients need (the CA, the service account's and the
+# administrator's passwords) into $DETOUR_SAMBA_PUBLISH, then serve until stopped.
+serve_samba() {
+  local publish=${DETOUR_SAMBA_PUBLISH:-$STACK_DIR/publish}
+  mkdir -p "$STACK_DIR"
+  ensure_samba_packages
+  provision_samba
+  DETOUR_SAMBA_LISTEN_ALL=1 start_samba
+  seed_directory
+  mkdir -p "$publish"
+  cp "$CA" "$publish/ca.pem"
+  cp "$SECRETS/svc-password.nonl" "$publish/svc-password"
+  cp "$SECRETS/admin-password.nonl" "$publish/admin-password"
+  # Read by the services' unprivileged users; the volume is shared with them alone.
+  chmod 644 "$publish"/*
+  touch "$publish/ready"
+  local pid; pid=$(samba_pid) || die "samba is not running"
+  trap 'kill -TERM "$pid"; rm -f "$publish/ready"' TERM INT
+  log "serving $REALM on port 636; clients' files in $publish"
+  while kill -0 "$pid" 2>/dev/null; do sleep 2 & wait $! || true; done
+}
+
 status() {
   port_open 5672 && echo "rabbitmq: up" || echo "rabbitmq: down"
   port_open 15672 && echo "rabbitmq management: up" || echo "rabbitmq management: down"
@@ -259,5 +286,6 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   env) echo "$STACK_DIR/stack.env" ;;
-  *) echo "usage: $0 up|down|status|env" >&2; exit 64 ;;
+  serve-samba) serve_samba ;;
+  *) echo "usage: $0 up|down|status|env|serve-samba" >&2; exit 64 ;;
 esac

@@ -141,3 +141,132 @@ fn interpolation_takes_the_default() {
     assert_eq!(interpolate("${X:-a}/${Y:-b}c"), "a/bc");
     assert_eq!(interpolate("plain"), "plain");
 }
+
+/// Each service's `secrets:` names, and the volumes it mounts, by mount point.
+fn mounts(service: &Value) -> (Vec<String>, BTreeMap<String, String>) {
+    let secrets = service["secrets"]
+        .as_sequence()
+        .map(|list| list.iter().map(scalar).collect())
+        .unwrap_or_default();
+    let volumes = service["volumes"]
+        .as_sequence()
+        .map(|list| {
+            list.iter()
+                .map(|volume| {
+                    let text = scalar(volume);
+                    let mut parts = text.split(':');
+                    let source = parts.next().unwrap_or_default().to_owned();
+                    (parts.next().unwrap_or_default().to_owned(), source)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (secrets, volumes)
+}
+
+#[test]
+fn every_file_a_container_reads_is_mounted_into_it() {
+    let compose = compose();
+    let declared = compose["secrets"].as_mapping().unwrap();
+    for (name, secret) in declared {
+        let file = workspace().join(scalar(&secret["file"]));
+        assert!(
+            file.is_file(),
+            "secret {name:?}: {} is missing",
+            file.display()
+        );
+    }
+    for (name, service) in compose["services"].as_mapping().unwrap() {
+        let name = scalar(name);
+        let (secrets, volumes) = mounts(service);
+        for secret in &secrets {
+            assert!(
+                declared.contains_key(secret.as_str()),
+                "{name}: undeclared secret {secret}"
+            );
+        }
+        for (key, value) in environment(service) {
+            if let Some(secret) = value.strip_prefix("/run/secrets/") {
+                assert!(
+                    secrets.iter().any(|s| s == secret),
+                    "{name}: {key} reads /run/secrets/{secret}, which is not given to it"
+                );
+            }
+            if value.starts_with("/run/detour-ad/") {
+                assert_eq!(
+                    volumes.get("/run/detour-ad").map(String::as_str),
+                    Some("ad-published"),
+                    "{name}: {key} reads what samba-ad publishes, without mounting it"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn samba_ad_is_provisioned_by_the_dev_stacks_script_and_tenant_sim_reads_real_settings() {
+    let compose = compose();
+    let samba = &compose["services"]["samba-ad"];
+    let dockerfile = workspace().join(scalar(&samba["build"]["dockerfile"]));
+    let dockerfile = std::fs::read_to_string(dockerfile).unwrap();
+    assert!(
+        dockerfile.contains("COPY deploy/dev-stack.sh") && dockerfile.contains(r#""serve-samba"]"#),
+        "samba-ad runs deploy/dev-stack.sh serve-samba"
+    );
+    let script = std::fs::read_to_string(workspace().join("deploy/dev-stack.sh")).unwrap();
+    assert!(script.contains("serve-samba) serve_samba ;;"));
+    let (_, volumes) = mounts(samba);
+    assert_eq!(volumes["/run/detour-ad"], "ad-published");
+
+    let sim = &compose["services"]["tenant-sim"];
+    assert_eq!(scalar(&sim["build"]["args"]["SERVICE"]), "tenant-sim");
+    let env = environment(sim);
+    let sources = Sources::from_pairs(
+        tenant_sim::settings::DEFAULTS.to_owned(),
+        env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    let settings: tenant_sim::settings::SimSettings = detour_config::parse(&sources)
+        .unwrap_or_else(|e| panic!("tenant-sim's compose environment: {e:#}"));
+    assert!(settings.ad.url.contains("samba-ad"), "{}", settings.ad.url);
+    let port = settings.http.listen.port();
+    assert!(container_ports(sim).contains(&port));
+    let scenario = sim["command"].as_sequence().unwrap()[1].clone();
+    let scenario = scalar(&scenario);
+    let shipped = scenario.strip_prefix("/opt/detour/scenarios/").unwrap();
+    assert!(
+        workspace()
+            .join("simulator/tenant-sim/scenarios")
+            .join(shipped)
+            .is_file()
+    );
+    let image = std::fs::read_to_string(workspace().join("deploy/Dockerfile")).unwrap();
+    assert!(image.contains("/opt/detour/scenarios"));
+
+    // Everything Detour talks to in the rehearsal is tenant-sim, on its port.
+    for service in [
+        "sync-trigger",
+        "cloud-directory",
+        "mailbox-ops",
+        "ticket-gateway",
+    ] {
+        for (key, value) in environment(&compose["services"][service]) {
+            if key.ends_with("BASE_URL") {
+                assert_eq!(
+                    value,
+                    format!("http://tenant-sim:{port}"),
+                    "{service}: {key}"
+                );
+            }
+        }
+    }
+    let ticket = &compose["services"]["file-ticket"];
+    assert_eq!(
+        scalar(&ticket["build"]["args"]["SERVICE"]),
+        "detour-file-ticket"
+    );
+    assert!(
+        workspace()
+            .join("tests/system/src/bin/detour-file-ticket.rs")
+            .is_file()
+    );
+}

@@ -657,3 +657,48 @@ fn the_desks_accounts_are_the_contoso_scenarios() {
         desk::SERVICENOW_PASSWORD
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_file_ticket_tool_files_a_ticket_and_follows_it_to_its_end() {
+    let tenant = TenantFixture::start("desk-tool", &["ada"], |scenario| {
+        let ada = upn_in(scenario, 0);
+        scenario["tickets"] = tickets_section(
+            &[issue(
+                "HELP-42",
+                "No onmicrosoft.com address",
+                &format!("User {ada}"),
+                &["detour"],
+            )],
+            &[],
+        );
+    })
+    .await;
+    let helpdesk = Helpdesk::start(&tenant, "desk-tool", &[]).await;
+    let secret = std::env::temp_dir().join(format!("detour-tool-{}", tenant.tag));
+    std::fs::write(&secret, JIRA_WEBHOOK_SECRET).unwrap();
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_detour-file-ticket"))
+        .args(["--gateway", &helpdesk.desk.gateway, "--jira", &tenant.base])
+        .arg("--secret-file")
+        .arg(&secret)
+        .args(["--key", "HELP-42", "--follow-seconds", "120"])
+        .output()
+        .await
+        .unwrap();
+    let _ = std::fs::remove_file(&secret);
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(out.contains("filed HELP-42"), "{out}");
+    assert!(
+        out.contains("Diagnosed:") && out.contains("Outcome: fixed."),
+        "{out}"
+    );
+    assert!(
+        !out.contains("detour-ref:"),
+        "markers are for machines: {out}"
+    );
+    helpdesk.detour.bus.stop().await;
+}
