@@ -5,6 +5,10 @@
 use std::time::Duration;
 
 use detour_config::Secret;
+use detour_contracts::{
+    Envelope, SagaId, TicketRef, TicketSystem,
+    saga_coordinator::{RemediationProgress, Stage},
+};
 use detour_system::{
     desk::{self, Desk, is_final, jira_created, jira_status_changed, tickets_section},
     services::{JIRA_WEBHOOK_SECRET, WEBHOOK_TOKEN, gateway_env},
@@ -699,6 +703,56 @@ async fn the_file_ticket_tool_files_a_ticket_and_follows_it_to_its_end() {
     assert!(
         !out.contains("detour-ref:"),
         "markers are for machines: {out}"
+    );
+    helpdesk.detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_progress_event_delivered_twice_is_one_comment_and_needs_attention_escalates() {
+    let tenant = TenantFixture::start("desk-escalate", &["ada"], |scenario| {
+        scenario["tickets"] = tickets_section(
+            &[issue(
+                "HELP-11",
+                "No onmicrosoft.com address",
+                "",
+                &["detour"],
+            )],
+            &[],
+        );
+    })
+    .await;
+    let helpdesk = Helpdesk::start(&tenant, "desk-escalate", &[]).await;
+    let saga_id = SagaId::new();
+    let event = RemediationProgress {
+        saga_id,
+        user: tenant.upn("ada"),
+        milestone: "needs-attention:0:5".into(),
+        stage: Stage::NeedsAttention,
+        headline: "Needs attention: undoing MoveBack keeps failing.".into(),
+        details: vec!["LDAP busy".into()],
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+    };
+    let envelope = Envelope::new(event)
+        .with_saga(saga_id)
+        .with_ticket(TicketRef {
+            system: TicketSystem::Jira,
+            key: "HELP-11".into(),
+        });
+    // The broker delivers it twice (the relay's confirm was lost, say).
+    helpdesk.detour.bus.publish(&envelope).await;
+    helpdesk.detour.bus.publish(&envelope).await;
+    eventually(Duration::from_secs(30), "the escalation", || async {
+        let issue = helpdesk.desk.jira_issue("HELP-11").await.ok()?;
+        (issue["fields"]["status"]["name"] == "Escalated").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let comments = helpdesk.desk.jira_comments("HELP-11").await.unwrap();
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(comments[0].contains("Needs attention"), "{comments:?}");
+    assert!(
+        comments[0].contains(&format!("Saga: {saga_id}")),
+        "{comments:?}"
     );
     helpdesk.detour.bus.stop().await;
 }
