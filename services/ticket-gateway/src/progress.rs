@@ -13,7 +13,8 @@ use detour_service::{Dispatch, HandlerContext};
 use crate::outbound::{FollowUp, Note, WriteError, Writers, render};
 
 pub fn dispatch(writers: Writers) -> Dispatch {
-    let (on_progress, on_rejected, on_note) = (writers.clone(), writers.clone(), writers);
+    let (on_progress, on_rejected, on_accepted, on_note) =
+        (writers.clone(), writers.clone(), writers.clone(), writers);
     Dispatch::new(detour_contracts::Service::TicketGateway)
         .on::<RemediationProgress, _, _>(move |event, _: HandlerContext| {
             let writers = on_progress.clone();
@@ -42,10 +43,17 @@ pub fn dispatch(writers: Writers) -> Dispatch {
                 .await
             }
         })
-        .on::<RemediationAccepted, _, _>(|event, _| async move {
-            tracing::info!(saga_id = %event.payload.saga_id, joined = event.payload.joined,
-                "the coordinator took the request on");
-            Outcome::Handled
+        .on::<RemediationAccepted, _, _>(move |event, _| {
+            let writers = on_accepted.clone();
+            async move {
+                let accepted = &event.payload;
+                tracing::info!(saga_id = %accepted.saga_id, joined = accepted.joined,
+                    "the coordinator took the request on");
+                match render::joined_elsewhere(accepted, event.ticket.as_ref()) {
+                    Some(note) => write(&writers, &event, &note, FollowUp::Nothing).await,
+                    None => Outcome::Handled,
+                }
+            }
         })
         .on::<PostTicketNote, _, _>(move |command, _| {
             let writers = on_note.clone();

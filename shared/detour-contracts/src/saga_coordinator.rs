@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{SagaId, message::service_message};
+use crate::{SagaId, TicketRef, message::service_message};
 
 /// Remediate `user` (a UPN); with `dry_run`, only diagnose and report the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +27,9 @@ pub struct RemediationAccepted {
     pub user: String,
     /// The user already had a remediation running: this request joined it.
     pub joined: bool,
+    /// The ticket the remediation reports to (the one that started it), when it has one: a
+    /// request from another ticket learns where the progress goes.
+    pub reports_to: Option<TicketRef>,
 }
 service_message!(
     RemediationAccepted,

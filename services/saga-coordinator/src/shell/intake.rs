@@ -86,10 +86,15 @@ async fn start(engine: &Engine, publisher: &Publisher, incoming: &Incoming) -> O
         Ok(Started::New(saga_id) | Started::Joined(saga_id)) => {
             tracing::Span::current().record("detour.saga_id", saga_id.to_string());
             let joined = matches!(started, Ok(Started::Joined(_)));
+            let reports_to = match engine.store().load(saga_id).await {
+                Ok(saga) => saga.and_then(|saga| saga.record.ticket),
+                Err(error) => return Outcome::Retry(error.to_string()),
+            };
             let accepted = RemediationAccepted {
                 saga_id,
                 user,
                 joined,
+                reports_to,
             };
             publisher
                 .publish(&Envelope::caused_by(accepted, &request).with_saga(saga_id))

@@ -1,7 +1,10 @@
 //! What a ticket is told, as text: a remediation's milestones, and the gateway's own notes.
 //! Each note ends with a marker line that names it, which is how a repeat is recognised.
 
-use detour_contracts::saga_coordinator::{Outcome, RemediationProgress, Stage};
+use detour_contracts::{
+    TicketRef,
+    saga_coordinator::{Outcome, RemediationAccepted, RemediationProgress, Stage},
+};
 
 /// A comment for a ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +56,34 @@ pub fn note(key: &str, lines: &[String]) -> Note {
     let mut lines = lines.to_vec();
     lines.push(marker.clone());
     Note { marker, lines }
+}
+
+/// For a ticket whose request joined a remediation another ticket started: where its
+/// progress goes. `None` when it reports to this ticket (a redelivery) or nothing was joined.
+pub fn joined_elsewhere(
+    accepted: &RemediationAccepted,
+    ticket: Option<&TicketRef>,
+) -> Option<Note> {
+    let elsewhere = accepted
+        .reports_to
+        .as_ref()
+        .filter(|to| Some(*to) != ticket);
+    if !accepted.joined || ticket.is_none() {
+        return None;
+    }
+    let lines = match elsewhere {
+        Some(to) => format!(
+            "Detour is already remediating {} for {to}; that ticket carries its progress and \
+             outcome. Nothing more is started for this one. Saga: {}",
+            accepted.user, accepted.saga_id
+        ),
+        None if accepted.reports_to.is_none() => format!(
+            "Detour is already remediating {} (saga {}); nothing more is started for this ticket.",
+            accepted.user, accepted.saga_id
+        ),
+        None => return None,
+    };
+    Some(note(&format!("joined/{}", accepted.saga_id), &[lines]))
 }
 
 fn marker(reference: &str) -> String {
@@ -111,6 +142,28 @@ mod tests {
         assert_eq!(follow_up, FollowUp::Nothing);
         let (_, escalate) = progress(&event("needs-attention:0:5", Stage::NeedsAttention));
         assert_eq!(escalate, FollowUp::Escalate);
+    }
+
+    #[test]
+    fn a_join_is_told_only_to_another_ticket() {
+        let ticket = |key: &str| TicketRef {
+            system: detour_contracts::TicketSystem::Jira,
+            key: key.into(),
+        };
+        let accepted = RemediationAccepted {
+            saga_id: SagaId::new(),
+            user: "ada@contoso.com".into(),
+            joined: true,
+            reports_to: Some(ticket("HELP-1")),
+        };
+        let note = joined_elsewhere(&accepted, Some(&ticket("HELP-2"))).unwrap();
+        assert!(note.lines[0].contains("for jira:HELP-1"), "{note:?}");
+        assert_eq!(joined_elsewhere(&accepted, Some(&ticket("HELP-1"))), None);
+        let fresh = RemediationAccepted {
+            joined: false,
+            ..accepted
+        };
+        assert_eq!(joined_elsewhere(&fresh, Some(&ticket("HELP-2"))), None);
     }
 
     #[test]

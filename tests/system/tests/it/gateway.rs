@@ -500,12 +500,20 @@ async fn nothing_changes_until_the_ticket_is_approved() {
     let tenant = TenantFixture::start("desk-approval", &["ada"], |scenario| {
         let ada = upn_in(scenario, 0);
         scenario["tickets"] = tickets_section(
-            &[issue(
-                "HELP-8",
-                "No onmicrosoft.com address",
-                &format!("User {ada}"),
-                &["detour"],
-            )],
+            &[
+                issue(
+                    "HELP-8",
+                    "No onmicrosoft.com address",
+                    &format!("User {ada}"),
+                    &["detour"],
+                ),
+                issue(
+                    "HELP-12",
+                    "Ada's mail bounces",
+                    &format!("{ada} onmicrosoft.com"),
+                    &["detour"],
+                ),
+            ],
             &[],
         );
     })
@@ -537,6 +545,19 @@ async fn nothing_changes_until_the_ticket_is_approved() {
         "nothing before approval"
     );
     assert_eq!(tenant.runs().await.len(), runs_before);
+
+    // A second ticket for her joins the waiting remediation and is told where it reports.
+    helpdesk.file_jira("HELP-12", "second-ticket").await;
+    let told = eventually(Duration::from_secs(30), "the join note", || async {
+        let comments = helpdesk.desk.jira_comments("HELP-12").await.ok()?;
+        comments.first().cloned()
+    })
+    .await;
+    assert!(
+        told.contains("already remediating") && told.contains("jira:HELP-8"),
+        "{told}"
+    );
+    assert!(helpdesk.sagas_for("jira:HELP-12").await.is_empty());
 
     let issue = helpdesk.desk.jira_issue("HELP-8").await.unwrap();
     let approved = jira_status_changed(&issue, "In Progress", "Approved", "Grace Hopper");
