@@ -95,7 +95,7 @@ fn env(vhost: &TestVhost, store_url: &str, extra: &[(&str, &str)]) -> Vec<(Strin
     pairs
 }
 
-fn settings_from(env: &[(String, String)]) -> CoordinatorSettings {
+pub fn settings_from(env: &[(String, String)]) -> CoordinatorSettings {
     load_config(
         saga_coordinator::DEFAULT_PORT,
         Sources::from_pairs(
