@@ -88,7 +88,11 @@ impl Caller {
                     .acquire()
                     .await
                     .map_err(|e| CallError::Unavailable(e.to_string()))?;
-                build(&self.http).bearer_auth(token.expose()).send().await
+                let mut request = build(&self.http).bearer_auth(token.expose());
+                for (name, value) in detour_telemetry::current_trace_headers() {
+                    request = request.header(name, value);
+                }
+                request.send().await
             };
             let wait = match sent {
                 Err(error) => {

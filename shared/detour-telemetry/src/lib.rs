@@ -19,5 +19,7 @@ mod settings;
 
 pub use messaging::{ConsumeSpan, PublishSpan};
 pub use pipeline::{Telemetry, TelemetryError};
-pub use propagation::{current_trace_id, inject_trace_context, set_remote_parent, trace_id_of};
+pub use propagation::{
+    current_trace_headers, current_trace_id, inject_trace_context, set_remote_parent, trace_id_of,
+};
 pub use settings::{LogFormat, TelemetrySettings};

@@ -15,6 +15,12 @@ pub fn inject_trace_context(span: &Span) -> HashMap<String, String> {
     headers
 }
 
+/// The current span's trace-context headers, for an outgoing HTTP request: the server's spans
+/// then join the caller's trace.
+pub fn current_trace_headers() -> HashMap<String, String> {
+    inject_trace_context(&Span::current())
+}
+
 /// Makes the span described by `headers` the parent of `span`, which must not have been
 /// entered yet. Headers without a valid `traceparent` leave `span` a root.
 pub fn set_remote_parent(span: &Span, headers: &HashMap<String, String>) {

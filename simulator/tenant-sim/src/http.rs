@@ -12,6 +12,7 @@ mod chaos;
 mod connect;
 mod exchange;
 mod graph;
+mod server_span;
 mod tickets;
 mod token;
 
@@ -45,6 +46,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .merge(apis)
         .merge(batch)
         .merge(admin::routes().with_state(sim))
+        .layer(axum::middleware::from_fn(server_span::server_span))
 }
 
 /// Serves every API on `listener` until `shutdown` completes.

@@ -84,10 +84,22 @@ async fn serve(settings: SimSettings, scenario: Option<Scenario>) -> anyhow::Res
     }
     let listener = tokio::net::TcpListener::bind(settings.http.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "tenant-sim listening");
-    tenant_sim::http::serve(listener, sim, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    tenant_sim::http::serve(listener, sim, stopped()).await?;
     telemetry.shutdown().await;
     Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM (how containers and the demo stop it), so spans are flushed.
+async fn stopped() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }

@@ -54,10 +54,11 @@ impl RestClient {
     {
         let mut last = String::new();
         for attempt in 1..=self.max_attempts {
-            let sent = build(&self.http)
-                .basic_auth(&self.user, Some(self.secret.expose()))
-                .send()
-                .await;
+            let mut request = build(&self.http).basic_auth(&self.user, Some(self.secret.expose()));
+            for (name, value) in detour_telemetry::current_trace_headers() {
+                request = request.header(name, value);
+            }
+            let sent = request.send().await;
             let wait = match sent {
                 Err(error) => {
                     last = error.to_string();

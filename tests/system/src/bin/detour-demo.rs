@@ -143,7 +143,7 @@ async fn run() -> anyhow::Result<bool> {
     let issue = desk.jira_issue(TICKET).await?;
     println!("Stopping the services (SIGTERM) and tenant-sim");
     let codes = fleet.stop(Duration::from_secs(30)).await;
-    let _ = sim.start_kill();
+    stop_tenant_sim(&mut sim).await;
     telemetry.flush().await;
     let comments = comments?;
 
@@ -168,6 +168,11 @@ async fn run() -> anyhow::Result<bool> {
             code == Some(0) && in_trace > 0,
         ));
     }
+    let sim_spans = spans.get("tenant-sim").copied().unwrap_or(0);
+    checks.push((
+        format!("tenant-sim's server spans joined the trace ({sim_spans})"),
+        sim_spans > 0,
+    ));
     telemetry.shutdown().await;
 
     println!("After: {USER} has {}", after["proxyAddresses"]);
@@ -327,4 +332,19 @@ async fn wait_for_tenant_sim(sim: &mut Child) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     bail!("tenant-sim did not load its scenario within a minute")
+}
+
+/// SIGTERM, so tenant-sim flushes its spans; killed if it takes more than ten seconds.
+async fn stop_tenant_sim(sim: &mut Child) {
+    if let Some(pid) = sim.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+    if tokio::time::timeout(Duration::from_secs(10), sim.wait())
+        .await
+        .is_err()
+    {
+        let _ = sim.start_kill();
+    }
 }
