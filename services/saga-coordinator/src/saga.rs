@@ -1,7 +1,8 @@
-//! The remediation saga's core: who may start (`admission`), what to do (`diagnosis`), the strategy as data (`definition`),
-//! the saga and what flows in and out of it (`state`), the transitions as one pure function
-//! (`decide`), what a ticket is told (`progress`), what the step services are asked and what their answers mean (`messages`), and
-//! a remediation's whole life around the saga, from its first read to its end (`remediation`).
+//! The remediation saga's core: who may start (`admission`), what to do (`diagnosis`), the
+//! strategy as data (`definition`), the saga and what flows in and out of it (`state`), the
+//! transitions as one pure function (`decide`), what a ticket is told (`progress`), what the
+//! step services are asked and what their answers mean (`messages`), and a remediation's whole
+//! life around the saga, from its first read to its end (`remediation`).
 
 pub mod admission;
 pub mod decide;

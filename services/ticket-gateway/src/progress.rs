@@ -26,21 +26,9 @@ pub fn dispatch(writers: Writers) -> Dispatch {
         .on::<RemediationRejected, _, _>(move |event, _| {
             let writers = on_rejected.clone();
             async move {
-                let key = match event.causation_id {
-                    Some(request) => format!("rejected/{request}"),
-                    None => format!("rejected/{}", event.message_id),
-                };
-                let lines = [format!(
-                    "Detour cannot take this on: {}. Nothing will happen.",
-                    event.payload.reason
-                )];
-                write(
-                    &writers,
-                    &event,
-                    &render::note(&key, &lines),
-                    FollowUp::Nothing,
-                )
-                .await
+                let request = event.causation_id.unwrap_or(event.message_id);
+                let note = render::rejected(&event.payload, &request.to_string());
+                write(&writers, &event, &note, FollowUp::Nothing).await
             }
         })
         .on::<RemediationAccepted, _, _>(move |event, _| {

@@ -34,9 +34,9 @@ pub fn milestones(user: &str, before: &Phase, after: &Phase) -> Vec<Milestone> {
         _ => (None, [].as_slice()),
     };
     for step in saga.completed.iter().skip(was_completed.len()) {
-        if let Some(headline) = step_headline(*step, user, plan) {
+        if let Some((key, headline)) = step_done(*step, user, plan) {
             reached.push(Milestone {
-                key: format!("step:{}", step_key(*step)),
+                key: format!("step:{key}"),
                 stage: Stage::Phase,
                 headline,
                 details: Vec::new(),
@@ -146,9 +146,11 @@ fn entered(user: &str, plan: &Plan, state: &State, was: Option<&State>) -> Optio
             format!("needs-attention:{index}:{attempt}"),
             Stage::NeedsAttention,
             format!(
-                "Needs attention: undoing {:?} keeps failing, so {user} may not be as before. \
+                "Needs attention: undoing {} keeps failing, so {user} may not be as before. \
                  An operator must retry or resolve it.",
-                compensations.get(*index)
+                compensations
+                    .get(*index)
+                    .map_or_else(|| "a step".to_owned(), |c| format!("{c:?}"))
             ),
             vec![reason.clone()],
         ),
@@ -179,32 +181,31 @@ fn entered(user: &str, plan: &Plan, state: &State, was: Option<&State>) -> Optio
     }
 }
 
-fn step_headline(step: Step, user: &str, plan: &Plan) -> Option<String> {
+/// The key and headline of a step a ticket hears about when it is done.
+fn step_done(step: Step, user: &str, plan: &Plan) -> Option<(&'static str, String)> {
     Some(match step {
-        Step::AwaitSoftDelete => {
-            format!("{user} is out of sync scope; its cloud user is soft-deleted.")
-        }
-        Step::Restore => format!("{user} is restored in the cloud, cloud-only for now."),
-        Step::AddAddress => format!("{} is added to the mailbox.", bare(&plan.address)),
-        Step::AwaitRematch => {
-            format!("{user} is back in sync scope and matched to the same cloud object.")
-        }
-        Step::SetCloudManaged => {
-            format!("{user}'s Exchange attributes are now managed in the cloud.")
-        }
+        Step::AwaitSoftDelete => (
+            "out-of-scope",
+            format!("{user} is out of sync scope; its cloud user is soft-deleted."),
+        ),
+        Step::Restore => (
+            "restored",
+            format!("{user} is restored in the cloud, cloud-only for now."),
+        ),
+        Step::AddAddress => (
+            "address-added",
+            format!("{} is added to the mailbox.", bare(&plan.address)),
+        ),
+        Step::AwaitRematch => (
+            "back-in-sync",
+            format!("{user} is back in sync scope and matched to the same cloud object."),
+        ),
+        Step::SetCloudManaged => (
+            "cloud-managed",
+            format!("{user}'s Exchange attributes are now managed in the cloud."),
+        ),
         _ => return None,
     })
-}
-
-fn step_key(step: Step) -> &'static str {
-    match step {
-        Step::AwaitSoftDelete => "out-of-scope",
-        Step::Restore => "restored",
-        Step::AddAddress => "address-added",
-        Step::AwaitRematch => "back-in-sync",
-        Step::SetCloudManaged => "cloud-managed",
-        _ => "other",
-    }
 }
 
 fn strategy_words(strategy: Strategy) -> &'static str {

@@ -1,7 +1,7 @@
 //! What the coordinator's queue delivers: requests to remediate a user (the ticket gateway's
-//! `start-remediation`) or to approve a ticket's plan (`approve-remediation`), and answers from the step services, matched to the command they
-//! answer by their causation id. Anything else on the events exchange is some other
-//! conversation and is acked untouched.
+//! `start-remediation`) or to approve a ticket's plan (`approve-remediation`), and answers from
+//! the step services, matched to the command they answer by their causation id. Anything else
+//! on the events exchange is some other conversation and is acked untouched.
 
 use std::collections::BTreeMap;
 
@@ -86,9 +86,13 @@ async fn start(engine: &Engine, publisher: &Publisher, incoming: &Incoming) -> O
         Ok(Started::New(saga_id) | Started::Joined(saga_id)) => {
             tracing::Span::current().record("detour.saga_id", saga_id.to_string());
             let joined = matches!(started, Ok(Started::Joined(_)));
-            let reports_to = match engine.store().load(saga_id).await {
-                Ok(saga) => saga.and_then(|saga| saga.record.ticket),
-                Err(error) => return Outcome::Retry(error.to_string()),
+            // A joined remediation reports to the ticket that started it.
+            let reports_to = match joined {
+                false => request.ticket.clone(),
+                true => match engine.store().load(saga_id).await {
+                    Ok(saga) => saga.and_then(|saga| saga.record.ticket),
+                    Err(error) => return Outcome::Retry(error.to_string()),
+                },
             };
             let accepted = RemediationAccepted {
                 saga_id,

@@ -34,14 +34,14 @@ pub fn parse(settings: &JiraSettings, body: &[u8]) -> Result<Inbound, Malformed>
         system: TicketSystem::Jira,
         key: key.trim().to_owned(),
     };
-    let inbound = |request| {
+    let answer = |request| {
         Ok(Inbound {
             ticket: ticket.clone(),
             request,
         })
     };
     if event != CREATED && event != UPDATED {
-        return inbound(Request::Ignore {
+        return answer(Request::Ignore {
             reason: format!("{event} is not an event Detour follows"),
         });
     }
@@ -51,7 +51,7 @@ pub fn parse(settings: &JiraSettings, body: &[u8]) -> Result<Inbound, Malformed>
             .and_then(|user| user.get("displayName").or_else(|| user.get("accountId")))
             .and_then(Value::as_str)
             .unwrap_or("a Jira user");
-        return inbound(Request::Approve { by: by.to_owned() });
+        return answer(Request::Approve { by: by.to_owned() });
     }
     let labels: Vec<String> = fields
         .get("labels")
@@ -97,7 +97,7 @@ pub fn parse(settings: &JiraSettings, body: &[u8]) -> Result<Inbound, Malformed>
             reason: "an update that asks nothing of Detour".into(),
         },
     };
-    inbound(request)
+    answer(request)
 }
 
 /// Whether the update's changelog moves the status to `status`.

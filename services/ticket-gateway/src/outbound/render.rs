@@ -3,7 +3,9 @@
 
 use detour_contracts::{
     TicketRef,
-    saga_coordinator::{Outcome, RemediationAccepted, RemediationProgress, Stage},
+    saga_coordinator::{
+        Outcome, RemediationAccepted, RemediationProgress, RemediationRejected, Stage,
+    },
 };
 
 /// A comment for a ticket.
@@ -56,6 +58,15 @@ pub fn note(key: &str, lines: &[String]) -> Note {
     let mut lines = lines.to_vec();
     lines.push(marker.clone());
     Note { marker, lines }
+}
+
+/// Why a request (`request`, its message id) was not taken on.
+pub fn rejected(rejection: &RemediationRejected, request: &str) -> Note {
+    let line = format!(
+        "Detour cannot take this on: {}. Nothing will happen.",
+        rejection.reason
+    );
+    note(&format!("rejected/{request}"), &[line])
 }
 
 /// For a ticket whose request joined a remediation another ticket started: where its

@@ -163,8 +163,11 @@ async fn a_signed_jira_ticket_gets_the_user_fixed_and_the_ticket_resolved_once()
     if !trace_id.is_empty() {
         assert!(last.contains(&format!("Trace: {trace_id}")), "{last}");
     }
-    let issue = helpdesk.desk.jira_issue("HELP-42").await.unwrap();
-    assert_eq!(issue["fields"]["status"]["name"], "Resolved");
+    eventually(Duration::from_secs(10), "HELP-42 resolved", || async {
+        let issue = helpdesk.desk.jira_issue("HELP-42").await.ok()?;
+        (issue["fields"]["status"]["name"] == "Resolved").then_some(())
+    })
+    .await;
     assert_fixed(&tenant, &ada, &address, &before).await;
 
     // Jira delivers the same webhook again (same id): dropped at the door.
@@ -309,6 +312,12 @@ async fn bad_deliveries_are_refused_and_tickets_without_a_case_are_told_why() {
                     &["detour"],
                 ),
                 issue("HELP-2", "The printer jams", "Third floor.", &[]),
+                issue(
+                    "HELP-3",
+                    "onmicrosoft.com address missing",
+                    &format!("User {}@contoso.com", "a".repeat(300)),
+                    &["detour"],
+                ),
             ],
             &[],
         );
@@ -393,9 +402,13 @@ async fn bad_deliveries_are_refused_and_tickets_without_a_case_are_told_why() {
         .await
         .unwrap();
     assert_eq!((status, answer["status"].as_str()), (202, Some("declined")));
+    // A "UPN" the coordinator cannot take: accepted at the door, refused with the reason.
+    let answer = helpdesk.file_jira("HELP-3", "too-long").await;
+    assert_eq!(answer["status"], "accepted", "{answer}");
     for (key, says) in [
         ("HELP-1", "could not find the affected user"),
         ("HELP-2", "does not look like a missing-address case"),
+        ("HELP-3", "cannot take this on"),
     ] {
         let comments = eventually(Duration::from_secs(30), "the explanation", || async {
             let comments = desk.jira_comments(key).await.ok()?;
@@ -405,7 +418,7 @@ async fn bad_deliveries_are_refused_and_tickets_without_a_case_are_told_why() {
         assert_eq!(comments.len(), 1, "{comments:?}");
         assert!(comments[0].contains(says), "{comments:?}");
     }
-    for ticket in ["jira:HELP-1", "jira:HELP-2"] {
+    for ticket in ["jira:HELP-1", "jira:HELP-2", "jira:HELP-3"] {
         assert!(helpdesk.sagas_for(ticket).await.is_empty(), "{ticket}");
     }
     helpdesk.detour.bus.stop().await;
