@@ -7,7 +7,7 @@ use std::time::Duration;
 use detour_config::Secret;
 use detour_contracts::{
     Envelope, SagaId, TicketRef, TicketSystem,
-    saga_coordinator::{RemediationProgress, Stage},
+    saga_coordinator::{Outcome, RemediationProgress, Stage},
 };
 use detour_system::{
     desk::{self, Desk, is_final, jira_created, jira_status_changed, tickets_section},
@@ -31,8 +31,23 @@ struct Helpdesk {
 
 impl Helpdesk {
     async fn start(tenant: &TenantFixture, prefix: &str, coordinator: &[(&str, &str)]) -> Self {
+        Self::start_with(tenant, prefix, coordinator, &[]).await
+    }
+
+    /// With `gateway` settings added to the dev stack's.
+    async fn start_with(
+        tenant: &TenantFixture,
+        prefix: &str,
+        coordinator: &[(&str, &str)],
+        gateway: &[(&str, &str)],
+    ) -> Self {
         let mut env = gateway_env(&tenant.base);
         env.push(("DETOUR__WEBHOOK__MAX_BODY_BYTES".into(), "65536".into()));
+        env.extend(
+            gateway
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let gateway =
             service::<GatewaySettings>(ticket_gateway::DEFAULT_PORT, ticket_gateway::spec, env);
         let detour = Detour::start_with(tenant, prefix, coordinator, vec![gateway]).await;
@@ -787,6 +802,71 @@ async fn a_progress_event_delivered_twice_is_one_comment_and_needs_attention_esc
     assert!(
         comments[0].contains(&format!("Saga: {saga_id}")),
         "{comments:?}"
+    );
+    helpdesk.detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_rest_v3_gets_document_format_comments_written_once() {
+    let tenant = TenantFixture::start("desk-v3", &["ada"], |scenario| {
+        let ada = upn_in(scenario, 0);
+        scenario["tickets"] = tickets_section(
+            &[issue(
+                "HELP-13",
+                "Check the onmicrosoft.com address",
+                &format!("User {ada}"),
+                &["detour", "detour-dry-run"],
+            )],
+            &[],
+        );
+    })
+    .await;
+    let helpdesk = Helpdesk::start_with(
+        &tenant,
+        "desk-v3",
+        &[],
+        &[("DETOUR__JIRA__API_VERSION", "3")],
+    )
+    .await;
+    helpdesk.file_jira("HELP-13", "v3").await;
+    let comments = eventually(Duration::from_secs(60), "the plan", || async {
+        let comments = helpdesk.desk.jira_comments("HELP-13").await.ok()?;
+        (!comments.is_empty()).then_some(comments)
+    })
+    .await;
+    // A document: paragraphs of text nodes, the marker among them.
+    let document: Value = serde_json::from_str(&comments[0]).unwrap();
+    assert_eq!(document["type"], "doc", "{document}");
+    let text = ticket_gateway::inbound::mapping::plain_text(&document);
+    assert!(
+        text.contains("Dry run") && text.contains("detour-ref: "),
+        "{text}"
+    );
+    // The final event delivered again finds its marker inside the document: no second comment.
+    let saga = helpdesk.sagas_for("jira:HELP-13").await[0]["saga_id"].clone();
+    let saga_id: SagaId = serde_json::from_value(saga).unwrap();
+    let again = RemediationProgress {
+        saga_id,
+        user: tenant.upn("ada"),
+        milestone: "final".into(),
+        stage: Stage::Final(Outcome::Planned),
+        headline: "Dry run (delivered again).".into(),
+        details: Vec::new(),
+        trace_id: None,
+    };
+    let ticket = TicketRef {
+        system: TicketSystem::Jira,
+        key: "HELP-13".into(),
+    };
+    helpdesk
+        .detour
+        .bus
+        .publish(&Envelope::new(again).with_saga(saga_id).with_ticket(ticket))
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        helpdesk.desk.jira_comments("HELP-13").await.unwrap().len(),
+        1
     );
     helpdesk.detour.bus.stop().await;
 }
