@@ -870,3 +870,65 @@ async fn jira_rest_v3_gets_document_format_comments_written_once() {
     );
     helpdesk.detour.bus.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_servicenow_incident_waits_for_its_approval_field() {
+    let tenant = TenantFixture::start("desk-snow-approval", &["ada"], |scenario| {
+        let ada = upn_in(scenario, 0);
+        scenario["tickets"] = tickets_section(
+            &[],
+            &[json!({ "number": "INC0010002", "short_description": "No onmicrosoft.com address", "caller_id": ada })],
+        );
+    })
+    .await;
+    let helpdesk = Helpdesk::start(
+        &tenant,
+        "desk-snow-approval",
+        &[("DETOUR__SAGA__APPROVAL_REQUIRED", "true")],
+    )
+    .await;
+    let ada = tenant.upn("ada");
+    let address = format!("{}@contoso.mail.onmicrosoft.com", tenant.sam("ada"));
+    let before = cloud_user(&tenant, &ada).await;
+    let mut incident = helpdesk.desk.incident("INC0010002").await.unwrap();
+    let sys_id = incident["sys_id"].as_str().unwrap().to_owned();
+    incident["operation"] = json!("insert");
+    let (status, _) = helpdesk.desk.servicenow_webhook(&incident).await.unwrap();
+    assert_eq!(status, 202);
+    eventually(Duration::from_secs(60), "the approval request", || async {
+        let notes = helpdesk.desk.work_notes(&sys_id).await.ok()?;
+        notes
+            .iter()
+            .any(|n| n.contains("Waiting for approval"))
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        cloud_user(&tenant, &ada).await,
+        before,
+        "nothing before approval"
+    );
+
+    // The approver sets the incident's approval field; the business rule sends the update.
+    incident["operation"] = json!("update");
+    incident["approval"] = json!("approved");
+    incident["sys_updated_by"] = json!("grace.hopper");
+    let (status, answer) = helpdesk.desk.servicenow_webhook(&incident).await.unwrap();
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("approval-sent")),
+        "{answer}"
+    );
+    let notes = eventually(Duration::from_secs(120), "the final work note", || async {
+        let notes = helpdesk.desk.work_notes(&sys_id).await.ok()?;
+        notes.iter().any(|n| is_final(n)).then_some(notes)
+    })
+    .await;
+    assert!(
+        story(&notes).contains("Outcome: fixed."),
+        "{}",
+        story(&notes)
+    );
+    assert_fixed(&tenant, &ada, &address, &before).await;
+    helpdesk.detour.bus.stop().await;
+}
