@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 use super::{FollowUp, Note, WriteError, http::RestClient};
 use crate::settings::JiraSettings;
 
+/// Comments asked for per page (Jira may send fewer).
+const COMMENT_PAGE: u64 = 100;
+
 #[derive(Debug, Clone)]
 pub struct JiraClient {
     rest: RestClient,
@@ -44,17 +47,7 @@ impl JiraClient {
 
     /// Adds `note` as a comment unless one with its marker is there already.
     pub async fn comment(&self, key: &str, note: &Note) -> Result<(), WriteError> {
-        let url = self.path(key, "/comment?maxResults=5000");
-        let existing = self
-            .rest
-            .send("reading the comments", |http| http.get(&url))
-            .await?;
-        let already = existing["comments"].as_array().is_some_and(|comments| {
-            comments
-                .iter()
-                .any(|comment| body_text(&comment["body"]).contains(&note.marker))
-        });
-        if already {
+        if self.has_comment_with(key, &note.marker).await? {
             tracing::debug!(key, marker = %note.marker, "the comment is there already");
             return Ok(());
         }
@@ -67,6 +60,31 @@ impl JiraClient {
             .send("adding a comment", |http| http.post(&url).json(&body))
             .await
             .map(drop)
+    }
+
+    /// Whether any comment on the issue holds `marker`, reading every page of them.
+    async fn has_comment_with(&self, key: &str, marker: &str) -> Result<bool, WriteError> {
+        let url = self.path(key, "/comment");
+        let mut start = 0;
+        loop {
+            let query = [("startAt", start), ("maxResults", COMMENT_PAGE)];
+            let page = self
+                .rest
+                .send("reading the comments", |http| http.get(&url).query(&query))
+                .await?;
+            let comments = page["comments"].as_array().cloned().unwrap_or_default();
+            if comments
+                .iter()
+                .any(|comment| body_text(&comment["body"]).contains(marker))
+            {
+                return Ok(true);
+            }
+            start += comments.len() as u64;
+            let total = page["total"].as_u64().unwrap_or(0);
+            if comments.is_empty() || start >= total {
+                return Ok(false);
+            }
+        }
     }
 
     pub async fn follow_up(&self, key: &str, follow_up: FollowUp) -> Result<(), WriteError> {

@@ -126,14 +126,34 @@ async fn jira_issue(
     })
 }
 
+/// Comments a page, at most (Jira pages them with `startAt` and `maxResults`).
+const COMMENT_PAGE_LIMIT: usize = 100;
+
 async fn jira_comments(
     State(sim): State<Arc<Sim>>,
     headers: HeaderMap,
     Path((_, key)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Response {
+    let number = |name: &str, default: usize| {
+        query
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let start = number("startAt", 0);
+    let max = number("maxResults", COMMENT_PAGE_LIMIT).clamp(1, COMMENT_PAGE_LIMIT);
     with_issue(&sim, &headers, &key, |issue, _| {
-        let comments: Vec<Value> = issue.comments.iter().map(comment_json).collect();
-        Json(json!({ "startAt": 0, "maxResults": comments.len(), "total": comments.len(), "comments": comments })).into_response()
+        let page: Vec<Value> = issue
+            .comments
+            .iter()
+            .skip(start)
+            .take(max)
+            .map(comment_json)
+            .collect();
+        let total = issue.comments.len();
+        Json(json!({ "startAt": start, "maxResults": max, "total": total, "comments": page }))
+            .into_response()
     })
 }
 

@@ -932,3 +932,75 @@ async fn a_servicenow_incident_waits_for_its_approval_field() {
     assert_fixed(&tenant, &ada, &address, &before).await;
     helpdesk.detour.bus.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_marker_past_the_first_page_of_comments_still_stops_a_repeat() {
+    let tenant = TenantFixture::start("desk-pages", &["ada"], |scenario| {
+        scenario["tickets"] =
+            tickets_section(&[issue("HELP-14", "A busy ticket", "", &["detour"])], &[]);
+    })
+    .await;
+    let helpdesk = Helpdesk::start(&tenant, "desk-pages", &[]).await;
+    // People have said a lot on this ticket: more than one page of comments.
+    for n in 0..120 {
+        let status = helpdesk
+            .desk
+            .client
+            .post(format!("{}/rest/api/2/issue/HELP-14/comment", tenant.base))
+            .basic_auth(desk::JIRA_EMAIL, Some(desk::JIRA_TOKEN))
+            .json(&json!({ "body": format!("comment {n}") }))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success());
+    }
+    let saga_id = SagaId::new();
+    let event = RemediationProgress {
+        saga_id,
+        user: tenant.upn("ada"),
+        milestone: "step:restored".into(),
+        stage: Stage::Phase,
+        headline: "Restored.".into(),
+        details: Vec::new(),
+        trace_id: None,
+    };
+    let envelope = Envelope::new(event)
+        .with_saga(saga_id)
+        .with_ticket(TicketRef {
+            system: TicketSystem::Jira,
+            key: "HELP-14".into(),
+        });
+    helpdesk.detour.bus.publish(&envelope).await;
+    eventually(Duration::from_secs(30), "Detour's comment", || async {
+        (comment_count(&helpdesk.desk, "HELP-14").await == 121).then_some(())
+    })
+    .await;
+    // Delivered again: its marker is on the second page.
+    helpdesk.detour.bus.publish(&envelope).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        comment_count(&helpdesk.desk, "HELP-14").await,
+        121,
+        "one comment from Detour, not two"
+    );
+    helpdesk.detour.bus.stop().await;
+}
+
+/// How many comments the issue has (the `total` of Jira's first page).
+async fn comment_count(desk: &Desk, key: &str) -> u64 {
+    let page: Value = desk
+        .client
+        .get(format!(
+            "{}/rest/api/2/issue/{key}/comment?maxResults=1",
+            desk.tickets
+        ))
+        .basic_auth(desk::JIRA_EMAIL, Some(desk::JIRA_TOKEN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["total"].as_u64().unwrap_or_default()
+}
