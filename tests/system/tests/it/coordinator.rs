@@ -284,13 +284,7 @@ async fn a_restore_that_keeps_failing_is_compensated_and_the_user_is_back_as_bef
     .await;
     let ada = tenant.upn("ada");
     let before = cloud_user(&tenant, &ada).await;
-    // Graph answers every restore with a 503, for good.
-    tenant
-        .add_fault(json!({
-            "api": "graph", "path_contains": "/restore", "method": "POST",
-            "kind": "server-error", "status": 503,
-        }))
-        .await;
+    fail_every_restore(&tenant).await;
 
     let saga = detour.start_saga(&ada, false).await;
     let undone = detour.settled(&saga).await;
@@ -308,6 +302,16 @@ async fn a_restore_that_keeps_failing_is_compensated_and_the_user_is_back_as_bef
     }
     back_as_before(&tenant, &ada, &before, &story).await;
     detour.bus.stop().await;
+}
+
+/// Graph answers every restore with a 503, for good: the round trip must be undone.
+pub(crate) async fn fail_every_restore(tenant: &TenantFixture) {
+    tenant
+        .add_fault(json!({
+            "api": "graph", "path_contains": "/restore", "method": "POST",
+            "kind": "server-error", "status": 503,
+        }))
+        .await;
 }
 
 /// The user is fixed: `address` present, synced, the same object and anchor as `before`, the

@@ -19,7 +19,7 @@ use tenant_sim::fixture::TenantFixture;
 use ticket_gateway::GatewaySettings;
 
 use crate::{
-    coordinator::{Detour, assert_fixed, back_as_before, cloud_user},
+    coordinator::{Detour, assert_fixed, back_as_before, cloud_user, fail_every_restore},
     procedure::service,
 };
 
@@ -107,6 +107,24 @@ impl Helpdesk {
             .unwrap();
         list["sagas"].as_array().cloned().unwrap_or_default()
     }
+}
+
+/// A tenant of `users` whose Jira has an issue per `(key, labels)`, each naming the first
+/// user in its description.
+async fn tenant_with_issues(
+    prefix: &str,
+    users: &[&str],
+    issues: &[(&str, &[&str])],
+) -> TenantFixture {
+    TenantFixture::start(prefix, users, |scenario| {
+        let description = format!("User {}", upn_in(scenario, 0));
+        let issues: Vec<Value> = issues
+            .iter()
+            .map(|(key, labels)| issue(key, "No onmicrosoft.com address", &description, labels))
+            .collect();
+        scenario["tickets"] = tickets_section(&issues, &[]);
+    })
+    .await
 }
 
 fn issue(key: &str, summary: &str, description: &str, labels: &[&str]) -> Value {
@@ -477,18 +495,11 @@ async fn a_upn_with_ldap_metacharacters_finds_no_one_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_ticket_gets_the_plan_through_throttling_and_nothing_changes() {
-    let tenant = TenantFixture::start("desk-dry", &["ada"], |scenario| {
-        let ada = upn_in(scenario, 0);
-        scenario["tickets"] = tickets_section(
-            &[issue(
-                "HELP-6",
-                "Check the onmicrosoft.com address",
-                &format!("User {ada}"),
-                &["detour", "detour-dry-run"],
-            )],
-            &[],
-        );
-    })
+    let tenant = tenant_with_issues(
+        "desk-dry",
+        &["ada"],
+        &[("HELP-6", &["detour", "detour-dry-run"])],
+    )
     .await;
     let helpdesk = Helpdesk::start(&tenant, "desk-dry", &[]).await;
     let ada = tenant.upn("ada");
@@ -525,26 +536,11 @@ async fn a_dry_run_ticket_gets_the_plan_through_throttling_and_nothing_changes()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_changes_until_the_ticket_is_approved() {
-    let tenant = TenantFixture::start("desk-approval", &["ada"], |scenario| {
-        let ada = upn_in(scenario, 0);
-        scenario["tickets"] = tickets_section(
-            &[
-                issue(
-                    "HELP-8",
-                    "No onmicrosoft.com address",
-                    &format!("User {ada}"),
-                    &["detour"],
-                ),
-                issue(
-                    "HELP-12",
-                    "Ada's mail bounces",
-                    &format!("{ada} onmicrosoft.com"),
-                    &["detour"],
-                ),
-            ],
-            &[],
-        );
-    })
+    let tenant = tenant_with_issues(
+        "desk-approval",
+        &["ada"],
+        &[("HELP-8", &["detour"]), ("HELP-12", &["detour"])],
+    )
     .await;
     let helpdesk = Helpdesk::start(
         &tenant,
@@ -649,19 +645,7 @@ async fn a_refused_case_says_why_and_the_ticket_stays_open() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_compensated_case_says_what_happened_and_that_the_user_is_back_as_before() {
-    let tenant = TenantFixture::start("desk-undo", &["ada"], |scenario| {
-        let ada = upn_in(scenario, 0);
-        scenario["tickets"] = tickets_section(
-            &[issue(
-                "HELP-10",
-                "No onmicrosoft.com address",
-                &format!("User {ada}"),
-                &["detour"],
-            )],
-            &[],
-        );
-    })
-    .await;
+    let tenant = tenant_with_issues("desk-undo", &["ada"], &[("HELP-10", &["detour"])]).await;
     let helpdesk = Helpdesk::start(
         &tenant,
         "desk-undo",
@@ -670,13 +654,7 @@ async fn a_compensated_case_says_what_happened_and_that_the_user_is_back_as_befo
     .await;
     let ada = tenant.upn("ada");
     let before = cloud_user(&tenant, &ada).await;
-    // Graph answers every restore with a 503, for good.
-    tenant
-        .add_fault(
-            json!({ "api": "graph", "path_contains": "/restore", "method": "POST",
-            "kind": "server-error", "status": 503 }),
-        )
-        .await;
+    fail_every_restore(&tenant).await;
     helpdesk.file_jira("HELP-10", "undo").await;
     let comments = helpdesk.jira_story("HELP-10").await;
     let text = story(&comments);
@@ -713,19 +691,7 @@ fn the_desks_accounts_are_the_contoso_scenarios() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_file_ticket_tool_files_a_ticket_and_follows_it_to_its_end() {
-    let tenant = TenantFixture::start("desk-tool", &["ada"], |scenario| {
-        let ada = upn_in(scenario, 0);
-        scenario["tickets"] = tickets_section(
-            &[issue(
-                "HELP-42",
-                "No onmicrosoft.com address",
-                &format!("User {ada}"),
-                &["detour"],
-            )],
-            &[],
-        );
-    })
-    .await;
+    let tenant = tenant_with_issues("desk-tool", &["ada"], &[("HELP-42", &["detour"])]).await;
     let helpdesk = Helpdesk::start(&tenant, "desk-tool", &[]).await;
     let secret = std::env::temp_dir().join(format!("detour-tool-{}", tenant.tag));
     std::fs::write(&secret, JIRA_WEBHOOK_SECRET).unwrap();
@@ -758,18 +724,7 @@ async fn the_file_ticket_tool_files_a_ticket_and_follows_it_to_its_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_progress_event_delivered_twice_is_one_comment_and_needs_attention_escalates() {
-    let tenant = TenantFixture::start("desk-escalate", &["ada"], |scenario| {
-        scenario["tickets"] = tickets_section(
-            &[issue(
-                "HELP-11",
-                "No onmicrosoft.com address",
-                "",
-                &["detour"],
-            )],
-            &[],
-        );
-    })
-    .await;
+    let tenant = tenant_with_issues("desk-escalate", &["ada"], &[("HELP-11", &["detour"])]).await;
     let helpdesk = Helpdesk::start(&tenant, "desk-escalate", &[]).await;
     let saga_id = SagaId::new();
     let event = RemediationProgress {
@@ -808,18 +763,11 @@ async fn a_progress_event_delivered_twice_is_one_comment_and_needs_attention_esc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jira_rest_v3_gets_document_format_comments_written_once() {
-    let tenant = TenantFixture::start("desk-v3", &["ada"], |scenario| {
-        let ada = upn_in(scenario, 0);
-        scenario["tickets"] = tickets_section(
-            &[issue(
-                "HELP-13",
-                "Check the onmicrosoft.com address",
-                &format!("User {ada}"),
-                &["detour", "detour-dry-run"],
-            )],
-            &[],
-        );
-    })
+    let tenant = tenant_with_issues(
+        "desk-v3",
+        &["ada"],
+        &[("HELP-13", &["detour", "detour-dry-run"])],
+    )
     .await;
     let helpdesk = Helpdesk::start_with(
         &tenant,
@@ -935,11 +883,7 @@ async fn a_servicenow_incident_waits_for_its_approval_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_marker_past_the_first_page_of_comments_still_stops_a_repeat() {
-    let tenant = TenantFixture::start("desk-pages", &["ada"], |scenario| {
-        scenario["tickets"] =
-            tickets_section(&[issue("HELP-14", "A busy ticket", "", &["detour"])], &[]);
-    })
-    .await;
+    let tenant = tenant_with_issues("desk-pages", &["ada"], &[("HELP-14", &["detour"])]).await;
     let helpdesk = Helpdesk::start(&tenant, "desk-pages", &[]).await;
     // People have said a lot on this ticket: more than one page of comments.
     for n in 0..120 {
