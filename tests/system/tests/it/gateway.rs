@@ -127,6 +127,25 @@ async fn tenant_with_issues(
     .await
 }
 
+/// A tenant of one user, Ada, the caller of ServiceNow incident `number`.
+async fn tenant_with_incident(prefix: &str, number: &str) -> TenantFixture {
+    TenantFixture::start(prefix, &["ada"], |scenario| {
+        let incident = json!({ "number": number, "caller_id": upn_in(scenario, 0),
+            "short_description": "No contoso.mail.onmicrosoft.com address" });
+        scenario["tickets"] = tickets_section(&[], &[incident]);
+    })
+    .await
+}
+
+/// The incident's work notes once its final one is there.
+async fn final_work_notes(desk: &Desk, sys_id: &str) -> Vec<String> {
+    eventually(Duration::from_secs(120), "the final work note", || async {
+        let notes = desk.work_notes(sys_id).await.ok()?;
+        notes.iter().any(|n| is_final(n)).then_some(notes)
+    })
+    .await
+}
+
 fn issue(key: &str, summary: &str, description: &str, labels: &[&str]) -> Value {
     json!({ "key": key, "summary": summary, "description": description, "labels": labels })
 }
@@ -229,14 +248,7 @@ async fn a_signed_jira_ticket_gets_the_user_fixed_and_the_ticket_resolved_once()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_servicenow_incident_gets_the_user_fixed_and_the_incident_resolved() {
-    let tenant = TenantFixture::start("desk-snow", &["ada"], |scenario| {
-        let ada = upn_in(scenario, 0);
-        scenario["tickets"] = tickets_section(
-            &[],
-            &[json!({ "number": "INC0010001", "short_description": "No contoso.mail.onmicrosoft.com address", "caller_id": ada })],
-        );
-    })
-    .await;
+    let tenant = tenant_with_incident("desk-snow", "INC0010001").await;
     let helpdesk = Helpdesk::start(&tenant, "desk-snow", &[]).await;
     let ada = tenant.upn("ada");
     let address = format!("{}@contoso.mail.onmicrosoft.com", tenant.sam("ada"));
@@ -252,11 +264,7 @@ async fn a_servicenow_incident_gets_the_user_fixed_and_the_incident_resolved() {
     );
 
     let sys_id = incident["sys_id"].as_str().unwrap().to_owned();
-    let notes = eventually(Duration::from_secs(120), "the final work note", || async {
-        let notes = helpdesk.desk.work_notes(&sys_id).await.ok()?;
-        notes.iter().any(|n| is_final(n)).then_some(notes)
-    })
-    .await;
+    let notes = final_work_notes(&helpdesk.desk, &sys_id).await;
     let text = story(&notes);
     assert!(text.contains("Outcome: fixed."), "{text}");
     assert!(text.contains("restored in the cloud"), "{text}");
@@ -821,14 +829,7 @@ async fn jira_rest_v3_gets_document_format_comments_written_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_servicenow_incident_waits_for_its_approval_field() {
-    let tenant = TenantFixture::start("desk-snow-approval", &["ada"], |scenario| {
-        let ada = upn_in(scenario, 0);
-        scenario["tickets"] = tickets_section(
-            &[],
-            &[json!({ "number": "INC0010002", "short_description": "No onmicrosoft.com address", "caller_id": ada })],
-        );
-    })
-    .await;
+    let tenant = tenant_with_incident("desk-snow-approval", "INC0010002").await;
     let helpdesk = Helpdesk::start(
         &tenant,
         "desk-snow-approval",
@@ -867,11 +868,7 @@ async fn a_servicenow_incident_waits_for_its_approval_field() {
         (202, Some("approval-sent")),
         "{answer}"
     );
-    let notes = eventually(Duration::from_secs(120), "the final work note", || async {
-        let notes = helpdesk.desk.work_notes(&sys_id).await.ok()?;
-        notes.iter().any(|n| is_final(n)).then_some(notes)
-    })
-    .await;
+    let notes = final_work_notes(&helpdesk.desk, &sys_id).await;
     assert!(
         story(&notes).contains("Outcome: fixed."),
         "{}",
