@@ -36,8 +36,12 @@ pub struct WebhookSettings {
 #[serde(deny_unknown_fields)]
 pub struct Mapping {
     /// Fields holding the affected user's UPN, tried in order (a string, or an object with
-    /// `emailAddress`, `name` or `value`); then the first UPN in the summary and description.
+    /// `emailAddress`, `name` or `value`); then a label (below); then the first UPN in the
+    /// summary and description.
     pub user_fields: Vec<String>,
+    /// A label starting with this names the user too (e.g. `user:ada@contoso.com`); empty:
+    /// labels never do.
+    pub user_label_prefix: String,
     /// A ticket with any of these labels is a remediation request...
     pub match_labels: Vec<String>,
     /// ...and so is one whose summary or description holds any of these (case-insensitive).
@@ -139,6 +143,7 @@ backoff_ms = 500
 
 [jira.mapping]
 user_fields = []
+user_label_prefix = "user:"
 match_labels = ["detour"]
 match_text = ["onmicrosoft.com"]
 dry_run_marker = "detour-dry-run"
@@ -159,6 +164,7 @@ backoff_ms = 500
 
 [servicenow.mapping]
 user_fields = ["u_affected_user", "caller_id"]
+user_label_prefix = ""
 match_labels = []
 match_text = ["onmicrosoft.com"]
 dry_run_marker = "u_detour_dry_run"

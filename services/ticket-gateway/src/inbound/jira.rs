@@ -144,6 +144,7 @@ mod tests {
             webhook_secret_file: None,
             mapping: Mapping {
                 user_fields: vec!["customfield_10050".into()],
+                user_label_prefix: "user:".into(),
                 match_labels: vec!["detour".into()],
                 match_text: vec!["onmicrosoft.com".into()],
                 dry_run_marker: "detour-dry-run".into(),

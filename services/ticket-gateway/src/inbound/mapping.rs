@@ -36,11 +36,24 @@ pub fn apply(
         .user_fields
         .iter()
         .find_map(|field| fields.get(field).and_then(user_in))
+        .or_else(|| user_in_labels(&mapping.user_label_prefix, labels))
         .or_else(|| first_upn(text));
     Mapped {
         is_remediation: has_label || has_text || no_rules,
         user,
     }
+}
+
+/// The user a label names, as `<prefix><upn>` (the prefix compared case-insensitively).
+fn user_in_labels(prefix: &str, labels: &[String]) -> Option<String> {
+    if prefix.is_empty() {
+        return None;
+    }
+    labels.iter().find_map(|label| {
+        let head = label.get(..prefix.len())?;
+        let user = label.get(prefix.len()..)?.trim();
+        (head.eq_ignore_ascii_case(prefix) && !user.is_empty()).then(|| user.to_owned())
+    })
 }
 
 /// A user in a field's value: a string, an object naming one (`emailAddress`, `name`,
@@ -108,6 +121,7 @@ mod tests {
     fn mapping() -> Mapping {
         Mapping {
             user_fields: vec!["customfield_10050".into()],
+            user_label_prefix: "user:".into(),
             match_labels: vec!["detour".into()],
             match_text: vec!["onmicrosoft.com".into()],
             dry_run_marker: "detour-dry-run".into(),
@@ -148,6 +162,28 @@ mod tests {
         );
         assert!(found.is_remediation, "the text names onmicrosoft.com");
         assert_eq!(found.user.as_deref(), Some("ada.lovelace@contoso.com"));
+    }
+
+    #[test]
+    fn a_label_can_name_the_user_before_the_text_does() {
+        let found = apply(
+            &mapping(),
+            &Map::new(),
+            &["detour".into(), "User:ada@contoso.com".into()],
+            "mail to bob@contoso.com bounces",
+        );
+        assert_eq!(found.user.as_deref(), Some("ada@contoso.com"));
+        let no_prefix = Mapping {
+            user_label_prefix: String::new(),
+            ..mapping()
+        };
+        let found = apply(
+            &no_prefix,
+            &Map::new(),
+            &["user:ada@contoso.com".into()],
+            "",
+        );
+        assert_eq!(found.user, None, "labels name no one without a prefix");
     }
 
     #[test]

@@ -90,6 +90,7 @@ mod tests {
             token_header: "x-detour-token".into(),
             mapping: Mapping {
                 user_fields: vec!["u_affected_user".into(), "caller_id".into()],
+                user_label_prefix: String::new(),
                 match_labels: vec![],
                 match_text: vec!["onmicrosoft.com".into()],
                 dry_run_marker: "u_detour_dry_run".into(),
