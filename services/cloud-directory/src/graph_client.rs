@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::shared_read::SharedRead;
 use detour_contracts::cloud_directory::{
     AddressHolder, CloudUserState, DeletedUserState, LicenseAssignment, SkuSeats, TenantRead,
 };
@@ -44,10 +45,16 @@ impl From<CallError> for GraphError {
     }
 }
 
+/// How long one read of the tenant's sync features and seats serves every diagnosis: a burst
+/// of a thousand remediations reads it once, not a thousand times (4 resource units each
+/// [S9-limits]). Seat counts may be this stale; assigning a licence still fails on none.
+const TENANT_READ_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Debug, Clone)]
 pub struct GraphClient {
     caller: Caller,
     base: String,
+    tenant: Arc<SharedRead<TenantRead>>,
 }
 
 impl GraphClient {
@@ -58,6 +65,7 @@ impl GraphClient {
         Ok(Self {
             caller,
             base: format!("{}/v1.0", base_url.trim_end_matches('/')),
+            tenant: Arc::new(SharedRead::new(TENANT_READ_MAX_AGE)),
         })
     }
 
@@ -99,20 +107,27 @@ impl GraphClient {
         }
     }
 
-    pub async fn user(&self, id_or_upn: &str) -> Result<Option<CloudUserState>, GraphError> {
-        self.user_read(id_or_upn, AfterWrite::No).await
+    pub async fn user(
+        &self,
+        id_or_upn: &str,
+        with_admin_roles: bool,
+    ) -> Result<Option<CloudUserState>, GraphError> {
+        self.user_read(id_or_upn, AfterWrite::No, with_admin_roles)
+            .await
     }
 
     /// The user, read right after our own write to it (a restore): a 404 may be replication
     /// lag and is retried before it counts [S13].
     pub async fn user_after_write(&self, id: Uuid) -> Result<Option<CloudUserState>, GraphError> {
-        self.user_read(&id.to_string(), AfterWrite::Yes).await
+        self.user_read(&id.to_string(), AfterWrite::Yes, false)
+            .await
     }
 
     async fn user_read(
         &self,
         id_or_upn: &str,
         after_write: AfterWrite,
+        with_admin_roles: bool,
     ) -> Result<Option<CloudUserState>, GraphError> {
         let path = format!("/users/{}?$select={USER_FIELDS}", segment(id_or_upn));
         let answer = self
@@ -121,10 +136,24 @@ impl GraphClient {
         match answer.status {
             StatusCode::NOT_FOUND => Ok(None),
             s if s.is_success() => {
-                let roles = self.admin_roles(&answer.body["id"]).await?;
+                let roles = self
+                    .admin_roles_if(with_admin_roles, &answer.body["id"])
+                    .await?;
                 Ok(Some(to_state(&answer.body, roles)?))
             }
             _ => Err(classify(&answer)),
+        }
+    }
+
+    async fn admin_roles_if(
+        &self,
+        wanted: bool,
+        id: &Value,
+    ) -> Result<Option<Vec<String>>, GraphError> {
+        if wanted {
+            self.admin_roles(id).await.map(Some)
+        } else {
+            Ok(None)
         }
     }
 
@@ -146,6 +175,7 @@ impl GraphClient {
     pub async fn users(
         &self,
         ids_or_upns: &[String],
+        with_admin_roles: bool,
     ) -> Result<Vec<Option<CloudUserState>>, GraphError> {
         let mut found = Vec::with_capacity(ids_or_upns.len());
         for chunk in ids_or_upns.chunks(BATCH) {
@@ -172,12 +202,14 @@ impl GraphClient {
                 let status = item["status"].as_u64().unwrap_or(0);
                 match status {
                     200 => {
-                        let roles = self.admin_roles(&item["body"]["id"]).await?;
+                        let roles = self
+                            .admin_roles_if(with_admin_roles, &item["body"]["id"])
+                            .await?;
                         found.push(Some(to_state(&item["body"], roles)?));
                     }
                     404 => found.push(None),
                     // A throttled or failed item: read it alone, with the caller's retries.
-                    _ => found.push(self.user(user).await?),
+                    _ => found.push(self.user(user, with_admin_roles).await?),
                 }
             }
         }
@@ -235,7 +267,12 @@ impl GraphClient {
         }
     }
 
+    /// The tenant's sync features and seats, shared by callers within a few seconds.
     pub async fn tenant(&self) -> Result<TenantRead, GraphError> {
+        self.tenant.get(|| self.read_tenant()).await
+    }
+
+    async fn read_tenant(&self) -> Result<TenantRead, GraphError> {
         let sync = self
             .read(
                 reqwest::Method::GET,
@@ -351,7 +388,7 @@ fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_owned()
 }
 
-fn to_state(user: &Value, admin_roles: Vec<String>) -> Result<CloudUserState, GraphError> {
+fn to_state(user: &Value, admin_roles: Option<Vec<String>>) -> Result<CloudUserState, GraphError> {
     let id = user["id"]
         .as_str()
         .and_then(|id| id.parse().ok())

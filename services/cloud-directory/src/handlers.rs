@@ -61,7 +61,9 @@ async fn read_user(
     let requested = command.payload.user.clone();
     let result = async {
         check_text("user", &requested)?;
-        graph.user(&requested).await
+        graph
+            .user(&requested, command.payload.with_admin_roles)
+            .await
     };
     match result.await {
         Ok(user) => {
@@ -89,7 +91,9 @@ async fn read_users(
         for user in &requested {
             check_text("user", user)?;
         }
-        graph.users(&requested).await
+        graph
+            .users(&requested, command.payload.with_admin_roles)
+            .await
     };
     match result.await {
         Ok(found) => {
@@ -167,7 +171,7 @@ async fn restore(
             check_text("new_user_principal_name", upn)?;
         }
         // Live already: a repeat, or someone else restored it.
-        if let Some(user) = graph.user(&id.to_string()).await? {
+        if let Some(user) = graph.user(&id.to_string(), false).await? {
             return Ok(UserRestored {
                 id,
                 user_principal_name: user.user_principal_name,

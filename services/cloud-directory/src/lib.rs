@@ -8,11 +8,13 @@
 //!
 //! # Layout
 //! `settings` (`[graph]` and the shared sections), `graph_client` (Graph over reqwest, errors
-//! classified), `handlers` (commands in, events out).
+//! classified), `shared_read` (one read of the tenant shared by a burst of callers), `handlers`
+//! (commands in, events out).
 
 pub mod graph_client;
 pub mod handlers;
 pub mod settings;
+pub mod shared_read;
 
 use std::sync::Arc;
 

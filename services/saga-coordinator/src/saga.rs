@@ -15,7 +15,7 @@ pub mod state;
 #[cfg(test)]
 mod tests;
 
-pub use admission::{ActiveSaga, Admission, admit};
+pub use admission::admission_due;
 pub use decide::decide;
 pub use definition::{Compensation, Definition, Step, StepDef, StepKind, Timing};
 pub use diagnosis::{Diagnosis, Facts, Plan, Refusal, Strategy, diagnose};

@@ -72,9 +72,7 @@ impl SagaRecord {
 
     /// While this holds, the user may be out of sync scope: it counts against `max_descoped`.
     pub fn holds_slot(&self) -> bool {
-        matches!(self.phase, Phase::Running { .. })
-            && self.phase.strategy() == Some(crate::saga::Strategy::RoundTrip)
-            && !self.phase.is_over()
+        self.phase.holds_descope_slot()
     }
 }
 
@@ -166,13 +164,6 @@ pub struct Summary {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
-}
-
-/// Admission's view: how many slots are held, and the queued remediations, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
-    pub holding: usize,
-    pub queued: Vec<SagaId>,
 }
 
 #[derive(Debug, Clone)]
@@ -613,24 +604,42 @@ impl Store {
         Ok(result)
     }
 
-    /// How many descope slots are held, and who waits for one.
-    pub async fn line(&self) -> Result<Line, StoreError> {
+    /// Who may be admitted now, oldest first: every queued remediation that needs no slot,
+    /// and as many round trips as there are free slots out of `max_descoped`. Costs what it
+    /// admits, not the length of the line.
+    pub async fn admissible(&self, max_descoped: usize) -> Result<Vec<SagaId>, StoreError> {
         let holding: i64 = sqlx::query("SELECT COUNT(*) AS n FROM sagas WHERE holds_slot = 1")
             .fetch_one(&self.pool)
             .await?
             .try_get("n")?;
-        let queued = sqlx::query(
-            "SELECT saga_id FROM sagas WHERE status = 'queued' ORDER BY created_at, saga_id",
+        let free = max_descoped.saturating_sub(usize::try_from(holding).unwrap_or(usize::MAX));
+        let round_trip = format!("{:?}", crate::saga::Strategy::RoundTrip);
+        let mut rows = sqlx::query(
+            "SELECT saga_id, created_at FROM sagas WHERE status = 'queued' AND strategy <> $1 \
+             ORDER BY created_at, saga_id",
         )
+        .bind(&round_trip)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(saga_id)
-        .collect::<Result<_, _>>()?;
-        Ok(Line {
-            holding: usize::try_from(holding).unwrap_or(0),
-            queued,
-        })
+        .await?;
+        if free > 0 {
+            rows.extend(
+                sqlx::query(
+                    "SELECT saga_id, created_at FROM sagas \
+                     WHERE status = 'queued' AND strategy = $1 \
+                     ORDER BY created_at, saga_id LIMIT $2",
+                )
+                .bind(&round_trip)
+                .bind(i64::try_from(free).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?,
+            );
+        }
+        let mut line = rows
+            .iter()
+            .map(|row| Ok((row.try_get::<i64, _>("created_at")?, saga_id(row)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        line.sort();
+        Ok(line.into_iter().map(|(_, id)| id).collect())
     }
 }
 

@@ -30,38 +30,16 @@ async fn two_replicas_on_postgres_share_sagas_and_never_repeat_an_effect() {
     let users: Vec<String> = (0..SAGAS)
         .map(|n| format!("replica{n}@bench.example"))
         .collect();
-    // Watch how many users are out of scope at once, throughout.
-    let watcher = {
-        let (client, counts) = (client.clone(), format!("{}/counts", api(0)));
-        tokio::spawn(async move {
-            let mut most = 0;
-            loop {
-                let Ok(response) = client.get(&counts).send().await else {
-                    break most;
-                };
-                let Ok(counts) = response.json::<serde_json::Value>().await else {
-                    break most;
-                };
-                let out = counts["running"].as_u64().unwrap_or(0)
-                    + counts["compensating"].as_u64().unwrap_or(0);
-                most = most.max(out);
-                if counts["completed"].as_u64() == Some(SAGAS as u64) {
-                    break most;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-    };
     // Requests go to either replica, alternately; the first user is asked for twice at once,
     // once per replica, and the second request joins the first saga.
     for (n, user) in [&users[0]].into_iter().chain(&users).enumerate() {
         support::start_saga(&client, &api(n), user).await;
     }
     support::all_completed(&client, &api(1), SAGAS, Duration::from_secs(120)).await;
-    let most = watcher.await.unwrap();
+    let most = bench.world.most_parked();
     assert!(
         (1..=5).contains(&most),
-        "at most max_descoped (5) round trips at once across both replicas, saw {most}"
+        "at most max_descoped (5) users out of scope at once across both replicas, saw {most}"
     );
     for user in &users {
         support::assert_each_effect_once(&bench.world.effects(user), user);

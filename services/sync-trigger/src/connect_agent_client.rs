@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use detour_config::Secret;
 use detour_contracts::connect_agent::{
-    AgentError, AgentVersion, ConnectorScope, CycleStarted, DeletionThreshold, PolicyType,
+    AgentError, AgentVersion, ConnectorScope, CycleStarted, DeletionThreshold, PolicyType, RunList,
     RunResult, SchedulerState, StartCycle,
 };
 use reqwest::StatusCode;
@@ -59,6 +59,14 @@ impl AgentClient {
 
     pub async fn scope(&self) -> Result<ConnectorScope, AgentCallError> {
         self.get("/connect/v1/scope").await
+    }
+
+    /// The newest `limit` runs, newest first, without their per-object outcomes.
+    pub async fn recent_runs(&self, limit: usize) -> Result<Vec<RunResult>, AgentCallError> {
+        let list: RunList = self
+            .get(&format!("/connect/v1/runs?limit={limit}&objects=false"))
+            .await?;
+        Ok(list.runs)
     }
 
     pub async fn run(&self, run_id: Uuid) -> Result<RunResult, AgentCallError> {

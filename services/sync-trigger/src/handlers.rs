@@ -1,6 +1,6 @@
-//! Commands in, events out: a cycle request is answered when the cycle that includes it has
-//! run (the delivery stays unacked until then, so a crash loses nothing), with the outcome for
-//! the requester's own objects.
+//! Commands in, events out: a cycle request is answered once a run that started after its
+//! change has completed (the delivery stays unacked until then, so a crash loses nothing), with
+//! what every run that may have seen the change did to the requester's own objects.
 
 use std::sync::Arc;
 
@@ -8,8 +8,7 @@ use detour_bus::Outcome;
 use detour_contracts::{
     Envelope, Service,
     sync_trigger::{
-        ConnectStateRead, ReadConnectState, RequestSyncCycle, RunStats, SyncCycleCompleted,
-        SyncCycleRefused,
+        ConnectStateRead, ReadConnectState, RequestSyncCycle, SyncCycleCompleted, SyncCycleRefused,
     },
 };
 use detour_service::{Dispatch, HandlerContext};
@@ -45,25 +44,14 @@ async fn request_cycle(
             command.payload.objects.len()
         ));
     }
-    match cycles.request(command.payload.policy_type).await {
-        CycleAnswer::Completed { run, coalesced } => {
-            let asked = &command.payload.objects;
-            let counters = run.connectors.first();
+    let payload = &command.payload;
+    match cycles.request(payload.since, payload.policy_type).await {
+        CycleAnswer::Completed { runs, coalesced } => {
             let event = SyncCycleCompleted {
-                run_id: run.run_id,
-                policy_type: run.policy_type,
-                outcome: run.outcome,
-                objects: run
-                    .objects
-                    .into_iter()
-                    .filter(|o| asked.contains(&o.object_guid))
+                runs: runs
+                    .iter()
+                    .map(|run| run.seen_by(&payload.objects))
                     .collect(),
-                stats: counters.map_or_else(RunStats::default, |c| RunStats {
-                    adds: c.adds,
-                    updates: c.updates,
-                    deletes: c.deletes,
-                    errors: c.errors,
-                }),
                 requests_coalesced: coalesced,
             };
             context.reply(&command, event).await

@@ -1,18 +1,21 @@
-//! sync-trigger: Detour's line to the Entra Connect server. It runs sync cycles on request
-//! through the Connect agent API, coalescing every request waiting into one cycle, and answers
-//! each requester with the cycle's outcome for its objects and the run's stats. Its queue has a
-//! single active consumer, so replicas never run two cycles at once.
+//! sync-trigger: Detour's line to the Entra Connect server. It makes sure a sync cycle has seen
+//! each requester's change, through the Connect agent API: any completed run that started after
+//! the change answers (whoever started it), and one cycle is started only for requests no run
+//! covers, coalescing all of them. Each requester hears what those runs did to its objects.
+//! Its queue has a single active consumer, so replicas never run two cycles at once.
 //!
 //! It consumes the `sync-trigger` queue and publishes `sync-trigger.<event>.v1`: see
 //! `detour_contracts::sync_trigger`.
 //!
 //! # Layout
 //! `settings` (`[connect]` and the shared sections), `connect_agent_client` (the agent API
-//! over reqwest), `cycles` (coalescing), `handlers` (commands in, events out).
+//! over reqwest), `history` (which runs answer which request: pure), `cycles` (the runner that
+//! watches runs and starts cycles), `handlers` (commands in, events out).
 
 pub mod connect_agent_client;
 pub mod cycles;
 pub mod handlers;
+pub mod history;
 pub mod settings;
 
 use std::sync::Arc;
@@ -36,6 +39,7 @@ pub fn spec(settings: &SyncTriggerSettings) -> anyhow::Result<ServiceSpec> {
     )?);
     let pacing = cycles::Pacing {
         coalesce_window: connect.coalesce_window(),
+        coalesce_quiet: connect.coalesce_quiet(),
         poll_interval: connect.poll_interval(),
         busy_retry: connect.busy_retry(),
         deadline: connect.cycle_deadline(),

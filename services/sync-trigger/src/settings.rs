@@ -26,8 +26,10 @@ pub struct ConnectSettings {
     pub agent_key: Option<Secret>,
     #[serde(default)]
     pub agent_key_file: Option<PathBuf>,
-    /// How long the first request waits for others to ride the same cycle.
+    /// The longest a request waits for others to ride the same cycle.
     pub coalesce_window_ms: u64,
+    /// A cycle starts sooner once no new request has come for this long.
+    pub coalesce_quiet_ms: u64,
     /// How often a running cycle's result is polled.
     pub poll_interval_ms: u64,
     /// How long to wait before asking again when Connect is busy.
@@ -51,6 +53,10 @@ impl ConnectSettings {
 
     pub fn coalesce_window(&self) -> Duration {
         Duration::from_millis(self.coalesce_window_ms)
+    }
+
+    pub fn coalesce_quiet(&self) -> Duration {
+        Duration::from_millis(self.coalesce_quiet_ms)
     }
 
     pub fn poll_interval(&self) -> Duration {
@@ -125,14 +131,16 @@ impl ServiceConfig for SyncTriggerSettings {
     const OWN_DEFAULTS: &'static str = r#"
 [connect]
 base_url = "http://127.0.0.1:8090"
-coalesce_window_ms = 500
+coalesce_window_ms = 10000
+coalesce_quiet_ms = 1000
 poll_interval_ms = 1000
 busy_retry_ms = 2000
 request_timeout_ms = 10000
 cycle_deadline_seconds = 7200
 "#;
-    /// Every request waiting for a cycle holds a delivery: enough room for a burst to share one.
-    const DEFAULT_CONCURRENCY: u16 = 256;
+    /// Every request waiting for a cycle holds a delivery: room for two batches of
+    /// `max_descoped` (one batch's SyncOut riding the previous batch's SyncIn) and redeliveries.
+    const DEFAULT_CONCURRENCY: u16 = 4096;
 
     fn base(&self) -> ServiceSettings {
         ServiceSettings {

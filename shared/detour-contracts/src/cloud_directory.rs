@@ -30,8 +30,9 @@ pub struct CloudUserState {
     pub proxy_addresses: Vec<String>,
     pub usage_location: Option<String>,
     pub licenses: Vec<LicenseAssignment>,
-    /// Directory roles held: soft match refuses such users [S17].
-    pub admin_roles: Vec<String>,
+    /// Directory roles held: soft match refuses such users [S17]. `None`: not read (the
+    /// request did not ask), which is not the same as "none held".
+    pub admin_roles: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +40,9 @@ pub struct CloudUserState {
 pub struct ReadCloudUser {
     /// Object id or userPrincipalName.
     pub user: String,
+    /// Whether to read the user's directory roles too (one more Graph call, 2 resource units
+    /// [S9-limits]): the diagnosis needs them, a wait that re-reads the user does not.
+    pub with_admin_roles: bool,
 }
 service_message!(ReadCloudUser, CloudDirectory, "read-cloud-user", Command);
 
@@ -56,6 +60,7 @@ service_message!(CloudUserRead, CloudDirectory, "cloud-user-read", Event);
 #[serde(deny_unknown_fields)]
 pub struct ReadCloudUsers {
     pub users: Vec<String>,
+    pub with_admin_roles: bool,
 }
 service_message!(ReadCloudUsers, CloudDirectory, "read-cloud-users", Command);
 

@@ -8,7 +8,7 @@
 //! | `GET /connect/v1/scheduler` | [`SchedulerState`] (`Get-ADSyncScheduler`) |
 //! | `GET /connect/v1/version` | [`AgentVersion`] |
 //! | `POST /connect/v1/sync-cycles` with [`StartCycle`] | 202 [`CycleStarted`]; 409 [`AgentError`] `busy`, `staging-mode` or `scheduler-suspended` |
-//! | `GET /connect/v1/runs?limit=N` | [`RunList`], newest first |
+//! | `GET /connect/v1/runs?limit=N[&objects=false]` | [`RunList`], newest first (`objects=false`: without per-object outcomes) |
 //! | `GET /connect/v1/runs/{run_id}` | [`RunResult`] with per-object outcomes |
 //! | `GET /connect/v1/deletion-threshold` | [`DeletionThreshold`] (`Get-ADSyncExportDeletionThreshold`) |
 

@@ -1,8 +1,10 @@
-//! sync-trigger's commands and events: ask for a sync cycle that covers some objects, and get
-//! back that cycle's outcome for them with the whole run's stats; or read the Connect server's
-//! state. Requests that wait together share one cycle.
+//! sync-trigger's commands and events: ask for a sync cycle that sees a change made to some
+//! objects, and get back what every run that may have seen it did to them; or read the Connect
+//! server's state. Requests share cycles: any completed run that started after the change
+//! answers, whoever started it (another request, or Connect's own scheduler).
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
@@ -10,13 +12,19 @@ use crate::{
     message::service_message,
 };
 
-/// Run a cycle that sees the current state of `objects` (AD objectGUIDs).
+/// Make sure a cycle has seen what was done to `objects` (AD objectGUIDs) before `since`:
+/// answered once a run that started at or after `since` has completed (starting one if none
+/// has), with every run that ended after `since`, since any of them may have exported it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestSyncCycle {
     pub objects: Vec<Uuid>,
     /// Delta unless a scope change needs a full import [S18].
     pub policy_type: PolicyType,
+    /// The requester's change was made before this instant. Required: without it an old run
+    /// could answer for a change it never saw.
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
 }
 service_message!(RequestSyncCycle, SyncTrigger, "request-sync-cycle", Command);
 
@@ -29,19 +37,40 @@ pub struct RunStats {
     pub errors: u32,
 }
 
+/// One completed run, as a requester sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SyncCycleCompleted {
+pub struct RunSeen {
     pub run_id: Uuid,
     pub policy_type: PolicyType,
     pub outcome: RunOutcome,
-    /// The run's outcome for the objects this request named (none for an object the run did
-    /// not touch).
+    #[serde(with = "time::serde::rfc3339")]
+    pub start_date: OffsetDateTime,
+    /// The run's outcome for the objects the request named (none for an object it did not
+    /// touch: an earlier run may already have exported the change).
     pub objects: Vec<ObjectResult>,
     /// The whole run's counts on the cloud connector: how many deletions rode along, say.
     pub stats: RunStats,
-    /// How many requests shared this cycle.
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncCycleCompleted {
+    /// Every completed run that ended after the request's `since`, oldest first; at least the
+    /// last of them started after it.
+    pub runs: Vec<RunSeen>,
+    /// How many requests were waiting on the newest of these runs.
     pub requests_coalesced: u32,
+}
+
+impl SyncCycleCompleted {
+    /// What the runs did to `object`, oldest first.
+    pub fn outcomes_for(&self, object: Uuid) -> impl Iterator<Item = &ObjectResult> {
+        self.runs
+            .iter()
+            .flat_map(|run| run.objects.iter())
+            .filter(move |o| o.object_guid == object)
+    }
 }
 service_message!(
     SyncCycleCompleted,

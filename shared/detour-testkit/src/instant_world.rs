@@ -22,7 +22,7 @@ use detour_contracts::{
     connect_agent::{ObjectOutcome, ObjectResult, PolicyType, RunOutcome, SchedulerState},
     mailbox_ops::{AddEmailAddress, EmailAddressAdded, MailboxRead, MailboxState, ReadMailbox},
     sync_trigger::{
-        ConnectStateRead, ReadConnectState, RequestSyncCycle, RunStats, SyncCycleCompleted,
+        ConnectStateRead, ReadConnectState, RequestSyncCycle, RunSeen, RunStats, SyncCycleCompleted,
     },
 };
 use tokio_util::sync::CancellationToken;
@@ -52,6 +52,8 @@ pub struct Effects {
 struct State {
     /// Per AD object: parked (out of scope) or not.
     parked: HashMap<Uuid, bool>,
+    /// The most users parked at once.
+    most_parked: usize,
     /// AD objects whose cloud user the last cycle deleted, not yet matched again.
     out_of_cloud: HashSet<Uuid>,
     /// Cloud users in deleted items, and those holding the direct licence or the address.
@@ -116,6 +118,11 @@ impl InstantWorld {
             unlicensed: cloud.unlicensed,
             address_added: cloud.address_added,
         }
+    }
+
+    /// The most users that were out of scope (parked) at once.
+    pub fn most_parked(&self) -> usize {
+        self.lock().most_parked
     }
 
     /// Stops answering.
@@ -305,6 +312,8 @@ impl InstantWorld {
         let parked = state.parked.entry(object_guid).or_insert(false);
         let already_there = *parked == park;
         *parked = park;
+        let now_parked = state.parked.values().filter(|p| **p).count();
+        state.most_parked = state.most_parked.max(now_parked);
         if !already_there {
             let effects = state.effects.entry(object_guid).or_default();
             if park {
@@ -363,11 +372,14 @@ impl InstantWorld {
             })
             .collect();
         SyncCycleCompleted {
-            run_id: Uuid::new_v4(),
-            policy_type: command.policy_type,
-            outcome: RunOutcome::Success,
-            objects,
-            stats: RunStats::default(),
+            runs: vec![RunSeen {
+                run_id: Uuid::new_v4(),
+                policy_type: command.policy_type,
+                outcome: RunOutcome::Success,
+                start_date: command.since,
+                objects,
+                stats: RunStats::default(),
+            }],
             requests_coalesced: 1,
         }
     }
@@ -441,7 +453,7 @@ fn healthy_user(id: Uuid, upn: &str) -> CloudUserState {
             assigned_by_group: Some(Uuid::from_u128(1)),
             state: "Active".into(),
         }],
-        admin_roles: Vec::new(),
+        admin_roles: Some(Vec::new()),
     }
 }
 

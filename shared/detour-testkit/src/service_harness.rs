@@ -115,6 +115,12 @@ impl ServiceHarness {
         self.apps[index].ops_addr
     }
 
+    /// The settings every instance gets (the test vhost's broker among them), as environment
+    /// variables: for a service started as its own process beside the harness.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
     /// Another instance of the first service.
     pub async fn add_replica(&mut self) -> anyhow::Result<()> {
         self.launch(0).await

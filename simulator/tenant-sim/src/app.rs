@@ -64,6 +64,15 @@ pub struct Sim {
     replication: Mutex<Replication>,
     /// Bumped by every load, so the previous scenario's scheduler stops.
     generation: std::sync::atomic::AtomicU64,
+    /// Requests served and refused with 429, per API, since the process started.
+    pub traffic: Mutex<std::collections::BTreeMap<&'static str, Traffic>>,
+}
+
+/// What one API was asked, for benchmarks: `GET /_sim/traffic`.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Traffic {
+    pub requests: u64,
+    pub throttled: u64,
 }
 
 /// Eventual consistency [S13]: for a while after a write, reads of that object see what was
@@ -98,6 +107,7 @@ impl Sim {
             tickets: Mutex::new(Tickets::default()),
             replication: Mutex::new(Replication::default()),
             generation: std::sync::atomic::AtomicU64::new(0),
+            traffic: Mutex::new(std::collections::BTreeMap::new()),
         })
     }
 
@@ -107,6 +117,14 @@ impl Sim {
         let world = guard.as_mut().ok_or(NoScenario)?;
         world.purge_expired(self.clock.now());
         Ok(f(world))
+    }
+
+    /// Counts a request to `api` and whether it was throttled.
+    pub fn count_request(&self, api: &'static str, throttled: bool) {
+        let mut traffic = lock(&self.traffic);
+        let counts = traffic.entry(api).or_default();
+        counts.requests += 1;
+        counts.throttled += u64::from(throttled);
     }
 
     pub fn credentials(&self) -> MutexGuard<'_, Credentials> {
@@ -171,7 +189,7 @@ impl Sim {
         *lock(&self.world) = Some(world);
         *lock(&self.cycle_seconds) = scenario.delays.cycle_seconds;
         *lock(&self.graph_units) =
-            ResourceUnits::new(scenario.limits.graph_resource_units_per_10_seconds, now);
+            ResourceUnits::new(scenario.limits.graph_resource_units(users), now);
         self.faults().clear();
         *self.tickets() = Tickets::from_spec(&scenario.tickets);
         *lock(&self.replication) = Replication {

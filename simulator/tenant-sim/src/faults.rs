@@ -15,6 +15,16 @@ pub enum Api {
 }
 
 impl Api {
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::Token => "token",
+            Api::Graph => "graph",
+            Api::Exchange => "exchange",
+            Api::Connect => "connect",
+            Api::Tickets => "tickets",
+        }
+    }
+
     pub fn of(path: &str) -> Option<Self> {
         if path.starts_with("/v1.0/") {
             Some(Api::Graph)

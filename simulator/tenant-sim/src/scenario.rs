@@ -47,18 +47,23 @@ pub struct Scenario {
     pub tickets: crate::tickets::TicketsSpec,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
-    /// The identity service's app+tenant budget; 3,500 for a small tenant [S9-limits].
-    pub graph_resource_units_per_10_seconds: u32,
+    /// The identity service's app+tenant budget; by default it follows the tenant's size.
+    pub graph_resource_units_per_10_seconds: Option<u32>,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            graph_resource_units_per_10_seconds: 3500,
-        }
+impl Limits {
+    /// The app+tenant budget for a tenant of `users` users, unless the scenario sets one:
+    /// S (under 50 users) 3,500, M (50 to 500) 5,000, L (above 500) 8,000 [S9-limits].
+    pub fn graph_resource_units(&self, users: usize) -> u32 {
+        self.graph_resource_units_per_10_seconds
+            .unwrap_or(match users {
+                0..50 => 3500,
+                50..=500 => 5000,
+                _ => 8000,
+            })
     }
 }
 

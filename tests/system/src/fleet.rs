@@ -118,6 +118,14 @@ impl Fleet {
         Ok(())
     }
 
+    /// Each running service's process id, to watch its memory.
+    pub fn pids(&self) -> Vec<(Service, u32)> {
+        self.members
+            .iter()
+            .filter_map(|m| Some((m.service, m.child.id()?)))
+            .collect()
+    }
+
     /// Sends SIGTERM to all, waits up to `timeout` for each to exit, kills what is left.
     /// Returns each service's exit code (`None` if it had to be killed).
     pub async fn stop(mut self, timeout: Duration) -> Vec<(Service, Option<i32>)> {

@@ -2,12 +2,14 @@
 //! (`detour-demo`, the README's main command) and the system tests build on this library.
 //!
 //! # Layout
-//! `services` (each service's spec and default port, in one table), `desk` (tickets filed
+//! `services` (each service's spec and default port, in one table), `bulk` (the bulk
+//! benchmark's crowd, services, watch and checks), `desk` (tickets filed
 //! through the gateway's webhooks and read back from the ticket systems), `fleet` (service processes:
 //! start, wait until ready, stop with SIGTERM), `ping_round` (ping every service under one trace
 //! and collect the pongs), `remediation` (file a ticket, follow it, check the user is fixed and the
 //! trace).
 
+pub mod bulk;
 pub mod desk;
 pub mod fleet;
 pub mod ping_round;

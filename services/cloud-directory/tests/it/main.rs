@@ -81,6 +81,7 @@ async fn reads_answer_the_current_state_alone_or_batched() {
     let read = service
         .send(ReadCloudUser {
             user: tenant.upn("ada"),
+            with_admin_roles: true,
         })
         .await
         .decode::<CloudUserRead>();
@@ -91,10 +92,11 @@ async fn reads_answer_the_current_state_alone_or_batched() {
         ada.licenses[0].assigned_by_group.is_some(),
         "the licence comes from the group"
     );
-    assert!(ada.admin_roles.is_empty());
+    assert_eq!(ada.admin_roles, Some(Vec::new()));
     let nobody = service
         .send(ReadCloudUser {
             user: "nobody@contoso.com".into(),
+            with_admin_roles: true,
         })
         .await
         .decode::<CloudUserRead>();
@@ -107,6 +109,7 @@ async fn reads_answer_the_current_state_alone_or_batched() {
     let batch = service
         .send(ReadCloudUsers {
             users: names.clone(),
+            with_admin_roles: true,
         })
         .await
         .decode::<CloudUsersRead>();
@@ -128,6 +131,7 @@ async fn the_cloud_half_of_the_seed_with_idempotent_repeats() {
     let id = service
         .send(ReadCloudUser {
             user: tenant.upn("ada"),
+            with_admin_roles: true,
         })
         .await
         .decode::<CloudUserRead>()
@@ -182,6 +186,7 @@ async fn the_cloud_half_of_the_seed_with_idempotent_repeats() {
     let user = service
         .send(ReadCloudUser {
             user: id.to_string(),
+            with_admin_roles: true,
         })
         .await
         .decode::<CloudUserRead>()
@@ -225,6 +230,7 @@ async fn refusals_say_why_and_group_licences_are_never_touched() {
     let id = service
         .send(ReadCloudUser {
             user: tenant.upn("ada"),
+            with_admin_roles: true,
         })
         .await
         .decode::<CloudUserRead>()
@@ -255,6 +261,7 @@ async fn refusals_say_why_and_group_licences_are_never_touched() {
     let user = service
         .send(ReadCloudUser {
             user: id.to_string(),
+            with_admin_roles: true,
         })
         .await
         .decode::<CloudUserRead>()
@@ -323,6 +330,7 @@ async fn calls_ride_out_throttling_and_server_errors() {
     let read = service
         .send(ReadCloudUser {
             user: tenant.upn("ada"),
+            with_admin_roles: true,
         })
         .await
         .decode::<CloudUserRead>();
@@ -343,6 +351,7 @@ async fn wrong_credentials_are_a_clear_refusal() {
     let failed = service
         .send(ReadCloudUser {
             user: tenant.upn("ada"),
+            with_admin_roles: true,
         })
         .await
         .decode::<CloudCommandFailed>();
@@ -368,7 +377,8 @@ async fn an_expired_token_is_renewed_and_a_hung_call_retried() {
     assert!(
         service
             .send(ReadCloudUser {
-                user: tenant.upn("ada")
+                user: tenant.upn("ada"),
+                with_admin_roles: true,
             })
             .await
             .decode::<CloudUserRead>()
@@ -380,7 +390,8 @@ async fn an_expired_token_is_renewed_and_a_hung_call_retried() {
     assert!(
         service
             .send(ReadCloudUser {
-                user: tenant.upn("ada")
+                user: tenant.upn("ada"),
+                with_admin_roles: true,
             })
             .await
             .decode::<CloudUserRead>()
@@ -394,7 +405,8 @@ async fn an_expired_token_is_renewed_and_a_hung_call_retried() {
     assert!(
         service
             .send(ReadCloudUser {
-                user: tenant.upn("ada")
+                user: tenant.upn("ada"),
+                with_admin_roles: true,
             })
             .await
             .decode::<CloudUserRead>()
@@ -415,14 +427,20 @@ async fn hostile_names_are_refused_or_looked_up_literally() {
         "Zoë@contoso.com",
     ] {
         let read = service
-            .send(ReadCloudUser { user: name.into() })
+            .send(ReadCloudUser {
+                user: name.into(),
+                with_admin_roles: true,
+            })
             .await
             .decode::<CloudUserRead>();
         assert_eq!(read.user, None, "{name} must match nothing");
     }
     for name in ["", "nul\u{0}@contoso.com", &"a".repeat(10_000)] {
         let refused = service
-            .send(ReadCloudUser { user: name.into() })
+            .send(ReadCloudUser {
+                user: name.into(),
+                with_admin_roles: true,
+            })
             .await
             .decode::<CloudCommandFailed>();
         assert_eq!(refused.kind, CloudFailureKind::Invalid);

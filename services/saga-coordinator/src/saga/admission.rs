@@ -1,10 +1,11 @@
-//! Admission: one active saga per user, and at most `max_descoped` users out of sync scope at
-//! once, kept below Connect's accidental-delete threshold (500 by default [S19]) so a burst of
-//! remediations can never trip it. Pure: the active sagas come in, a verdict goes out.
+//! Admission: at most `max_descoped` users out of sync scope at once, kept below Connect's
+//! accidental-delete threshold (500 by default [S19]) so a burst of remediations can never trip
+//! it. A round trip holds a slot from admission until its user is back at its own DN
+//! ([`Phase::holds_descope_slot`]), so batches overlap: the next batch's descope rides the same
+//! cycle as the previous batch's return. One active saga per user is the store's unique index.
+//! Pure: phases in, verdicts out.
 
-use detour_contracts::SagaId;
-
-use super::diagnosis::Strategy;
+use super::remediation::Phase;
 
 /// Connect stops an export that deletes more than this by default [S19].
 pub const CONNECT_DELETION_THRESHOLD: usize = 500;
@@ -12,125 +13,116 @@ pub const CONNECT_DELETION_THRESHOLD: usize = 500;
 pub const DEFAULT_MAX_DESCOPED: usize = 400;
 const _: () = assert!(DEFAULT_MAX_DESCOPED < CONNECT_DELETION_THRESHOLD);
 
-/// A saga that has not ended, as admission sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActiveSaga {
-    pub saga_id: SagaId,
-    /// The user's UPN; compared case-insensitively.
-    pub user: String,
-    pub strategy: Strategy,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
-    Start,
-    /// The user already has a saga: this request joins it.
-    Join {
-        existing: SagaId,
-    },
-    /// No descope slot free (or others wait already): wait in line at this position (1-based).
-    Wait {
-        position: usize,
-    },
-}
-
-/// Decides what happens to a new request for `user`. `waiting` is how many round trips already
-/// wait in line: they go first, so the line stays fair.
-pub fn admit(
-    active: &[ActiveSaga],
-    waiting: usize,
-    user: &str,
-    strategy: Strategy,
-    max_descoped: usize,
-) -> Admission {
-    if let Some(existing) = active.iter().find(|s| s.user.eq_ignore_ascii_case(user)) {
-        return Admission::Join {
-            existing: existing.saga_id,
-        };
-    }
-    if strategy == Strategy::CloudManaged {
-        return Admission::Start;
-    }
-    // Every round trip not yet ended may have its user out of scope: it holds a slot.
-    let holding = active
-        .iter()
-        .filter(|s| s.strategy == Strategy::RoundTrip)
-        .count();
-    if waiting > 0 || !may_start(holding, strategy, max_descoped) {
-        return Admission::Wait {
-            position: waiting + 1,
-        };
-    }
-    Admission::Start
-}
-
-/// Whether a diagnosed remediation at the head of the line may start while `holding` slots
-/// are held: a cloud-managed one always (it never descopes), a round trip if a slot is free.
-pub fn may_start(holding: usize, strategy: Strategy, max_descoped: usize) -> bool {
-    strategy == Strategy::CloudManaged || holding < max_descoped
+/// Whether a change from `before` to `after` calls for an admission pass: it freed a slot, or
+/// a remediation joined the line. Any other change leaves admission as it was, so a pass costs
+/// nothing on the events that make up most of a saga's life.
+pub fn admission_due(before: &Phase, after: &Phase) -> bool {
+    let freed = before.holds_descope_slot() && !after.holds_descope_slot();
+    let queued = matches!(after, Phase::Queued { .. }) && !matches!(before, Phase::Queued { .. });
+    freed || queued
 }
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
+    use crate::saga::{
+        Compensation, Plan, Saga, State, Step, Strategy,
+        messages::SagaFacts,
+        remediation::{Phase, Reads},
+    };
 
-    fn active(n: usize, strategy: Strategy) -> Vec<ActiveSaga> {
-        (0..n)
-            .map(|i| ActiveSaga {
-                saga_id: SagaId::new(),
-                user: format!("user{i}@contoso.com"),
-                strategy,
-            })
-            .collect()
+    fn round_trip(state: State, completed: &[Step]) -> Phase {
+        Phase::Running {
+            plan: Plan {
+                strategy: Strategy::RoundTrip,
+                address: "smtp:ada@contoso.mail.onmicrosoft.com".into(),
+                before: Vec::new(),
+                after: Vec::new(),
+            },
+            facts: SagaFacts {
+                object_guid: Uuid::from_u128(1),
+                original_dn: "CN=Ada,OU=Staff,DC=corp".into(),
+                parking_ou: "OU=Parked,DC=corp".into(),
+                user_principal_name: "ada@contoso.com".into(),
+                cloud_id: Uuid::from_u128(2),
+                immutable_id: None,
+                address: "smtp:ada@contoso.mail.onmicrosoft.com".into(),
+                temporary_sku: Uuid::from_u128(3),
+                usage_location: None,
+            },
+            saga: Saga {
+                state,
+                completed: completed.to_vec(),
+            },
+        }
+    }
+
+    fn running(step: Step) -> State {
+        State::Running {
+            step,
+            attempt: 1,
+            deadline: time::OffsetDateTime::UNIX_EPOCH,
+        }
     }
 
     #[test]
-    fn a_second_request_for_a_user_joins_the_first() {
-        let sagas = active(3, Strategy::RoundTrip);
-        assert_eq!(
-            admit(&sagas, 0, "USER1@Contoso.com", Strategy::RoundTrip, 400),
-            Admission::Join {
-                existing: sagas[1].saga_id
-            }
-        );
-        assert_eq!(
-            admit(&sagas, 5, "user2@contoso.com", Strategy::CloudManaged, 400),
-            Admission::Join {
-                existing: sagas[2].saga_id
-            }
+    fn a_round_trip_holds_its_slot_until_its_user_is_back_at_its_dn() {
+        let out = [Step::Snapshot, Step::Descope, Step::SyncOut];
+        assert!(round_trip(State::New { approval: None }, &[]).holds_descope_slot());
+        assert!(round_trip(running(Step::Restore), &out).holds_descope_slot());
+        let back = [Step::Snapshot, Step::Descope, Step::SyncOut, Step::Rescope];
+        assert!(!round_trip(running(Step::SyncIn), &back).holds_descope_slot());
+        assert!(!round_trip(State::Completed, &back).holds_descope_slot());
+
+        // Undoing: held while moving back is still ahead, free once it is done.
+        let plan = vec![
+            Compensation::RemoveTemporaryLicense,
+            Compensation::MoveBack,
+            Compensation::SyncBack,
+        ];
+        let undoing = |index| State::Compensating {
+            plan: plan.clone(),
+            index,
+            attempt: 1,
+            reason: "restore failed".into(),
+        };
+        assert!(round_trip(undoing(1), &out).holds_descope_slot());
+        assert!(!round_trip(undoing(2), &out).holds_descope_slot());
+        let stuck = State::NeedsAttention {
+            plan: plan.clone(),
+            index: 1,
+            attempt: 5,
+            reason: "cannot move back".into(),
+        };
+        assert!(
+            round_trip(stuck, &out).holds_descope_slot(),
+            "still out of scope"
         );
     }
 
     #[test]
-    fn round_trips_wait_in_line_past_the_ceiling_and_cloud_managed_ones_never_do() {
-        let full = active(400, Strategy::RoundTrip);
-        assert_eq!(
-            admit(&full, 0, "new@contoso.com", Strategy::RoundTrip, 400),
-            Admission::Wait { position: 1 }
-        );
-        assert_eq!(
-            admit(&full, 7, "new@contoso.com", Strategy::RoundTrip, 400),
-            Admission::Wait { position: 8 }
-        );
-        assert_eq!(
-            admit(&full, 7, "new@contoso.com", Strategy::CloudManaged, 400),
-            Admission::Start
-        );
-        let almost = active(399, Strategy::RoundTrip);
-        assert_eq!(
-            admit(&almost, 0, "new@contoso.com", Strategy::RoundTrip, 400),
-            Admission::Start
-        );
-        // Others already in line go first, even with a slot free.
-        assert_eq!(
-            admit(&almost, 2, "new@contoso.com", Strategy::RoundTrip, 400),
-            Admission::Wait { position: 3 }
-        );
-        // Cloud-managed sagas hold no slot.
-        let mixed = active(500, Strategy::CloudManaged);
-        assert_eq!(
-            admit(&mixed, 0, "new@contoso.com", Strategy::RoundTrip, 400),
-            Admission::Start
-        );
+    fn a_pass_is_due_when_a_slot_frees_or_the_line_grows_and_not_otherwise() {
+        let out = [Step::Snapshot, Step::Descope];
+        let back = [Step::Snapshot, Step::Descope, Step::Rescope];
+        let before = round_trip(running(Step::Rescope), &out);
+        assert!(admission_due(
+            &before,
+            &round_trip(running(Step::SyncIn), &back)
+        ));
+        assert!(!admission_due(
+            &round_trip(running(Step::SyncOut), &out),
+            &round_trip(running(Step::AwaitSoftDelete), &out)
+        ));
+        let diagnosing = Phase::Diagnosing {
+            reads: Reads::default(),
+        };
+        let Phase::Running { plan, facts, .. } = before else {
+            unreachable!()
+        };
+        let queued = Phase::Queued { plan, facts };
+        assert!(admission_due(&diagnosing, &queued));
+        assert!(!admission_due(&queued, &queued));
     }
 }

@@ -152,15 +152,28 @@ pub fn diagnose(facts: &Facts, prefer_cloud_managed: bool) -> Diagnosis {
                 .into(),
         );
     }
-    if !cloud.admin_roles.is_empty() {
-        return refuse(
-            Refusal::AdminRole,
-            format!(
-                "{} holds {}: matching refuses administrators",
-                cloud.user_principal_name,
-                cloud.admin_roles.join(", ")
-            ),
-        );
+    match &cloud.admin_roles {
+        Some(roles) if roles.is_empty() => {}
+        Some(roles) => {
+            return refuse(
+                Refusal::AdminRole,
+                format!(
+                    "{} holds {}: matching refuses administrators",
+                    cloud.user_principal_name,
+                    roles.join(", ")
+                ),
+            );
+        }
+        // Unknown is not "none": an administrator must never be descoped.
+        None => {
+            return refuse(
+                Refusal::AdminRole,
+                format!(
+                    "{}'s directory roles were not read: an administrator cannot be ruled out",
+                    cloud.user_principal_name
+                ),
+            );
+        }
     }
     if facts.parking_ou_in_scope {
         return refuse(
@@ -272,7 +285,7 @@ pub(crate) fn sample_facts() -> Facts {
                 assigned_by_group: Some(Uuid::from_u128(9)),
                 state: "Active".into(),
             }],
-            admin_roles: vec![],
+            admin_roles: Some(vec![]),
         }),
         mailbox: Some(MailboxState {
             external_directory_object_id: id,
@@ -410,7 +423,10 @@ mod tests {
                 Refusal::MatchingBlocked,
             ),
             (
-                |f| f.cloud.as_mut().unwrap().admin_roles = vec!["Exchange Administrator".into()],
+                |f| {
+                    f.cloud.as_mut().unwrap().admin_roles =
+                        Some(vec!["Exchange Administrator".into()])
+                },
                 Refusal::AdminRole,
             ),
             (|f| f.parking_ou_in_scope = true, Refusal::ParkingOuInScope),

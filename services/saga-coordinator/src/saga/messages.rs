@@ -11,7 +11,7 @@ use detour_contracts::{
         FindAddressHolders, LicenseAssigned, LicenseRemoved, ReadCloudUser, ReadDeletedUser,
         ReadTenant, RemoveLicense, RestoreUser, TenantRead, UserRestored,
     },
-    connect_agent::{ObjectOutcome, PolicyType, RunOutcome},
+    connect_agent::{ObjectOutcome, ObjectResult, PolicyType, RunOutcome},
     mailbox_ops::{
         AddEmailAddress, EmailAddressAdded, ExchangeCloudManagedSet, MailboxCommandFailed,
         MailboxRead, ReadMailbox, SetExchangeCloudManaged,
@@ -21,6 +21,7 @@ use detour_contracts::{
     },
 };
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::definition::{Compensation, Step};
@@ -94,16 +95,20 @@ pub enum StepAnswer {
     Failed(String),
 }
 
-pub fn step_command(step: Step, facts: &SagaFacts) -> StepCommand {
+/// The command for `step`, sent at `now`. A sync step is sent right after the AD change it
+/// exports, so `now` is when that change was known to be made: only runs after it count.
+pub fn step_command(step: Step, facts: &SagaFacts, now: OffsetDateTime) -> StepCommand {
     let sync = || {
         StepCommand::RequestSyncCycle(RequestSyncCycle {
             objects: vec![facts.object_guid],
             policy_type: PolicyType::Delta,
+            since: now,
         })
     };
     let read_cloud = || {
         StepCommand::ReadCloudUser(ReadCloudUser {
             user: facts.cloud_id.to_string(),
+            with_admin_roles: false,
         })
     };
     match step {
@@ -151,12 +156,18 @@ pub fn step_command(step: Step, facts: &SagaFacts) -> StepCommand {
     }
 }
 
-pub fn compensation_command(compensation: Compensation, facts: &SagaFacts) -> StepCommand {
+pub fn compensation_command(
+    compensation: Compensation,
+    facts: &SagaFacts,
+    now: OffsetDateTime,
+) -> StepCommand {
     match compensation {
-        Compensation::MoveBack => step_command(Step::Rescope, facts),
-        Compensation::RemoveTemporaryLicense => step_command(Step::DropTemporaryLicense, facts),
-        Compensation::SyncBack => step_command(Step::SyncIn, facts),
-        Compensation::VerifyRestored => step_command(Step::AwaitRematch, facts),
+        Compensation::MoveBack => step_command(Step::Rescope, facts, now),
+        Compensation::RemoveTemporaryLicense => {
+            step_command(Step::DropTemporaryLicense, facts, now)
+        }
+        Compensation::SyncBack => step_command(Step::SyncIn, facts, now),
+        Compensation::VerifyRestored => step_command(Step::AwaitRematch, facts, now),
         Compensation::UnsetCloudManaged => {
             StepCommand::SetExchangeCloudManaged(SetExchangeCloudManaged {
                 identity: facts.user_principal_name.clone(),
@@ -225,13 +236,13 @@ pub fn interpret_compensation(
         }
         (Compensation::VerifyRestored, _) => interpret(Step::AwaitRematch, event, facts),
         // A cycle that never touched the user is fine here: nothing had reached the cloud.
-        (Compensation::SyncBack, StepEvent::SyncCycleCompleted(run)) => {
-            match object_outcome(run, facts) {
-                Some(ObjectOutcome::Added) => StepAnswer::Failed(DUPLICATE_OBJECT.into()),
-                Some(ObjectOutcome::Error) => {
-                    StepAnswer::Failed("the cycle could not export the user".into())
+        (Compensation::SyncBack, StepEvent::SyncCycleCompleted(runs)) => {
+            match rejoin(runs, facts) {
+                Rejoin::Duplicate => StepAnswer::Failed(DUPLICATE_OBJECT.into()),
+                Rejoin::Error(detail) => {
+                    StepAnswer::Failed(format!("the cycle could not export the user: {detail}"))
                 }
-                _ => StepAnswer::Done,
+                Rejoin::Joined | Rejoin::NotReported => StepAnswer::Done,
             }
         }
         (Compensation::UnsetCloudManaged, StepEvent::ExchangeCloudManagedSet(set))
@@ -262,32 +273,72 @@ fn interpret_failure(event: &StepEvent) -> Option<StepAnswer> {
 
 const DUPLICATE_OBJECT: &str = "the cycle created a second cloud object instead of matching";
 
-fn object_outcome(run: &SyncCycleCompleted, facts: &SagaFacts) -> Option<ObjectOutcome> {
-    run.objects
+/// The cycles must have taken this user out of the cloud, and stopped for nothing [S19]. Judged
+/// by the user's state, not by which run did it: a run that deleted it (whoever started it)
+/// is enough, and when no run since the move reports it (an earlier cycle already exported the
+/// move), the next step reads the deleted items to confirm the soft delete.
+fn sync_out(runs: &SyncCycleCompleted, facts: &SagaFacts) -> StepAnswer {
+    let mut outcomes = runs.outcomes_for(facts.object_guid);
+    if outcomes.any(|o| o.outcome == ObjectOutcome::Deleted) {
+        return StepAnswer::Done;
+    }
+    let stopped = runs
+        .runs
         .iter()
-        .find(|o| o.object_guid == facts.object_guid)
-        .map(|o| o.outcome)
-}
-
-/// The cycle must have deleted this user from the cloud, and stopped for nothing [S19].
-fn sync_out(run: &SyncCycleCompleted, facts: &SagaFacts) -> StepAnswer {
-    match (run.outcome, object_outcome(run, facts)) {
-        (RunOutcome::StoppedDeletionThresholdExceeded, _) => {
+        .any(|run| run.outcome == RunOutcome::StoppedDeletionThresholdExceeded);
+    let last_error = runs
+        .outcomes_for(facts.object_guid)
+        .filter(|o| o.outcome == ObjectOutcome::Error)
+        .last();
+    match (stopped, last_error) {
+        (true, _) => {
             StepAnswer::Failed("the accidental-delete threshold stopped the export".into())
         }
-        (_, Some(ObjectOutcome::Deleted)) => StepAnswer::Done,
-        (_, other) => StepAnswer::Failed(format!(
-            "the cycle did not delete the user from the cloud ({other:?})"
+        (false, Some(error)) => StepAnswer::Failed(format!(
+            "the cycle could not take the user out of the cloud: {}",
+            error.detail
         )),
+        (false, None) => StepAnswer::Done,
     }
 }
 
-/// The cycle must have matched the user to its cloud object: a new object would be a duplicate.
-fn sync_in(run: &SyncCycleCompleted, facts: &SagaFacts) -> StepAnswer {
-    match object_outcome(run, facts) {
-        Some(ObjectOutcome::Matched | ObjectOutcome::Updated) => StepAnswer::Done,
-        Some(ObjectOutcome::Added) => StepAnswer::Failed(DUPLICATE_OBJECT.into()),
-        other => StepAnswer::Failed(format!("the cycle did not match the user ({other:?})")),
+/// How the user came back into the cloud over the runs since it was moved back.
+enum Rejoin {
+    /// Joined to a cloud object (matched, or updated in place).
+    Joined,
+    /// A second cloud object was created.
+    Duplicate,
+    /// The newest word on it is an export error.
+    Error(String),
+    /// No run since the move reports it: an earlier cycle exported it, or none needed to.
+    NotReported,
+}
+
+fn rejoin(runs: &SyncCycleCompleted, facts: &SagaFacts) -> Rejoin {
+    let outcomes: Vec<&ObjectResult> = runs
+        .outcomes_for(facts.object_guid)
+        .filter(|o| o.outcome != ObjectOutcome::Filtered)
+        .collect();
+    if outcomes.iter().any(|o| o.outcome == ObjectOutcome::Added) {
+        return Rejoin::Duplicate;
+    }
+    match outcomes.last() {
+        None => Rejoin::NotReported,
+        Some(o) if o.outcome == ObjectOutcome::Error => Rejoin::Error(o.detail.clone()),
+        Some(_) => Rejoin::Joined,
+    }
+}
+
+/// The cycles must have joined the user to its cloud object: a new object would be a
+/// duplicate. When no run since the move reports it, the re-match step that follows reads the
+/// cloud user to confirm it is the same object, synced.
+fn sync_in(runs: &SyncCycleCompleted, facts: &SagaFacts) -> StepAnswer {
+    match rejoin(runs, facts) {
+        Rejoin::Joined | Rejoin::NotReported => StepAnswer::Done,
+        Rejoin::Duplicate => StepAnswer::Failed(DUPLICATE_OBJECT.into()),
+        Rejoin::Error(detail) => {
+            StepAnswer::Failed(format!("the cycle did not match the user: {detail}"))
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{
     decide::decide,
-    definition::{Definition, Step, Timing},
+    definition::{Compensation, Definition, Step, Timing},
     diagnosis::{Diagnosis, Facts, Plan, Refusal, Strategy, coexistence_address, diagnose},
     messages::{
         SagaFacts, StepAnswer, StepCommand, StepEvent, compensation_command, interpret,
@@ -83,8 +83,10 @@ impl Read {
             Read::AdUser => StepCommand::FindUser(FindUser {
                 lookup: UserLookup::UserPrincipalName(subject.to_owned()),
             }),
+            // The roles decide a refusal (soft match refuses administrators [S17]).
             Read::CloudUser => StepCommand::ReadCloudUser(ReadCloudUser {
                 user: subject.to_owned(),
+                with_admin_roles: true,
             }),
             Read::Mailbox => StepCommand::ReadMailbox(ReadMailbox {
                 identity: subject.to_owned(),
@@ -337,16 +339,17 @@ pub fn advance(
                 .commands
                 .iter()
                 .map(|command| match *command {
-                    Command::Execute { step, attempt } => {
-                        (Purpose::Step { step, attempt }, step_command(step, facts))
-                    }
+                    Command::Execute { step, attempt } => (
+                        Purpose::Step { step, attempt },
+                        step_command(step, facts, now),
+                    ),
                     Command::Compensate {
                         compensation,
                         index,
                         attempt,
                     } => (
                         Purpose::Compensation { index, attempt },
-                        compensation_command(compensation, facts),
+                        compensation_command(compensation, facts, now),
                     ),
                 })
                 .collect();
@@ -705,6 +708,27 @@ impl Phase {
         match self {
             Phase::Running { saga, .. } => saga.state.is_terminal(),
             other => other.is_settled(),
+        }
+    }
+
+    /// Whether this remediation holds one of the `max_descoped` slots: a round trip from its
+    /// admission until its user is back at its own DN (rescoped, or moved back while undoing).
+    /// The slot is freed then, not at the end, so the next batch's descope can ride the same
+    /// cycle as this one's return.
+    pub fn holds_descope_slot(&self) -> bool {
+        let Phase::Running { plan, saga, .. } = self else {
+            return false;
+        };
+        if plan.strategy != Strategy::RoundTrip {
+            return false;
+        }
+        match &saga.state {
+            State::New { .. } | State::AwaitingApproval { .. } => true,
+            State::Running { .. } => !saga.completed.contains(&Step::Rescope),
+            State::Compensating { plan, index, .. } | State::NeedsAttention { plan, index, .. } => {
+                plan[(*index).min(plan.len())..].contains(&Compensation::MoveBack)
+            }
+            State::Completed | State::Compensated { .. } | State::Resolved { .. } => false,
         }
     }
 

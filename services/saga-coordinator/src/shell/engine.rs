@@ -15,8 +15,8 @@ use tokio::sync::{Mutex, Notify};
 use super::wire::{self, Origin};
 use crate::{
     saga::{
-        Advance, Event, Input, Phase, Policy, Purpose, State, Strategy, admission::may_start,
-        advance, begin, messages::StepEvent, progress::milestones,
+        Advance, Event, Input, Phase, Policy, Purpose, State, admission_due, advance, begin,
+        messages::StepEvent, progress::milestones,
     },
     store::{Commit, Committed, Filter, LogEntry, OutboxMessage, SagaRecord, Store, StoreError},
 };
@@ -309,19 +309,19 @@ impl Engine {
         Ok(Started::Joined(existing))
     }
 
-    /// Applies one event to its remediation, then lets waiting ones in if it freed a slot.
+    /// Applies one event to its remediation, then lets waiting ones in if it freed a slot or
+    /// joined the line.
     pub async fn handle(&self, delivery: Delivery) -> Result<Handled, EngineError> {
-        let (handled, phase) = self.apply(&delivery).await?;
-        if let Some(phase) = phase
-            && (phase.is_settled() || matches!(phase, Phase::Queued { .. }))
-        {
+        let (handled, admission_due) = self.apply(&delivery).await?;
+        if admission_due {
             self.admit_waiting().await?;
         }
         Ok(handled)
     }
 
-    /// Loads, decides, stores; on a lost race, again from the top.
-    async fn apply(&self, delivery: &Delivery) -> Result<(Handled, Option<Phase>), EngineError> {
+    /// Loads, decides, stores; on a lost race, again from the top. Says whether the change
+    /// calls for an admission pass (a slot freed, or a remediation joined the line).
+    async fn apply(&self, delivery: &Delivery) -> Result<(Handled, bool), EngineError> {
         let _turn = self.stripe(delivery.saga_id).lock().await;
         for _ in 0..CONFLICT_RETRIES {
             let Some(current) = self.store.load(delivery.saga_id).await? else {
@@ -346,8 +346,9 @@ impl Engine {
             // removed: it is not an input worth a version or a line in the timeline.
             if let (false, Some(timer)) = (changed, &delivery.fired_timer) {
                 self.store.drop_timer(timer).await?;
-                return Ok((Handled::Applied { changed }, None));
+                return Ok((Handled::Applied { changed }, false));
             }
+            let admission_due = admission_due(&record.phase, &decided.next);
             let origin = Origin {
                 saga_id: record.saga_id,
                 ticket: record.ticket.clone(),
@@ -390,10 +391,10 @@ impl Engine {
                         self.remember(delivery.saga_id, &commit.outbox);
                         self.relay.notify_one();
                     }
-                    return Ok((Handled::Applied { changed }, Some(decided.next)));
+                    return Ok((Handled::Applied { changed }, admission_due));
                 }
                 Ok(Committed::Duplicate | Committed::UserTaken { .. }) => {
-                    return Ok((Handled::Duplicate, None));
+                    return Ok((Handled::Duplicate, false));
                 }
                 Err(StoreError::Conflict(_)) => continue,
                 Err(error) => return Err(error.into()),
@@ -410,17 +411,7 @@ impl Engine {
     }
 
     async fn admission_pass(&self) -> Result<(), EngineError> {
-        let line = self.store.line().await?;
-        let mut holding = line.holding;
-        for saga_id in line.queued {
-            let Some(queued) = self.store.load(saga_id).await? else {
-                continue;
-            };
-            let strategy = queued.record.phase.strategy();
-            let Some(strategy) = strategy else { continue };
-            if !may_start(holding, strategy, self.max_descoped) {
-                continue;
-            }
+        for saga_id in self.store.admissible(self.max_descoped).await? {
             let admitted = Delivery {
                 saga_id,
                 message_id: format!("admit:{saga_id}"),
@@ -429,9 +420,6 @@ impl Engine {
                 fired_timer: None,
             };
             self.apply(&admitted).await?;
-            if strategy == Strategy::RoundTrip {
-                holding += 1;
-            }
         }
         Ok(())
     }
@@ -568,12 +556,17 @@ fn answer_label(answer: &StepEvent) -> String {
         StepEvent::CloudFailed(f) => format!("cloud-directory failed: {}", f.reason),
         StepEvent::MailboxFailed(f) => format!("mailbox-ops failed: {}", f.reason),
         StepEvent::SyncCycleRefused(r) => format!("sync refused: {}", r.reason),
-        StepEvent::SyncCycleCompleted(run) => format!(
-            "sync run {} {:?}: {:?}",
-            run.run_id,
-            run.outcome,
-            run.objects.iter().map(|o| o.outcome).collect::<Vec<_>>()
-        ),
+        StepEvent::SyncCycleCompleted(completed) => {
+            let runs: Vec<String> = completed
+                .runs
+                .iter()
+                .map(|run| {
+                    let outcomes: Vec<_> = run.objects.iter().map(|o| o.outcome).collect();
+                    format!("{} {:?}: {outcomes:?}", run.run_id, run.outcome)
+                })
+                .collect();
+            format!("sync runs {}", runs.join("; "))
+        }
         other => {
             let text = format!("{other:?}");
             text.split(['(', ' ']).next().unwrap_or_default().to_owned()

@@ -14,11 +14,17 @@ use serde_json::json;
 
 use crate::support::Harness;
 
+/// A request for a change made just now.
 fn delta(objects: Vec<uuid::Uuid>) -> RequestSyncCycle {
     RequestSyncCycle {
         objects,
         policy_type: PolicyType::Delta,
+        since: time::OffsetDateTime::now_utc(),
     }
+}
+
+fn newest_run(completed: &SyncCycleCompleted) -> uuid::Uuid {
+    completed.runs.last().expect("at least one run").run_id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,9 +39,11 @@ async fn twenty_concurrent_requests_share_one_cycle() {
         .iter()
         .map(|a| a.decode::<SyncCycleCompleted>())
         .collect();
-    let run_id = completed[0].run_id;
+    let run_id = newest_run(&completed[0]);
     assert!(
-        completed.iter().all(|c| c.run_id == run_id),
+        completed
+            .iter()
+            .all(|c| c.runs.len() == 1 && newest_run(c) == run_id),
         "one cycle for all"
     );
     assert!(completed.iter().all(|c| c.requests_coalesced == 20));
@@ -80,9 +88,11 @@ async fn a_request_during_a_running_cycle_gets_the_next_one() {
         answers[1].decode::<SyncCycleCompleted>(),
     );
     assert_ne!(
-        a.run_id, b.run_id,
+        newest_run(&a),
+        newest_run(&b),
         "the late request waited for the next cycle"
     );
+    assert_eq!(b.runs.len(), 2, "both runs ended after its change: {b:?}");
     harness.service.stop().await;
 }
 
@@ -101,10 +111,11 @@ async fn each_requester_hears_about_its_own_objects_and_the_whole_run() {
         .await;
     for (answer, guid) in answers.iter().zip([ada, bob]) {
         let completed = answer.decode::<SyncCycleCompleted>();
-        assert_eq!(completed.objects.len(), 1, "only its own object");
-        assert_eq!(completed.objects[0].object_guid, guid);
-        assert_eq!(completed.objects[0].outcome, ObjectOutcome::Deleted);
-        assert_eq!(completed.stats.deletes, 2, "and the run's totals");
+        let run = &completed.runs[0];
+        assert_eq!(run.objects.len(), 1, "only its own object");
+        assert_eq!(run.objects[0].object_guid, guid);
+        assert_eq!(run.objects[0].outcome, ObjectOutcome::Deleted);
+        assert_eq!(run.stats.deletes, 2, "and the run's totals");
     }
     harness.service.stop().await;
 }
@@ -186,7 +197,9 @@ async fn connect_saying_busy_delays_the_cycle_but_loses_no_request() {
         .map(|a| a.decode::<SyncCycleCompleted>())
         .collect();
     assert!(
-        completed.iter().all(|c| c.run_id == completed[0].run_id),
+        completed
+            .iter()
+            .all(|c| newest_run(c) == newest_run(&completed[0])),
         "still one cycle, after the busy answers"
     );
     harness.service.stop().await;

@@ -28,6 +28,7 @@ pub(super) fn routes() -> Router<Arc<Sim>> {
         .route("/_sim/switches", put(switches))
         .route("/_sim/features", put(features))
         .route("/_sim/clock", post(clock))
+        .route("/_sim/traffic", get(traffic))
         .route(
             "/_sim/faults",
             get(list_faults).post(add_fault).delete(clear_faults),
@@ -50,6 +51,16 @@ async fn load(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
         }
         Err(error) => problem(StatusCode::BAD_GATEWAY, format!("{error:#}")),
     }
+}
+
+/// Requests and 429s per API since the process started.
+async fn traffic(State(sim): State<Arc<Sim>>) -> Response {
+    let traffic = sim
+        .traffic
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    Json(traffic).into_response()
 }
 
 async fn dump(State(sim): State<Arc<Sim>>) -> Response {

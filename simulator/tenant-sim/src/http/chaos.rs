@@ -23,8 +23,17 @@ pub(super) async fn chaos(State(sim): State<Arc<Sim>>, request: Request, next: N
     let Some(api) = Api::of(&path) else {
         return next.run(request).await;
     };
+    let response = faulted(&sim, api, &path, request, next).await;
+    sim.count_request(
+        api.name(),
+        response.status() == StatusCode::TOO_MANY_REQUESTS,
+    );
+    response
+}
+
+async fn faulted(sim: &Sim, api: Api, path: &str, request: Request, next: Next) -> Response {
     let method = request.method().as_str().to_owned();
-    let fault = sim.faults().take(api, &method, &path);
+    let fault = sim.faults().take(api, &method, path);
     match fault {
         Some(FaultKind::Throttle {
             retry_after_seconds,
@@ -40,7 +49,7 @@ pub(super) async fn chaos(State(sim): State<Arc<Sim>>, request: Request, next: N
     if api != Api::Graph || path == "/v1.0/$batch" {
         return next.run(request).await;
     }
-    let cost = graph_cost(&method, &path, request.uri().query().unwrap_or_default());
+    let cost = graph_cost(&method, path, request.uri().query().unwrap_or_default());
     if let Err(wait) = sim.spend_graph_units(cost) {
         let mut response = throttled(Api::Graph, wait.as_secs_f64().ceil() as u64);
         let headers = response.headers_mut();

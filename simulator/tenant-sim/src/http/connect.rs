@@ -12,7 +12,7 @@ use axum::{
     routing::{get, post},
 };
 use detour_contracts::connect_agent::{
-    AgentError, AgentVersion, ConnectorScope, CycleStarted, DeletionThreshold, RunList,
+    AgentError, AgentVersion, ConnectorScope, CycleStarted, DeletionThreshold, RunList, RunResult,
     SchedulerState, StartCycle,
 };
 use uuid::Uuid;
@@ -149,6 +149,9 @@ async fn runs(
             );
         }
     };
+    // `objects=false`: the runs without their per-object lists, for a client that only
+    // watches which runs there are.
+    let with_objects = query.get("objects").is_none_or(|v| v != "false");
     match sim.with_world(|world| RunList {
         runs: world
             .connect
@@ -156,7 +159,16 @@ async fn runs(
             .iter()
             .rev()
             .take(limit)
-            .cloned()
+            .map(|run| {
+                if with_objects {
+                    run.clone()
+                } else {
+                    RunResult {
+                        objects: Vec::new(),
+                        ..run.clone()
+                    }
+                }
+            })
             .collect(),
     }) {
         Ok(list) => Json(list).into_response(),

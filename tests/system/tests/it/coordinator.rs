@@ -25,11 +25,22 @@ impl Detour {
     }
 
     /// The coordinator (with `extra` settings) and the step services, then `more` services
-    /// (their ops addresses follow the coordinator's, from index 5).
+    /// (their ops addresses follow the coordinator's).
     pub(crate) async fn start_with(
         tenant: &TenantFixture,
         prefix: &str,
         extra: &[(&str, &str)],
+        more: Vec<Build>,
+    ) -> Self {
+        Self::start_services(tenant, prefix, extra, step_services(tenant), more).await
+    }
+
+    /// The coordinator (with `extra` settings) after the `steps` services, then `more`.
+    pub(crate) async fn start_services(
+        tenant: &TenantFixture,
+        prefix: &str,
+        extra: &[(&str, &str)],
+        steps: Vec<Build>,
         more: Vec<Build>,
     ) -> Self {
         let store = TestSqlite::create(prefix).unwrap();
@@ -55,7 +66,8 @@ impl Detour {
             coordinator.retain(|(k, _)| k != key);
             coordinator.push(((*key).to_owned(), (*value).to_owned()));
         }
-        let mut builds = step_services(tenant);
+        let coordinator_index = steps.len();
+        let mut builds = steps;
         builds.push(service::<CoordinatorSettings>(
             saga_coordinator::DEFAULT_PORT,
             saga_coordinator::spec,
@@ -66,7 +78,7 @@ impl Detour {
             .await
             .unwrap();
         Self {
-            api: format!("http://{}/api/v1", bus.ops_addr(4)),
+            api: format!("http://{}/api/v1", bus.ops_addr(coordinator_index)),
             bus,
             client: reqwest::Client::new(),
             _store: store,

@@ -6,6 +6,7 @@
 mod compose;
 mod coordinator;
 mod gateway;
+mod many;
 mod ping_all;
 mod procedure;
 mod trace;

@@ -91,7 +91,10 @@ async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_th
         .decode::<UserFound>()
         .snapshot;
     let before = bus
-        .send(ReadCloudUser { user: upn.clone() })
+        .send(ReadCloudUser {
+            user: upn.clone(),
+            with_admin_roles: true,
+        })
         .await
         .decode::<CloudUserRead>()
         .user
@@ -125,11 +128,13 @@ async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_th
         .send(RequestSyncCycle {
             objects: vec![snapshot.object_guid],
             policy_type: PolicyType::Delta,
+            since: time::OffsetDateTime::now_utc(),
         })
         .await;
     let cycle = cycle.decode::<SyncCycleCompleted>();
+    let run = &cycle.runs[0];
     assert_eq!(
-        (cycle.objects[0].outcome, cycle.stats.deletes),
+        (run.objects[0].outcome, run.stats.deletes),
         (ObjectOutcome::Deleted, 1)
     );
     let deleted = bus
@@ -196,11 +201,13 @@ async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_th
         .send(RequestSyncCycle {
             objects: vec![snapshot.object_guid],
             policy_type: PolicyType::Delta,
+            since: time::OffsetDateTime::now_utc(),
         })
         .await;
     let cycle = cycle.decode::<SyncCycleCompleted>();
-    assert_eq!(cycle.objects[0].outcome, ObjectOutcome::Matched);
-    assert_eq!(cycle.stats.adds, 0, "no second cloud object");
+    let run = &cycle.runs[0];
+    assert_eq!(run.objects[0].outcome, ObjectOutcome::Matched);
+    assert_eq!(run.stats.adds, 0, "no second cloud object");
     let after = eventually(Duration::from_secs(10), "the re-match", || async {
         let user = graph_user(&tenant, &before.id.to_string()).await?;
         (user["onPremisesSyncEnabled"] == true).then_some(user)
@@ -225,6 +232,7 @@ async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_th
     let user = bus
         .send(ReadCloudUser {
             user: before.id.to_string(),
+            with_admin_roles: true,
         })
         .await
         .decode::<CloudUserRead>()
@@ -242,7 +250,10 @@ async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_th
     assert_eq!(user.licenses.len(), 1);
     assert!(user.licenses[0].assigned_by_group.is_some());
     let by_upn = bus
-        .send(ReadCloudUser { user: upn })
+        .send(ReadCloudUser {
+            user: upn,
+            with_admin_roles: true,
+        })
         .await
         .decode::<CloudUserRead>()
         .user

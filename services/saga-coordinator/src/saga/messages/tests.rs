@@ -4,7 +4,7 @@ use detour_contracts::{
     cloud_directory::{CloudUserState, LicenseAssignment},
     connect_agent::ObjectResult,
     mailbox_ops::MailboxState,
-    sync_trigger::RunStats,
+    sync_trigger::{RunSeen, RunStats},
 };
 
 use super::*;
@@ -24,19 +24,38 @@ fn facts() -> SagaFacts {
 }
 
 fn cycle(outcome: RunOutcome, object: Option<ObjectOutcome>) -> StepEvent {
-    let objects = object.map(|outcome| ObjectResult {
-        object_guid: facts().object_guid,
-        distinguished_name: facts().original_dn,
-        outcome,
-        cloud_object_id: Some(facts().cloud_id),
-        detail: String::new(),
-    });
+    runs(&[(outcome, object)])
+}
+
+fn now() -> OffsetDateTime {
+    time::macros::datetime!(2026-12-01 09:00 UTC)
+}
+
+/// The runs since the saga's change, oldest first, each with its outcome for the user.
+fn runs(runs: &[(RunOutcome, Option<ObjectOutcome>)]) -> StepEvent {
+    let seen = runs
+        .iter()
+        .enumerate()
+        .map(|(index, (outcome, object))| RunSeen {
+            run_id: Uuid::from_u128(9 + index as u128),
+            policy_type: PolicyType::Delta,
+            outcome: *outcome,
+            start_date: time::macros::datetime!(2026-12-01 09:00 UTC),
+            objects: object
+                .map(|outcome| ObjectResult {
+                    object_guid: facts().object_guid,
+                    distinguished_name: facts().original_dn,
+                    outcome,
+                    cloud_object_id: Some(facts().cloud_id),
+                    detail: "what the run did".into(),
+                })
+                .into_iter()
+                .collect(),
+            stats: RunStats::default(),
+        })
+        .collect();
     StepEvent::SyncCycleCompleted(SyncCycleCompleted {
-        run_id: Uuid::from_u128(9),
-        policy_type: PolicyType::Delta,
-        outcome,
-        objects: objects.into_iter().collect(),
-        stats: RunStats::default(),
+        runs: seen,
         requests_coalesced: 1,
     })
 }
@@ -61,7 +80,7 @@ fn healthy_user() -> CloudUserState {
             assigned_by_group: Some(Uuid::from_u128(5)),
             state: "Active".into(),
         }],
-        admin_roles: vec![],
+        admin_roles: None,
     }
 }
 
@@ -90,34 +109,35 @@ fn mailbox(recipient_type_details: &str, is_dir_synced: bool) -> StepEvent {
 fn steps_ask_the_right_service_about_the_right_object() {
     let facts = facts();
     assert_eq!(
-        step_command(Step::Descope, &facts),
+        step_command(Step::Descope, &facts, now()),
         StepCommand::MoveUser(MoveUser {
             object_guid: facts.object_guid,
             target_ou: facts.parking_ou.clone()
         })
     );
     assert_eq!(
-        step_command(Step::Rescope, &facts),
+        step_command(Step::Rescope, &facts, now()),
         StepCommand::MoveUserToDn(MoveUserToDn {
             object_guid: facts.object_guid,
             distinguished_name: facts.original_dn.clone()
         })
     );
     assert_eq!(
-        step_command(Step::SyncOut, &facts),
+        step_command(Step::SyncOut, &facts, now()),
         StepCommand::RequestSyncCycle(RequestSyncCycle {
             objects: vec![facts.object_guid],
-            policy_type: PolicyType::Delta
+            policy_type: PolicyType::Delta,
+            since: now(),
         })
     );
     assert!(
-        matches!(step_command(Step::Restore, &facts), StepCommand::RestoreUser(r) if r.id == facts.cloud_id && !r.auto_reconcile_proxy_conflict)
+        matches!(step_command(Step::Restore, &facts, now()), StepCommand::RestoreUser(r) if r.id == facts.cloud_id && !r.auto_reconcile_proxy_conflict)
     );
     assert!(
-        matches!(step_command(Step::AddAddress, &facts), StepCommand::AddEmailAddress(a) if a.address == facts.address)
+        matches!(step_command(Step::AddAddress, &facts, now()), StepCommand::AddEmailAddress(a) if a.address == facts.address)
     );
     assert!(
-        matches!(step_command(Step::DropTemporaryLicense, &facts), StepCommand::RemoveLicense(r) if r.sku_id == facts.temporary_sku)
+        matches!(step_command(Step::DropTemporaryLicense, &facts, now()), StepCommand::RemoveLicense(r) if r.sku_id == facts.temporary_sku)
     );
 }
 
@@ -125,15 +145,15 @@ fn steps_ask_the_right_service_about_the_right_object() {
 fn compensations_undo_what_their_steps_did() {
     let facts = facts();
     assert_eq!(
-        compensation_command(Compensation::MoveBack, &facts),
-        step_command(Step::Rescope, &facts)
+        compensation_command(Compensation::MoveBack, &facts, now()),
+        step_command(Step::Rescope, &facts, now())
     );
     assert_eq!(
-        compensation_command(Compensation::RemoveTemporaryLicense, &facts),
-        step_command(Step::DropTemporaryLicense, &facts)
+        compensation_command(Compensation::RemoveTemporaryLicense, &facts, now()),
+        step_command(Step::DropTemporaryLicense, &facts, now())
     );
     assert!(matches!(
-        compensation_command(Compensation::UnsetCloudManaged, &facts),
+        compensation_command(Compensation::UnsetCloudManaged, &facts, now()),
         StepCommand::SetExchangeCloudManaged(SetExchangeCloudManaged { value: false, .. })
     ));
 }
@@ -153,15 +173,45 @@ fn sync_out_must_delete_this_user_and_not_hit_the_threshold() {
         Step::SyncOut,
         &cycle(
             RunOutcome::StoppedDeletionThresholdExceeded,
-            Some(ObjectOutcome::Deleted),
+            Some(ObjectOutcome::Error),
         ),
         &facts,
     );
     assert!(matches!(stopped, StepAnswer::Failed(why) if why.contains("threshold")));
-    assert!(matches!(
-        interpret(Step::SyncOut, &cycle(RunOutcome::Success, None), &facts),
-        StepAnswer::Failed(_)
-    ));
+    // A run that stopped, then one (after the threshold was raised) that deleted the user.
+    let later = runs(&[
+        (
+            RunOutcome::StoppedDeletionThresholdExceeded,
+            Some(ObjectOutcome::Error),
+        ),
+        (RunOutcome::Success, Some(ObjectOutcome::Deleted)),
+    ]);
+    assert_eq!(interpret(Step::SyncOut, &later, &facts), StepAnswer::Done);
+}
+
+#[test]
+fn a_sync_step_whose_work_an_earlier_cycle_did_is_done_and_left_to_the_next_read() {
+    let facts = facts();
+    // The move was exported by a cycle another saga (or the scheduler) started: the runs
+    // since report the user filtered or not at all. The step is done; the wait after it
+    // (deleted items, or the same object synced again) reads the cloud to confirm.
+    for answer in [
+        cycle(RunOutcome::Success, None),
+        cycle(RunOutcome::Success, Some(ObjectOutcome::Filtered)),
+        runs(&[(RunOutcome::Success, None), (RunOutcome::Success, None)]),
+    ] {
+        assert_eq!(interpret(Step::SyncOut, &answer, &facts), StepAnswer::Done);
+        assert_eq!(interpret(Step::SyncIn, &answer, &facts), StepAnswer::Done);
+    }
+    let error = interpret(
+        Step::SyncOut,
+        &cycle(
+            RunOutcome::CompletedExportErrors,
+            Some(ObjectOutcome::Error),
+        ),
+        &facts,
+    );
+    assert!(matches!(error, StepAnswer::Failed(why) if why.contains("what the run did")));
 }
 
 #[test]
@@ -181,6 +231,27 @@ fn sync_in_must_match_never_add_a_second_object() {
         &facts,
     );
     assert!(matches!(added, StepAnswer::Failed(why) if why.contains("second cloud object")));
+    // A duplicate in any run since the move counts, even if a later run only updated it.
+    let added_then_updated = runs(&[
+        (RunOutcome::Success, Some(ObjectOutcome::Added)),
+        (RunOutcome::Success, Some(ObjectOutcome::Updated)),
+    ]);
+    assert!(matches!(
+        interpret(Step::SyncIn, &added_then_updated, &facts),
+        StepAnswer::Failed(_)
+    ));
+    // The newest word wins otherwise: an export error then a match is a match.
+    let error_then_matched = runs(&[
+        (
+            RunOutcome::CompletedExportErrors,
+            Some(ObjectOutcome::Error),
+        ),
+        (RunOutcome::Success, Some(ObjectOutcome::Matched)),
+    ]);
+    assert_eq!(
+        interpret(Step::SyncIn, &error_then_matched, &facts),
+        StepAnswer::Done
+    );
 }
 
 #[test]

@@ -123,7 +123,7 @@ fn the_seeds_user_is_diagnosed_queued_and_started_at_its_snapshot() {
                 step: Step::Snapshot,
                 attempt: 1
             },
-            step_command(Step::Snapshot, facts)
+            step_command(Step::Snapshot, facts, now())
         )]
     );
     assert_eq!(started.timers.len(), 1, "the step's deadline");
@@ -139,7 +139,7 @@ fn the_seeds_user_is_diagnosed_queued_and_started_at_its_snapshot() {
     let descoping = advance(&policy, &started.next, false, &snapshot, now());
     assert_eq!(
         descoping.sends[0].1,
-        step_command(Step::Descope, facts),
+        step_command(Step::Descope, facts, now()),
         "{descoping:?}"
     );
     // The same answer again is stale: nothing happens.
@@ -174,7 +174,7 @@ fn a_user_with_the_address_needs_nothing_and_a_risky_one_is_refused() {
     );
     let mut admin = sample_facts();
     if let Some(cloud) = admin.cloud.as_mut() {
-        cloud.admin_roles.push("Global Administrator".into());
+        cloud.admin_roles = Some(vec!["Global Administrator".into()]);
     }
     let refused = diagnose_with(&policy(false), &admin, false);
     assert_eq!(refused.next.status(), "refused");
