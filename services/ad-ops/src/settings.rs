@@ -91,7 +91,6 @@ impl ServiceConfig for AdOpsSettings {
 url = "ldaps://127.0.0.1:636"
 ca_file = "target/dev-stack/samba/private/tls/ca.pem"
 bind_dn = "CN=svc-detour,OU=Service Accounts,OU=Corp,DC=corp,DC=example,DC=com"
-bind_password_file = "target/dev-stack/secrets/svc-password.nonl"
 search_base = "DC=corp,DC=example,DC=com"
 filter_attribute = "adminDescription"
 operation_timeout_ms = 10000

@@ -1,8 +1,9 @@
 //! The remediation saga's core: who may start (`admission`), what to do (`diagnosis`), the
 //! strategy as data (`definition`), the saga and what flows in and out of it (`state`), the
 //! transitions as one pure function (`decide`), what a ticket is told (`progress`), what the
-//! step services are asked and what their answers mean (`messages`), and a remediation's whole
-//! life around the saga, from its first read to its end (`remediation`).
+//! step services are asked and what their answers mean (`messages`), a remediation's whole
+//! life around the saga, from its first read to its end (`remediation`), and what it last saw of
+//! its user (`seen`).
 
 pub mod admission;
 pub mod decide;
@@ -11,6 +12,7 @@ pub mod diagnosis;
 pub mod messages;
 pub mod progress;
 pub mod remediation;
+pub mod seen;
 pub mod state;
 #[cfg(test)]
 mod tests;

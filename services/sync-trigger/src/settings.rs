@@ -3,7 +3,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use detour_config::{Problems, Secret, Settings};
+use detour_config::{Problems, Secret, SecretError, SecretSource, Settings};
 use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
 use serde::Deserialize;
 
@@ -40,15 +40,16 @@ pub struct ConnectSettings {
 }
 
 impl ConnectSettings {
-    pub fn key(&self) -> anyhow::Result<Secret> {
-        use anyhow::Context;
-        match (&self.agent_key, &self.agent_key_file) {
-            (Some(key), _) => Ok(key.clone()),
-            (None, Some(file)) => {
-                Secret::from_file(file).with_context(|| format!("cannot read {}", file.display()))
-            }
-            (None, None) => anyhow::bail!("no Connect agent key configured"),
+    fn key_source(&self) -> SecretSource<'_> {
+        SecretSource {
+            key: "connect.agent_key",
+            value: self.agent_key.as_ref(),
+            file: self.agent_key_file.as_deref(),
         }
+    }
+
+    pub fn key(&self) -> Result<Secret, SecretError> {
+        self.key_source().read()
     }
 
     pub fn coalesce_window(&self) -> Duration {
@@ -87,23 +88,7 @@ impl Settings for SyncTriggerSettings {
             "connect.base_url",
             "must be an http(s) URL",
         );
-        match (&connect.agent_key, &connect.agent_key_file) {
-            (Some(_), Some(_)) => {
-                problems.add("connect.agent_key", "give the key or a file, not both")
-            }
-            (None, None) => problems.add(
-                "connect.agent_key",
-                "give connect.agent_key or connect.agent_key_file",
-            ),
-            (Some(key), None) => {
-                problems.check(!key.is_empty(), "connect.agent_key", "must not be empty")
-            }
-            (None, Some(file)) => problems.check(
-                file.is_file(),
-                "connect.agent_key_file",
-                format!("{} is not a readable file", file.display()),
-            ),
-        }
+        connect.key_source().validate(problems);
         problems.check(
             connect.poll_interval_ms > 0,
             "connect.poll_interval_ms",

@@ -1,12 +1,14 @@
 //! Webhooks in, as plain functions: each source's body becomes an [`Inbound`] (start, approve,
 //! decline with a reason for the ticket, or ignore) or a [`Malformed`] saying what is wrong.
-//! Signatures and tokens are checked in `signature`; nothing here does I/O.
+//! Signatures and tokens are checked in `signature`, key grammars in `ticket_key`; nothing here
+//! does I/O.
 
 pub mod generic;
 pub mod jira;
 pub mod mapping;
 pub mod servicenow;
 pub mod signature;
+pub mod ticket_key;
 
 use detour_contracts::TicketRef;
 
@@ -40,5 +42,13 @@ fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>
         Ok(serde_json::Value::Object(object)) => Ok(object),
         Ok(_) => Err(Malformed("the body must be a JSON object".into())),
         Err(error) => Err(Malformed(format!("the body is not valid JSON: {error}"))),
+    }
+}
+
+/// At most the first 64 characters of `text`, for an error that quotes what it refuses.
+fn truncated(text: &str) -> String {
+    match text.char_indices().nth(64) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
     }
 }

@@ -45,6 +45,11 @@ impl AmqpSettings {
             "amqp.username",
             "must not be empty",
         );
+        problems.check(
+            !self.password.is_blank(),
+            "amqp.password",
+            "must not be empty or only white space",
+        );
         problems.check(self.prefetch > 0, "amqp.prefetch", "must be at least 1");
         problems.check(
             self.concurrency > 0 && self.concurrency <= usize::from(self.prefetch),

@@ -34,6 +34,12 @@ impl Secret {
         self.expose().is_empty()
     }
 
+    /// Empty or only white space: never a usable secret (an empty token would let a request
+    /// with an empty header through, an empty HMAC key signs what anyone can compute).
+    pub fn is_blank(&self) -> bool {
+        self.expose().trim().is_empty()
+    }
+
     /// Whether `presented` is this secret, in time that depends only on the lengths (a token
     /// or password checked this way leaks nothing of its content through timing).
     pub fn matches(&self, presented: &[u8]) -> bool {
@@ -73,6 +79,8 @@ pub enum SecretError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("{key}: the secret is empty or only white space")]
+    Blank { key: String },
 }
 
 impl SecretSource<'_> {
@@ -81,29 +89,47 @@ impl SecretSource<'_> {
         match (self.value, self.file) {
             (Some(_), Some(_)) => problems.add(key, "give the secret or a file, not both"),
             (None, None) => problems.add(key, format!("give {key} or {key}_file")),
-            (None, Some(file)) => problems.check(
-                file.is_file(),
-                &format!("{key}_file"),
-                format!("{} is not a readable file", file.display()),
+            (None, Some(file)) => match Secret::from_file(file) {
+                Ok(secret) => problems.check(
+                    !secret.is_blank(),
+                    &format!("{key}_file"),
+                    format!("{} holds no secret (empty or white space)", file.display()),
+                ),
+                Err(_) => problems.add(
+                    &format!("{key}_file"),
+                    format!("{} is not a readable file", file.display()),
+                ),
+            },
+            (Some(secret), None) => problems.check(
+                !secret.is_blank(),
+                key,
+                "must not be empty or only white space",
             ),
-            (Some(_), None) => {}
         }
     }
 
     /// The secret, read from its file when it was given as one.
     pub fn read(&self) -> Result<Secret, SecretError> {
-        match (self.value, self.file) {
-            (Some(secret), _) => Ok(secret.clone()),
+        let secret = match (self.value, self.file) {
+            (Some(secret), _) => secret.clone(),
             (None, Some(path)) => {
                 Secret::from_file(path).map_err(|source| SecretError::Unreadable {
                     key: self.key.to_owned(),
                     path: path.to_owned(),
                     source,
-                })
+                })?
             }
-            (None, None) => Err(SecretError::Missing {
+            (None, None) => {
+                return Err(SecretError::Missing {
+                    key: self.key.to_owned(),
+                });
+            }
+        };
+        if secret.is_blank() {
+            return Err(SecretError::Blank {
                 key: self.key.to_owned(),
-            }),
+            });
         }
+        Ok(secret)
     }
 }

@@ -56,6 +56,7 @@ mod tests {
                 state,
                 completed: completed.to_vec(),
             },
+            seen: None,
         }
     }
 

@@ -8,6 +8,7 @@ use super::{
     definition::Step,
     diagnosis::{Diagnosis, Plan, Strategy},
     remediation::Phase,
+    seen::Seen,
     state::State,
 };
 
@@ -26,7 +27,10 @@ pub fn milestones(user: &str, before: &Phase, after: &Phase) -> Vec<Milestone> {
     if matches!(before, Phase::Diagnosing { .. }) {
         reached.extend(diagnosed(user, after));
     }
-    let Phase::Running { plan, saga, .. } = after else {
+    let Phase::Running {
+        plan, saga, seen, ..
+    } = after
+    else {
         return reached;
     };
     let (was_state, was_completed) = match before {
@@ -44,7 +48,7 @@ pub fn milestones(user: &str, before: &Phase, after: &Phase) -> Vec<Milestone> {
         }
     }
     if was_state != Some(&saga.state) {
-        reached.extend(entered(user, plan, &saga.state, was_state));
+        reached.extend(entered(user, plan, &saga.state, was_state, *seen));
     }
     reached
 }
@@ -103,8 +107,15 @@ fn diagnosed(user: &str, after: &Phase) -> Option<Milestone> {
     }
 }
 
-/// The milestone of entering `state` (from `was`), if it is one a ticket hears about.
-fn entered(user: &str, plan: &Plan, state: &State, was: Option<&State>) -> Option<Milestone> {
+/// The milestone of entering `state` (from `was`), if it is one a ticket hears about. A final
+/// word about the user's address follows what the remediation last `seen` of the user.
+fn entered(
+    user: &str,
+    plan: &Plan,
+    state: &State,
+    was: Option<&State>,
+    seen: Option<Seen>,
+) -> Option<Milestone> {
     let milestone = |key: String, stage, headline: String, details| {
         Some(Milestone {
             key,
@@ -163,13 +174,33 @@ fn entered(user: &str, plan: &Plan, state: &State, was: Option<&State>) -> Optio
             ),
             diff(plan),
         ),
+        // Undone, yet the last read shows the address present and the user synced as before
+        // (a later step failed after the address was added): that is fixed, and said so.
+        State::Compensated { reason } if seen.is_some_and(|s| s.fixed()) => milestone(
+            "final".into(),
+            Stage::Final(Outcome::Fixed),
+            format!(
+                "Fixed: {user} has {} and is synced as before (same object), though a later \
+                 step failed and was undone.",
+                bare(&plan.address)
+            ),
+            vec![reason.clone()],
+        ),
         State::Compensated { reason } => milestone(
             "final".into(),
             Stage::Final(Outcome::Compensated),
-            format!(
-                "Not fixed: the remediation was undone and {user} is back as before, without {}.",
-                bare(&plan.address)
-            ),
+            match seen {
+                Some(seen) if seen.has_address => format!(
+                    "Not fixed: the remediation was undone; {user} has {} but is not synced as \
+                     before.",
+                    bare(&plan.address)
+                ),
+                _ => format!(
+                    "Not fixed: the remediation was undone and {user} is back as before, \
+                     without {}.",
+                    bare(&plan.address)
+                ),
+            },
             vec![reason.clone()],
         ),
         State::Resolved { reason, note } => milestone(
@@ -265,6 +296,7 @@ mod tests {
                 state,
                 completed: completed.to_vec(),
             },
+            seen: None,
         }
     }
 
@@ -413,6 +445,59 @@ mod tests {
         );
         let reached = milestones(USER, &compensating(1), &done);
         assert_eq!(reached[0].stage, Stage::Final(Outcome::Compensated));
+        assert!(reached[0].headline.contains("without"), "{reached:?}");
+    }
+
+    #[test]
+    fn the_final_word_follows_what_was_last_seen_of_the_user_not_the_path() {
+        let undoing = running(
+            State::Compensating {
+                plan: vec![crate::saga::Compensation::VerifyRestored],
+                index: 0,
+                attempt: 1,
+                reason: "SyncIn failed".into(),
+            },
+            &[],
+        );
+        let undone = |seen| {
+            let Phase::Running {
+                plan, facts, saga, ..
+            } = running(
+                State::Compensated {
+                    reason: "SyncIn failed".into(),
+                },
+                &[],
+            )
+            else {
+                unreachable!()
+            };
+            Phase::Running {
+                plan,
+                facts,
+                saga,
+                seen: Some(seen),
+            }
+        };
+        // The address was added before the failure, and the user re-matched all the same.
+        let fixed = Seen {
+            has_address: true,
+            synced_as_before: true,
+        };
+        let reached = milestones(USER, &undoing, &undone(fixed));
+        assert_eq!(
+            reached[0].stage,
+            Stage::Final(Outcome::Fixed),
+            "{reached:?}"
+        );
+        assert!(reached[0].headline.starts_with("Fixed:"));
+
+        let unsynced = Seen {
+            has_address: true,
+            synced_as_before: false,
+        };
+        let reached = milestones(USER, &undoing, &undone(unsynced));
+        assert_eq!(reached[0].stage, Stage::Final(Outcome::Compensated));
+        assert!(!reached[0].headline.contains("without"), "{reached:?}");
     }
 
     #[test]

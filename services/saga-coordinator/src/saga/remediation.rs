@@ -22,6 +22,7 @@ use super::{
         SagaFacts, StepAnswer, StepCommand, StepEvent, compensation_command, interpret,
         interpret_compensation, step_command,
     },
+    seen::Seen,
     state::{Command, Input, Saga, ScheduledTimer, State, Timer},
 };
 
@@ -193,6 +194,9 @@ pub enum Phase {
         plan: Plan,
         facts: SagaFacts,
         saga: Saga,
+        /// The user as the remediation's last cloud read showed it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seen: Option<Seen>,
     },
 }
 
@@ -318,6 +322,7 @@ pub fn advance(
                 plan: plan.clone(),
                 facts: facts.clone(),
                 saga,
+                seen: None,
             };
             let mut started = advance(policy, &running, dry_run, &Event::Saga(Input::Start), now);
             if started.note.is_none() {
@@ -325,7 +330,15 @@ pub fn advance(
             }
             started
         }
-        (Phase::Running { plan, facts, saga }, event) => {
+        (
+            Phase::Running {
+                plan,
+                facts,
+                saga,
+                seen,
+            },
+            event,
+        ) => {
             let Some((input, missing)) = saga_input(saga, facts, event) else {
                 return Advance::unchanged(phase);
             };
@@ -357,11 +370,19 @@ pub fn advance(
             if let Some(missing) = missing {
                 note = format!("{note} ({missing})");
             }
+            let seen = match event {
+                Event::Answered {
+                    answer: StepEvent::CloudUserRead(read),
+                    ..
+                } => Some(Seen::of(read, facts)),
+                _ => *seen,
+            };
             Advance {
                 next: Phase::Running {
                     plan: plan.clone(),
                     facts: facts.clone(),
                     saga: decision.next,
+                    seen,
                 },
                 sends,
                 timers: decision.timers,

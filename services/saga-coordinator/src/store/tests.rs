@@ -119,6 +119,7 @@ fn round_trip(state: State) -> Phase {
             state,
             completed: Vec::new(),
         },
+        seen: None,
     }
 }
 

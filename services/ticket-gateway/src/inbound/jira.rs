@@ -5,7 +5,7 @@
 use detour_contracts::{TicketRef, TicketSystem};
 use serde_json::Value;
 
-use super::{Inbound, Malformed, Request, json_object, mapping};
+use super::{Inbound, Malformed, Request, json_object, mapping, ticket_key, truncated};
 use crate::settings::JiraSettings;
 
 const CREATED: &str = "jira:issue_created";
@@ -25,14 +25,21 @@ pub fn parse(settings: &JiraSettings, body: &[u8]) -> Result<Inbound, Malformed>
         .get("key")
         .and_then(Value::as_str)
         .filter(|key| !key.trim().is_empty())
-        .ok_or_else(|| Malformed("issue.key is missing".into()))?;
+        .ok_or_else(|| Malformed("issue.key is missing".into()))?
+        .trim();
+    if !ticket_key::is_jira_key(key) {
+        return Err(Malformed(format!(
+            "issue.key {:?} is not a Jira issue key (PROJECT-123)",
+            truncated(key)
+        )));
+    }
     let fields = issue
         .get("fields")
         .and_then(Value::as_object)
         .ok_or_else(|| Malformed("issue.fields is missing or not an object".into()))?;
     let ticket = TicketRef {
         system: TicketSystem::Jira,
-        key: key.trim().to_owned(),
+        key: key.to_owned(),
     };
     let answer = |request| {
         Ok(Inbound {
@@ -241,6 +248,11 @@ mod tests {
             (
                 r#"{"webhookEvent": "jira:issue_created", "issue": {"key": "A-1"}}"#,
                 "issue.fields",
+            ),
+            // A key that would climb out of its REST path is refused, not written to.
+            (
+                r#"{"webhookEvent": "jira:issue_created", "issue": {"key": "NOPE/../CZ-2", "fields": {}}}"#,
+                "not a Jira issue key",
             ),
         ] {
             let error = parse(&settings(), body.as_bytes()).unwrap_err();

@@ -5,7 +5,7 @@
 use detour_contracts::{TicketRef, TicketSystem};
 use serde_json::Value;
 
-use super::{Inbound, Malformed, Request, json_object, mapping};
+use super::{Inbound, Malformed, Request, json_object, mapping, ticket_key, truncated};
 use crate::settings::ServiceNowSettings;
 
 pub fn parse(settings: &ServiceNowSettings, body: &[u8]) -> Result<Inbound, Malformed> {
@@ -21,6 +21,12 @@ pub fn parse(settings: &ServiceNowSettings, body: &[u8]) -> Result<Inbound, Malf
         return Err(Malformed(
             "number is missing: send the incident's number".into(),
         ));
+    }
+    if !ticket_key::is_servicenow_number(number) {
+        return Err(Malformed(format!(
+            "number {:?} is not a ServiceNow record number (INC0010001)",
+            truncated(number)
+        )));
     }
     let ticket = TicketRef {
         system: TicketSystem::ServiceNow,

@@ -47,6 +47,21 @@ impl RestClient {
         format!("{}{path}", self.base_url)
     }
 
+    /// `value` as one path segment: everything but RFC 3986's unreserved characters is
+    /// percent-encoded, so no value can add a segment (`/`), climb (`..` stays a name within
+    /// the segment) or start a query.
+    pub fn segment(value: &str) -> String {
+        value
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
     /// Sends what `build` makes (again for each attempt) and returns the JSON of a 2xx answer.
     pub async fn send<F>(&self, what: &str, build: F) -> Result<Value, WriteError>
     where

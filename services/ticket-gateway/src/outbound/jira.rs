@@ -41,8 +41,11 @@ impl JiraClient {
     }
 
     fn path(&self, key: &str, rest: &str) -> String {
-        self.rest
-            .url(&format!("/rest/api/{}/issue/{key}{rest}", self.api_version))
+        self.rest.url(&format!(
+            "/rest/api/{}/issue/{}{rest}",
+            self.api_version,
+            RestClient::segment(key)
+        ))
     }
 
     /// Adds `note` as a comment unless one with its marker is there already.

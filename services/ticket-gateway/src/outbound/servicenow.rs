@@ -58,6 +58,12 @@ impl ServiceNowClient {
             .as_str()
             .ok_or_else(|| WriteError::Refused(format!("no incident {number}")))?
             .to_owned();
+        // A sys_id is 32 hex digits; anything else is not ServiceNow's answer to trust.
+        if sys_id.len() != 32 || !sys_id.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(WriteError::Refused(format!(
+                "incident {number} has no valid sys_id"
+            )));
+        }
         self.sys_ids
             .lock()
             .await
@@ -111,7 +117,10 @@ impl ServiceNowClient {
     }
 
     async fn update(&self, sys_id: &str, change: serde_json::Value) -> Result<(), WriteError> {
-        let url = self.rest.url(&format!("/api/now/table/incident/{sys_id}"));
+        let url = self.rest.url(&format!(
+            "/api/now/table/incident/{}",
+            RestClient::segment(sys_id)
+        ));
         self.rest
             .send("updating the incident", |http| {
                 http.patch(&url).json(&change)

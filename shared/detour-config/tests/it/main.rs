@@ -191,6 +191,38 @@ fn a_secret_comes_from_the_settings_or_a_file_never_both_nor_neither() {
     assert!(unreadable.contains("/nonexistent/secret"), "{unreadable}");
 }
 
+#[test]
+fn an_empty_or_blank_secret_is_a_configuration_error_inline_or_in_a_file() {
+    let newline_only = temp_toml("\n");
+    let spaces = temp_toml("  \t \n");
+    for value in ["", "   ", "\t"] {
+        let secret = Secret::new(value);
+        let source = SecretSource {
+            key: "api.token",
+            value: Some(&secret),
+            file: None,
+        };
+        let mut problems = Problems::new();
+        source.validate(&mut problems);
+        assert!(problems.to_string().contains("api.token"), "{value:?}");
+        assert!(source.read().is_err(), "{value:?} is never handed out");
+    }
+    for file in [&newline_only, &spaces] {
+        let source = SecretSource {
+            key: "api.token",
+            value: None,
+            file: Some(&file.path),
+        };
+        let mut problems = Problems::new();
+        source.validate(&mut problems);
+        assert!(
+            problems.to_string().contains("holds no secret"),
+            "{problems}"
+        );
+        assert!(source.read().is_err());
+    }
+}
+
 /// A named temporary file removed on drop.
 mod tempfile_lite {
     pub struct TempFile {
