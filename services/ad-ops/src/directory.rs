@@ -16,6 +16,9 @@ pub enum DirectoryError {
     /// Busy, unavailable, timed out, connection lost: worth another try.
     #[error("{0}")]
     Transient(String),
+    /// The command's precondition no longer holds: a late copy, answered without effect.
+    #[error("stale: {0}")]
+    Stale(String),
 }
 
 impl DirectoryError {
@@ -43,6 +46,7 @@ impl DirectoryError {
             Self::Conflict(_) => Some(AdFailureKind::Conflict),
             Self::Forbidden(_) => Some(AdFailureKind::Forbidden),
             Self::Invalid(_) => Some(AdFailureKind::Invalid),
+            Self::Stale(_) => Some(AdFailureKind::Stale),
             Self::Transient(_) => None,
         }
     }

@@ -93,7 +93,9 @@ async fn move_user(
         }
     };
     moved(
-        directory.move_to(guid, &target, &rdn).await,
+        directory
+            .move_to(guid, &target, &rdn, command.payload.only_if_usn_changed)
+            .await,
         &context,
         &command,
         guid,
@@ -123,7 +125,7 @@ async fn move_user_to_dn(
     };
     let guid = command.payload.object_guid;
     moved(
-        directory.move_to(guid, &parent, dn.rdn()).await,
+        directory.move_to(guid, &parent, dn.rdn(), None).await,
         &context,
         &command,
         guid,

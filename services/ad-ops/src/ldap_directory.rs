@@ -125,6 +125,7 @@ impl LdapDirectory {
                     "proxyAddresses",
                     "memberOf",
                     "adminDescription",
+                    "uSNChanged",
                     attribute.as_str(),
                 ];
                 let (entries, _) = ldap
@@ -172,11 +173,14 @@ impl LdapDirectory {
 
     /// Moves the user to `parent`, named `rdn`. Already there is success; a missing parent or
     /// a name taken there is a clear refusal.
+    /// Moves the object to `rdn,parent`; with `only_if_usn_changed`, only while its uSNChanged
+    /// is still that number (a move to where it already is succeeds regardless).
     pub async fn move_to(
         &self,
         guid: Uuid,
         parent: &Dn,
         rdn: &str,
+        only_if_usn_changed: Option<u64>,
     ) -> Result<Moved, DirectoryError> {
         let current = self.find(&UserLookup::ObjectGuid(guid)).await?;
         let from = current.distinguished_name.clone();
@@ -191,6 +195,15 @@ impl LdapDirectory {
                 to: from,
                 already_there: true,
             });
+        }
+        if let Some(expected) = only_if_usn_changed
+            && current.usn_changed != expected
+        {
+            return Err(DirectoryError::Stale(format!(
+                "{from} changed since the snapshot (uSNChanged {} now, {expected} then): \
+                 not moved",
+                current.usn_changed
+            )));
         }
         if !self.exists(&parent.to_string()).await? {
             return Err(DirectoryError::NotFound(format!(
@@ -297,6 +310,11 @@ fn to_snapshot(entry: SearchEntry) -> Result<AdUserSnapshot, DirectoryError> {
             .unwrap_or_default(),
         member_of: entry.attrs.get("memberOf").cloned().unwrap_or_default(),
         admin_description: first("adminDescription"),
+        usn_changed: first("uSNChanged")
+            .and_then(|usn| usn.parse().ok())
+            .ok_or_else(|| {
+                DirectoryError::Invalid(format!("{} has no readable uSNChanged", entry.dn))
+            })?,
         distinguished_name: entry.dn.clone(),
     })
 }

@@ -29,6 +29,9 @@ pub enum GraphError {
     NoSeats(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A precondition of the command no longer holds: a late copy, answered without effect.
+    #[error("stale: {0}")]
+    Stale(String),
     /// Throttled, failing or unreachable after every retry.
     #[error("{0}")]
     Unavailable(String),

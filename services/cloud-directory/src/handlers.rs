@@ -212,6 +212,7 @@ async fn assign(
         user_id,
         sku_id,
         usage_location,
+        only_while_cloud_only,
     } = command.payload.clone();
     let result = async {
         if let Some(location) = &usage_location
@@ -225,6 +226,12 @@ async fn assign(
             .user_after_write(user_id)
             .await?
             .ok_or_else(|| GraphError::NotFound(format!("no live user {user_id}")))?;
+        if only_while_cloud_only && user.on_premises_sync_enabled == Some(true) {
+            return Err(GraphError::Stale(format!(
+                "{} is synced from AD again: a temporary licence is only for the cloud-only user",
+                user.user_principal_name
+            )));
+        }
         if user
             .licenses
             .iter()
@@ -306,6 +313,7 @@ async fn fail<C: Message>(
         GraphError::Invalid(_) => CloudFailureKind::Invalid,
         GraphError::NoSeats(_) => CloudFailureKind::NoSeats,
         GraphError::Forbidden(_) => CloudFailureKind::Forbidden,
+        GraphError::Stale(_) => CloudFailureKind::Stale,
     };
     let reason = error.to_string();
     let failure = CloudCommandFailed {

@@ -36,6 +36,9 @@ pub struct AdUserSnapshot {
     pub proxy_addresses: Vec<String>,
     pub member_of: Vec<String>,
     pub admin_description: Option<String>,
+    /// `uSNChanged` on the DC that answered: it grows with every change to the object, so a
+    /// command can be fenced on "nothing has changed since this snapshot".
+    pub usn_changed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +54,11 @@ service_message!(UserFound, AdOps, "user-found", Event);
 pub struct MoveUser {
     pub object_guid: Uuid,
     pub target_ou: String,
+    /// Move only while the object's `uSNChanged` is still this (from the snapshot taken just
+    /// before): a late copy, arriving after the user was moved back or changed at all, is
+    /// answered `stale` and moves nothing. A user already under `target_ou` is "already there"
+    /// whatever its number (a repeat of the move itself).
+    pub only_if_usn_changed: Option<u64>,
 }
 service_message!(MoveUser, AdOps, "move-user", Command);
 
@@ -103,6 +111,8 @@ pub enum AdFailureKind {
     Conflict,
     /// The service account may not do this.
     Forbidden,
+    /// The command's precondition no longer holds (a late copy): nothing was done.
+    Stale,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -153,6 +153,10 @@ pub struct AssignLicense {
     pub user_id: Uuid,
     pub sku_id: Uuid,
     pub usage_location: Option<String>,
+    /// Assign only while the user is cloud-only: the round trip's temporary licence is for the
+    /// restored user, so a late copy of this command, after the user matched AD again, is
+    /// answered `stale` and changes nothing.
+    pub only_while_cloud_only: bool,
 }
 service_message!(AssignLicense, CloudDirectory, "assign-license", Command);
 
@@ -226,6 +230,8 @@ pub enum CloudFailureKind {
     Forbidden,
     /// No free seat for the SKU.
     NoSeats,
+    /// The command's precondition no longer holds (a late copy): nothing was done.
+    Stale,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

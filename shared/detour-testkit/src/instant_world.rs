@@ -292,9 +292,17 @@ impl InstantWorld {
                 (Self::object_guid(&upn), upn)
             }
         };
+        // Every move changes the object; the stand-in reports that, but enforces no fence
+        // (ad-ops does, against the real directory).
+        let usn_changed = self
+            .lock()
+            .effects
+            .get(&object_guid)
+            .map_or(0, |e| u64::from(e.descoped + e.rescoped));
         UserFound {
             snapshot: AdUserSnapshot {
                 object_guid,
+                usn_changed,
                 distinguished_name: format!("CN={},OU=Staff,{WORLD_BASE}", object_guid.simple()),
                 consistency_guid: None,
                 sam_account_name: upn.split('@').next().unwrap_or_default().to_owned(),

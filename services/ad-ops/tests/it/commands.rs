@@ -59,6 +59,61 @@ async fn a_user_is_found_by_upn_sam_or_guid_with_the_same_snapshot() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_copy_of_a_fenced_move_after_the_user_came_back_moves_nothing() {
+    let mut harness = Harness::start("ad-fence").await;
+    let staff = harness.ou.child("Staff").await.unwrap();
+    let parked = harness.ou.child("Parked").await.unwrap();
+    let sam = harness.sam("cyd");
+    let original = harness
+        .create_user(&format!("Cyd {}", harness.tag), &sam, &staff, &[])
+        .await;
+    let snapshot = find(&mut harness, UserLookup::SamAccountName(sam.clone()))
+        .await
+        .unwrap()
+        .snapshot;
+    let descope = MoveUser {
+        object_guid: snapshot.object_guid,
+        target_ou: parked.clone(),
+        only_if_usn_changed: Some(snapshot.usn_changed),
+    };
+    assert!(
+        !harness
+            .send(descope.clone())
+            .await
+            .decode::<UserMoved>()
+            .already_there
+    );
+    // A repeat while the user is parked is "already there", not stale.
+    assert!(
+        harness
+            .send(descope.clone())
+            .await
+            .decode::<UserMoved>()
+            .already_there
+    );
+    harness
+        .send(MoveUserToDn {
+            object_guid: snapshot.object_guid,
+            distinguished_name: original.clone(),
+        })
+        .await
+        .decode::<UserMoved>();
+    // The same descope delivered late, after the round trip brought the user back.
+    let late = harness.send(descope).await.decode::<AdOpsCommandFailed>();
+    assert_eq!(late.kind, AdFailureKind::Stale, "{}", late.reason);
+    let now = find(&mut harness, UserLookup::ObjectGuid(snapshot.object_guid))
+        .await
+        .unwrap()
+        .snapshot;
+    assert!(
+        now.distinguished_name.eq_ignore_ascii_case(&original),
+        "still back where it belongs: {}",
+        now.distinguished_name
+    );
+    assert!(now.usn_changed > snapshot.usn_changed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moves_and_moves_back_are_idempotent() {
     let mut harness = Harness::start("ad-move").await;
     let staff = harness.ou.child("Staff").await.unwrap();
@@ -77,6 +132,7 @@ async fn moves_and_moves_back_are_idempotent() {
         .send(MoveUser {
             object_guid: guid,
             target_ou: parked.clone(),
+            only_if_usn_changed: None,
         })
         .await
         .decode::<UserMoved>();
@@ -86,6 +142,7 @@ async fn moves_and_moves_back_are_idempotent() {
         .send(MoveUser {
             object_guid: guid,
             target_ou: parked.clone(),
+            only_if_usn_changed: None,
         })
         .await
         .decode::<UserMoved>();
@@ -144,6 +201,7 @@ async fn refusals_say_what_is_wrong() {
             .send(MoveUser {
                 object_guid: guid,
                 target_ou: parked.clone(),
+                only_if_usn_changed: None,
             })
             .await,
     );
@@ -159,6 +217,7 @@ async fn refusals_say_what_is_wrong() {
             .send(MoveUser {
                 object_guid: guid,
                 target_ou: format!("OU=Nowhere,{}", harness.ou.dn),
+                only_if_usn_changed: None,
             })
             .await,
     );
@@ -174,6 +233,7 @@ async fn refusals_say_what_is_wrong() {
             .send(MoveUser {
                 object_guid: uuid::Uuid::new_v4(),
                 target_ou: parked.clone(),
+                only_if_usn_changed: None,
             })
             .await,
     );
@@ -184,6 +244,7 @@ async fn refusals_say_what_is_wrong() {
             .send(MoveUser {
                 object_guid: guid,
                 target_ou: "OU=a<b,DC=x".into(),
+                only_if_usn_changed: None,
             })
             .await,
     );
@@ -275,6 +336,7 @@ async fn names_full_of_dn_metacharacters_and_unicode_move_there_and_back() {
             .send(MoveUser {
                 object_guid: snapshot.object_guid,
                 target_ou: parked.clone(),
+                only_if_usn_changed: None,
             })
             .await;
         assert_eq!(

@@ -138,6 +138,32 @@ async fn the_cloud_half_of_the_seed_with_idempotent_repeats() {
         .user
         .unwrap()
         .id;
+    // A temporary licence for a user still synced from AD (a late copy, after the round
+    // trip) is stale: nothing is assigned.
+    let late = service
+        .send(AssignLicense {
+            user_id: id,
+            sku_id: sku(),
+            usage_location: Some("PL".into()),
+            only_while_cloud_only: true,
+        })
+        .await
+        .decode::<CloudCommandFailed>();
+    assert_eq!(late.kind, CloudFailureKind::Stale, "{}", late.reason);
+    let licences = service
+        .send(ReadCloudUser {
+            user: id.to_string(),
+            with_admin_roles: false,
+        })
+        .await
+        .decode::<CloudUserRead>()
+        .user
+        .unwrap()
+        .licenses;
+    assert!(
+        licences.iter().all(|l| l.assigned_by_group.is_some()),
+        "{licences:?}"
+    );
     tenant
         .move_user("ada", &tenant.staff(), &tenant.parked())
         .await;
@@ -168,6 +194,7 @@ async fn the_cloud_half_of_the_seed_with_idempotent_repeats() {
         user_id: id,
         sku_id: sku(),
         usage_location: Some("PL".into()),
+        only_while_cloud_only: true,
     };
     assert!(
         !service
@@ -286,6 +313,7 @@ async fn refusals_say_why_and_group_licences_are_never_touched() {
             user_id: id,
             sku_id: sku(),
             usage_location: None,
+            only_while_cloud_only: true,
         })
         .await;
     let failed = no_location.decode::<CloudCommandFailed>();
@@ -296,6 +324,7 @@ async fn refusals_say_why_and_group_licences_are_never_touched() {
             user_id: id,
             sku_id: sku(),
             usage_location: Some("Poland".into()),
+            only_while_cloud_only: true,
         })
         .await;
     assert_eq!(
@@ -309,6 +338,7 @@ async fn refusals_say_why_and_group_licences_are_never_touched() {
             user_id: id,
             sku_id: sku(),
             usage_location: Some("PL".into()),
+            only_while_cloud_only: true,
         })
         .await;
     let failed = no_seat.decode::<CloudCommandFailed>();

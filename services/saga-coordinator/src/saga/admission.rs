@@ -51,6 +51,7 @@ mod tests {
                 address: "smtp:ada@contoso.mail.onmicrosoft.com".into(),
                 temporary_sku: Uuid::from_u128(3),
                 usage_location: None,
+                snapshot_usn: None,
             },
             saga: Saga {
                 state,

@@ -60,7 +60,7 @@ pub fn decide(
         (State::Running { step, deadline, .. }, Input::Timer(Timer::Deadline { step: s, .. }))
             if s == step && now >= *deadline =>
         {
-            compensate(definition, saga, missed_deadline(*step))
+            compensate(definition, saga, missed_deadline(*step), now)
         }
         (
             State::Running { step, attempt, .. },
@@ -70,10 +70,10 @@ pub fn decide(
                 reason,
             },
         ) if (s, a) == (step, attempt) => {
-            compensate(definition, saga, format!("{step:?} failed: {reason}"))
+            compensate(definition, saga, format!("{step:?} failed: {reason}"), now)
         }
         (State::Running { .. } | State::AwaitingApproval { .. }, Input::Abort { reason }) => {
-            compensate(definition, saga, format!("aborted: {reason}"))
+            compensate(definition, saga, format!("aborted: {reason}"), now)
         }
         (
             State::Compensating {
@@ -86,7 +86,9 @@ pub fn decide(
                 index: i,
                 attempt: a,
             },
-        ) if (i, a) == (index, attempt) => compensation_done(saga, plan, *index, reason),
+        ) if (i, a) == (index, attempt) => {
+            compensation_done(definition, saga, plan, *index, reason, now)
+        }
         (
             State::Compensating {
                 index,
@@ -113,7 +115,31 @@ pub fn decide(
                 index: i,
                 attempt: a,
             }),
-        ) if (i, a) == (index, attempt) => compensate_again(saga, plan, *index, *attempt, reason),
+        ) if (i, a) == (index, attempt) => {
+            compensate_again(definition, saga, plan, *index, *attempt, reason, now)
+        }
+        // No answer in time (the service is down, the command or its answer was lost): that
+        // attempt failed, and is retried or handed to a person like any other failure.
+        (
+            State::Compensating {
+                index,
+                attempt,
+                reason,
+                ..
+            },
+            Input::Timer(Timer::CompensationDeadline {
+                index: i,
+                attempt: a,
+            }),
+        ) if (i, a) == (index, attempt) => compensation_failed(
+            definition,
+            saga,
+            *index,
+            *attempt,
+            reason,
+            "no answer before the compensation's deadline",
+            now,
+        ),
         (
             State::NeedsAttention {
                 plan,
@@ -122,7 +148,7 @@ pub fn decide(
                 reason,
             },
             Input::Retry,
-        ) => compensate_again(saga, plan, *index, *attempt, reason),
+        ) => compensate_again(definition, saga, plan, *index, *attempt, reason, now),
         (State::NeedsAttention { reason, .. }, Input::Resolve { note }) => {
             let next = State::Resolved {
                 reason: reason.clone(),
@@ -245,7 +271,7 @@ fn poll(
     now: OffsetDateTime,
 ) -> Decision {
     if now >= deadline {
-        return compensate(definition, saga, missed_deadline(step));
+        return compensate(definition, saga, missed_deadline(step), now);
     }
     let next = moved(
         saga,
@@ -267,43 +293,56 @@ fn poll(
 
 /// Sends `plan[index]` again as a fresh attempt after `attempt`.
 fn compensate_again(
+    definition: &Definition,
     saga: &Saga,
     plan: &[Compensation],
     index: usize,
     attempt: u32,
     reason: &str,
+    now: OffsetDateTime,
+) -> Decision {
+    send_compensation(definition, saga, plan, index, attempt + 1, reason, now)
+}
+
+/// Asks for `plan[index]` (attempt `attempt`) with a deadline for its answer.
+fn send_compensation(
+    definition: &Definition,
+    saga: &Saga,
+    plan: &[Compensation],
+    index: usize,
+    attempt: u32,
+    reason: &str,
+    now: OffsetDateTime,
 ) -> Decision {
     let next = State::Compensating {
         plan: plan.to_vec(),
         index,
-        attempt: attempt + 1,
+        attempt,
         reason: reason.to_owned(),
     };
-    let resend = Command::Compensate {
+    let command = Command::Compensate {
         compensation: plan[index],
         index,
-        attempt: attempt + 1,
+        attempt,
     };
-    Decision::new(moved(saga, next), vec![resend], Vec::new())
+    let deadline = ScheduledTimer {
+        at: now + definition.timing.action_deadline,
+        timer: Timer::CompensationDeadline { index, attempt },
+    };
+    Decision::new(moved(saga, next), vec![command], vec![deadline])
 }
 
-fn compensation_done(saga: &Saga, plan: &[Compensation], index: usize, reason: &str) -> Decision {
+fn compensation_done(
+    definition: &Definition,
+    saga: &Saga,
+    plan: &[Compensation],
+    index: usize,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Decision {
     let next_index = index + 1;
     match plan.get(next_index) {
-        Some(compensation) => {
-            let next = State::Compensating {
-                plan: plan.to_vec(),
-                index: next_index,
-                attempt: 1,
-                reason: reason.to_owned(),
-            };
-            let command = Command::Compensate {
-                compensation: *compensation,
-                index: next_index,
-                attempt: 1,
-            };
-            Decision::new(moved(saga, next), vec![command], Vec::new())
-        }
+        Some(_) => send_compensation(definition, saga, plan, next_index, 1, reason, now),
         None => Decision::new(
             moved(
                 saga,
@@ -354,23 +393,15 @@ fn missed_deadline(step: Step) -> String {
 }
 
 /// Starts undoing what was done; with nothing to undo, the saga ends compensated at once.
-fn compensate(definition: &Definition, saga: &Saga, reason: String) -> Decision {
+fn compensate(
+    definition: &Definition,
+    saga: &Saga,
+    reason: String,
+    now: OffsetDateTime,
+) -> Decision {
     let plan = definition.compensations_for(&saga.completed);
     match plan.first() {
-        Some(first) => {
-            let command = Command::Compensate {
-                compensation: *first,
-                index: 0,
-                attempt: 1,
-            };
-            let next = State::Compensating {
-                plan: plan.clone(),
-                index: 0,
-                attempt: 1,
-                reason,
-            };
-            Decision::new(moved(saga, next), vec![command], Vec::new())
-        }
+        Some(_) => send_compensation(definition, saga, &plan, 0, 1, &reason, now),
         None => Decision::new(
             moved(saga, State::Compensated { reason }),
             Vec::new(),

@@ -262,6 +262,7 @@ pub(crate) fn sample_facts() -> Facts {
     let id = Uuid::from_u128(1);
     Facts {
         ad: AdUserSnapshot {
+            usn_changed: 4711,
             object_guid: Uuid::from_u128(2),
             distinguished_name: "CN=Ada,OU=Staff,DC=corp".into(),
             consistency_guid: None,

@@ -41,6 +41,10 @@ pub struct SagaFacts {
     pub address: String,
     pub temporary_sku: Uuid,
     pub usage_location: Option<String>,
+    /// The user's `uSNChanged` at the Snapshot step, just before it is descoped: the descope
+    /// is fenced on it, so a late copy of the move cannot undo a finished fix.
+    #[serde(default)]
+    pub snapshot_usn: Option<u64>,
 }
 
 /// A command to a step service.
@@ -118,6 +122,7 @@ pub fn step_command(step: Step, facts: &SagaFacts, now: OffsetDateTime) -> StepC
         Step::Descope => StepCommand::MoveUser(MoveUser {
             object_guid: facts.object_guid,
             target_ou: facts.parking_ou.clone(),
+            only_if_usn_changed: facts.snapshot_usn,
         }),
         Step::SyncOut | Step::SyncIn => sync(),
         Step::AwaitSoftDelete => {
@@ -132,6 +137,7 @@ pub fn step_command(step: Step, facts: &SagaFacts, now: OffsetDateTime) -> StepC
             user_id: facts.cloud_id,
             sku_id: facts.temporary_sku,
             usage_location: facts.usage_location.clone(),
+            only_while_cloud_only: true,
         }),
         Step::AwaitMailbox => StepCommand::ReadMailbox(ReadMailbox {
             identity: facts.user_principal_name.clone(),

@@ -311,6 +311,7 @@ mod tests {
             address: plan().address,
             temporary_sku: uuid::Uuid::nil(),
             usage_location: Some("GB".into()),
+            snapshot_usn: None,
         }
     }
 

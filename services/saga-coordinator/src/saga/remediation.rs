@@ -342,6 +342,7 @@ pub fn advance(
             let Some((input, missing)) = saga_input(saga, facts, event) else {
                 return Advance::unchanged(phase);
             };
+            let facts = &snapshotted(facts, event);
             let definition = policy.definition(plan.strategy);
             let decision = decide(&definition, saga, &input, now);
             if decision.next == *saga && decision.commands.is_empty() && decision.timers.is_empty()
@@ -391,6 +392,22 @@ pub fn advance(
         }
         _ => Advance::unchanged(phase),
     }
+}
+
+/// The facts with the Snapshot step's `uSNChanged` recorded, when `event` is its answer.
+fn snapshotted(facts: &SagaFacts, event: &Event) -> SagaFacts {
+    let mut facts = facts.clone();
+    if let Event::Answered {
+        purpose: Purpose::Step {
+            step: Step::Snapshot,
+            ..
+        },
+        answer: StepEvent::UserFound(found),
+    } = event
+    {
+        facts.snapshot_usn = Some(found.snapshot.usn_changed);
+    }
+    facts
 }
 
 /// What a step service's answer (or its absence) means to the saga, as its input; `None` for
@@ -675,6 +692,7 @@ fn saga_facts(policy: &Policy, facts: &Facts, plan: &Plan) -> Option<SagaFacts> 
         address: plan.address.clone(),
         temporary_sku: policy.temporary_sku,
         usage_location: usage_location(policy, facts),
+        snapshot_usn: None,
     })
 }
 

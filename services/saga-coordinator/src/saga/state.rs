@@ -156,6 +156,8 @@ pub enum Timer {
     Deadline { step: Step, attempt: u32 },
     /// Try a failed compensation again.
     RetryCompensation { index: usize, attempt: u32 },
+    /// A compensation's answer must have come by now; if not, that attempt has failed.
+    CompensationDeadline { index: usize, attempt: u32 },
     /// The diagnosis's reads must all be answered by now.
     DiagnosisDeadline,
 }

@@ -324,6 +324,69 @@ fn a_failing_compensation_is_retried_with_growing_pauses_then_needs_attention() 
 }
 
 #[test]
+fn a_compensation_never_answered_fails_at_its_deadline_and_ends_in_needs_attention() {
+    let mut now = t0();
+    let mut saga = step(&Saga::new(), Input::Start, now).next;
+    for done in [Step::Snapshot, Step::Descope] {
+        let input = Input::StepDone {
+            step: done,
+            attempt: 1,
+        };
+        saga = step(&saga, input, now).next;
+    }
+    let failed = Input::StepFailed {
+        step: Step::SyncOut,
+        attempt: 1,
+        reason: "Connect refused".into(),
+    };
+    let mut decision = step(&saga, failed, now);
+    // Every attempt is sent with a deadline for its answer; none ever comes.
+    for attempt in 1..=3 {
+        assert_eq!(
+            decision.commands,
+            vec![Command::Compensate {
+                compensation: Compensation::MoveBack,
+                index: 0,
+                attempt
+            }]
+        );
+        let deadline = decision
+            .timers
+            .iter()
+            .find(|t| matches!(t.timer, Timer::CompensationDeadline { .. }))
+            .cloned()
+            .expect("a deadline for the answer");
+        assert_eq!(
+            deadline.timer,
+            Timer::CompensationDeadline { index: 0, attempt }
+        );
+        assert_eq!(deadline.at, now + timing().action_deadline);
+        saga = decision.next;
+        // A deadline for an earlier attempt changes nothing.
+        if attempt > 1 {
+            let stale = Timer::CompensationDeadline {
+                index: 0,
+                attempt: attempt - 1,
+            };
+            assert_eq!(step(&saga, Input::Timer(stale), deadline.at).next, saga);
+        }
+        now = deadline.at;
+        let missed = step(&saga, Input::Timer(deadline.timer), now);
+        saga = missed.next;
+        if attempt == 3 {
+            break;
+        }
+        let retry = missed.timers[0].clone();
+        now = retry.at;
+        decision = step(&saga, Input::Timer(retry.timer), now);
+    }
+    let State::NeedsAttention { reason, .. } = &saga.state else {
+        panic!("{:?}", saga.state)
+    };
+    assert!(reason.contains("no answer before"), "{reason}");
+}
+
+#[test]
 fn abort_undoes_a_running_saga_and_is_ignored_after_the_end() {
     let now = t0();
     let mut saga = step(&Saga::new(), Input::Start, now).next;

@@ -114,6 +114,7 @@ fn round_trip(state: State) -> Phase {
             address: "smtp:ada@contoso.mail.onmicrosoft.com".into(),
             temporary_sku: Uuid::from_u128(3),
             usage_location: Some("PL".into()),
+            snapshot_usn: None,
         },
         saga: Saga {
             state,

@@ -120,6 +120,7 @@ async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_th
         .send(MoveUser {
             object_guid: snapshot.object_guid,
             target_ou: tenant.parked(),
+            only_if_usn_changed: Some(snapshot.usn_changed),
         })
         .await
         .decode::<UserMoved>();
@@ -157,6 +158,7 @@ async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_th
             user_id: before.id,
             sku_id: e3,
             usage_location: Some("PL".into()),
+            only_while_cloud_only: true,
         })
         .await;
     assert!(!licensed.decode::<LicenseAssigned>().already_assigned);

@@ -20,6 +20,7 @@ fn facts() -> SagaFacts {
         address: "smtp:ada@contoso.mail.onmicrosoft.com".into(),
         temporary_sku: Uuid::from_u128(3),
         usage_location: Some("GB".into()),
+        snapshot_usn: None,
     }
 }
 
@@ -107,12 +108,17 @@ fn mailbox(recipient_type_details: &str, is_dir_synced: bool) -> StepEvent {
 
 #[test]
 fn steps_ask_the_right_service_about_the_right_object() {
-    let facts = facts();
+    let facts = SagaFacts {
+        snapshot_usn: Some(4711),
+        ..facts()
+    };
+    // The descope is fenced on the snapshot: a late copy cannot move the user again.
     assert_eq!(
         step_command(Step::Descope, &facts, now()),
         StepCommand::MoveUser(MoveUser {
             object_guid: facts.object_guid,
-            target_ou: facts.parking_ou.clone()
+            target_ou: facts.parking_ou.clone(),
+            only_if_usn_changed: Some(4711),
         })
     );
     assert_eq!(

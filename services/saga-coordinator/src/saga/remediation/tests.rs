@@ -136,10 +136,15 @@ fn the_seeds_user_is_diagnosed_queued_and_started_at_its_snapshot() {
         },
         answer: answer(Read::AdUser, &sample_facts()),
     };
+    // The descope is fenced on the uSNChanged the snapshot just read.
     let descoping = advance(&policy, &started.next, false, &snapshot, now());
+    let fenced = SagaFacts {
+        snapshot_usn: Some(4711),
+        ..facts.clone()
+    };
     assert_eq!(
         descoping.sends[0].1,
-        step_command(Step::Descope, facts, now()),
+        step_command(Step::Descope, &fenced, now()),
         "{descoping:?}"
     );
     // The same answer again is stale: nothing happens.
