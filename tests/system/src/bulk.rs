@@ -214,26 +214,24 @@ pub const SETTLED: [&str; 8] = [
 
 /// Requests and 429s per API, as tenant-sim counted them.
 pub async fn traffic(tenant: &TenantFixture) -> anyhow::Result<Value> {
-    let traffic = tenant
+    admin_read(tenant, "/_sim/traffic").await
+}
+
+async fn admin_read(tenant: &TenantFixture, path: &str) -> anyhow::Result<Value> {
+    let value = tenant
         .client
-        .get(tenant.url("/_sim/traffic"))
+        .get(tenant.url(path))
         .send()
         .await?
         .json()
         .await?;
-    Ok(traffic)
+    Ok(value)
 }
 
 /// The tenant's cloud users by UPN (lower case), from its world dump. A UPN held by two
 /// objects maps to both.
 pub async fn cloud_users(tenant: &TenantFixture) -> anyhow::Result<BTreeMap<String, Vec<Value>>> {
-    let world: Value = tenant
-        .client
-        .get(tenant.url("/_sim/world"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let world = admin_read(tenant, "/_sim/world").await?;
     let users = world["users"]
         .as_object()
         .context("the world dump has no users")?;

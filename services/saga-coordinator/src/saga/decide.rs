@@ -116,7 +116,7 @@ pub fn decide(
                 attempt: a,
             }),
         ) if (i, a) == (index, attempt) => {
-            compensate_again(definition, saga, plan, *index, *attempt, reason, now)
+            send_compensation(definition, saga, plan, *index, *attempt + 1, reason, now)
         }
         // No answer in time (the service is down, the command or its answer was lost): that
         // attempt failed, and is retried or handed to a person like any other failure.
@@ -148,7 +148,7 @@ pub fn decide(
                 reason,
             },
             Input::Retry,
-        ) => compensate_again(definition, saga, plan, *index, *attempt, reason, now),
+        ) => send_compensation(definition, saga, plan, *index, *attempt + 1, reason, now),
         (State::NeedsAttention { reason, .. }, Input::Resolve { note }) => {
             let next = State::Resolved {
                 reason: reason.clone(),
@@ -289,19 +289,6 @@ fn poll(
         }],
         Vec::new(),
     )
-}
-
-/// Sends `plan[index]` again as a fresh attempt after `attempt`.
-fn compensate_again(
-    definition: &Definition,
-    saga: &Saga,
-    plan: &[Compensation],
-    index: usize,
-    attempt: u32,
-    reason: &str,
-    now: OffsetDateTime,
-) -> Decision {
-    send_compensation(definition, saga, plan, index, attempt + 1, reason, now)
 }
 
 /// Asks for `plan[index]` (attempt `attempt`) with a deadline for its answer.

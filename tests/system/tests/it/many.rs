@@ -64,20 +64,7 @@ async fn start_all(detour: &Detour, tenant: &TenantFixture, count: usize) -> Vec
 
 /// How many users are in the parking OU right now, read from the real directory.
 async fn parked(tenant: &TenantFixture) -> usize {
-    let mut ldap = tenant.directory.bind_service_account().await.unwrap();
-    let (entries, _) = ldap
-        .search(
-            &tenant.parked(),
-            ldap3::Scope::OneLevel,
-            "(objectClass=user)",
-            vec!["1.1"],
-        )
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
-    ldap.unbind().await.unwrap();
-    entries.len()
+    detour_system::bulk::out_of_scope(tenant).await.unwrap()
 }
 
 /// Waits for every saga to settle, sampling the parking OU meanwhile; returns the most users
