@@ -284,8 +284,10 @@ const DUPLICATE_OBJECT: &str = "the cycle created a second cloud object instead 
 /// is enough, and when no run since the move reports it (an earlier cycle already exported the
 /// move), the next step reads the deleted items to confirm the soft delete.
 fn sync_out(runs: &SyncCycleCompleted, facts: &SagaFacts) -> StepAnswer {
-    let mut outcomes = runs.outcomes_for(facts.object_guid);
-    if outcomes.any(|o| o.outcome == ObjectOutcome::Deleted) {
+    if runs
+        .outcomes_for(facts.object_guid)
+        .any(|o| o.outcome == ObjectOutcome::Deleted)
+    {
         return StepAnswer::Done;
     }
     let stopped = runs
