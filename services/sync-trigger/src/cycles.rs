@@ -2,8 +2,9 @@
 //! any run counts, whoever started it (another request, a replica before a restart, or
 //! Connect's own scheduler). The runner watches Connect's run history and starts a cycle only
 //! when some request has no run that could answer it, once requests stop arriving for a moment
-//! (or the first has waited the whole coalescing window), so that a burst rides one cycle. Nothing is kept here that Connect does not keep:
-//! after a restart the redelivered requests find their runs in the same history.
+//! (or the first has waited the whole coalescing window), so that a burst rides one cycle.
+//! Nothing is kept here that Connect does not keep: after a restart the redelivered requests
+//! find their runs in the same history.
 
 use std::{sync::Arc, time::Duration};
 
@@ -227,13 +228,8 @@ impl Runner {
             Ok(run_id) => {
                 tracing::info!(%run_id, ?policy, waiting = count, "started a sync cycle");
                 metrics::counter!("detour_sync_trigger_cycles_total").increment(1);
+                // The next pass's history shows the run; until then, no second start.
                 self.quiet_until = now + self.pacing.busy_retry;
-                // Listed from now on: no second start before the history shows it.
-                if let Ok(listed) = self.client.recent_runs(HISTORY).await {
-                    let oldest = self.waiting.iter().map(|w| w.since).min();
-                    self.history
-                        .relist(listed.iter().map(Listed::of).collect(), oldest);
-                }
             }
             Err(AgentCallError::Busy(message)) => {
                 tracing::info!(waiting = count, %message, "Connect is busy; its cycle will be watched");

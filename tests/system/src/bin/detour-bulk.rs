@@ -197,7 +197,8 @@ async fn watch(
     let runs_before = tenant.runs().await.len();
     let mut next_line = Instant::now();
     loop {
-        peaks.out_of_scope = peaks.out_of_scope.max(bulk::out_of_scope(tenant).await?);
+        let out_of_scope = bulk::out_of_scope(tenant).await?;
+        peaks.out_of_scope = peaks.out_of_scope.max(out_of_scope);
         for (service, pid) in fleet.pids() {
             let rss = peaks.rss_mib.entry(service).or_default();
             *rss = (*rss).max(bulk::rss_mib(pid));
@@ -215,7 +216,7 @@ async fn watch(
                 "   [{:>4.0}s] settled {settled}/{count}, cycles {cycles}, out of scope {} \
                  (peak {}), {counts:?}",
                 started.elapsed().as_secs_f64(),
-                bulk::out_of_scope(tenant).await?,
+                out_of_scope,
                 peaks.out_of_scope,
             );
             next_line = Instant::now() + PROGRESS_EVERY;

@@ -131,13 +131,12 @@ async fn thirty_six_users_at_once_are_all_fixed_sharing_a_few_cycles() {
     let before = before(&tenant, count).await;
     let detour = Detour::start_with(&tenant, "many-at-once", COORDINATOR, Vec::new()).await;
     let ids = start_all(&detour, &tenant, count).await;
-    let peak = settle_all(&detour, &tenant, &ids).await;
+    settle_all(&detour, &tenant, &ids).await;
     assert_all_fixed(&detour, &tenant, &ids, &before).await;
     let cycles = runs_since(&before, &tenant.runs().await);
     // One batch: a cycle out and a cycle back, give or take one for requests that arrive
     // while a cycle runs. The seed's pace would be 2 per user.
     assert!(cycles <= 6, "{cycles} cycles for {count} users");
-    assert!(peak <= count, "{peak}");
     detour.bus.stop().await;
 }
 
