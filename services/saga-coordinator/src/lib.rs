@@ -2,8 +2,9 @@
 //! step services and compensates on failure.
 //!
 //! It consumes the `saga-coordinator` queue: its own commands (`saga-coordinator.#` on
-//! `detour.commands`: `start-remediation`) and the step services' events on `detour.events`, each matched by its
-//! causation id to the command it answers. Operators drive it through the HTTP API on its ops
+//! `detour.commands`: `start-remediation`, `approve-remediation`) and the step services'
+//! answers on `detour.events` (bound one by one), each matched by its causation id to the
+//! command it answers. Operators drive it through the HTTP API on its ops
 //! port (`detourctl` is a client of it).
 //!
 //! # Layout
@@ -27,25 +28,17 @@ use crate::{shell::Engine, store::Store};
 /// The operations port (`/healthz`, `/readyz`, `/metrics`, and the operator API).
 pub const DEFAULT_PORT: u16 = 8085;
 
-/// The step services whose events answer the saga's commands.
-const STEP_SERVICES: [Service; 4] = [
-    Service::AdOps,
-    Service::SyncTrigger,
-    Service::CloudDirectory,
-    Service::MailboxOps,
-];
-
 pub fn spec(settings: &CoordinatorSettings) -> anyhow::Result<ServiceSpec> {
     let url = settings.store.url.clone();
     let policy = settings.saga.policy();
-    let max_descoped = settings.saga.max_descoped;
+    let budgets = settings.saga.budgets();
     let tick = settings.saga.timer_tick();
     let token = settings.api.token()?;
     let setup = Setup::new(move |publisher| {
         let (url, policy, token) = (url.clone(), policy.clone(), token.clone());
         async move {
             let store = Store::open(&url).await?;
-            let engine = Engine::new(store, policy, max_descoped);
+            let engine = Engine::new(store, policy, budgets);
             // Whatever waited for a slot before a restart gets its chance now.
             engine.admit_waiting().await?;
             let wakeup = engine.relay_wakeup();
@@ -62,8 +55,8 @@ pub fn spec(settings: &CoordinatorSettings) -> anyhow::Result<ServiceSpec> {
         }
     });
     let mut spec = ServiceSpec::new(Service::SagaCoordinator, DEFAULT_PORT).setup(setup);
-    for service in STEP_SERVICES {
-        spec = spec.bind(EVENTS_EXCHANGE, &format!("{service}.#"));
+    for key in shell::wire::answer_keys() {
+        spec = spec.bind(EVENTS_EXCHANGE, key.as_str());
     }
     Ok(spec)
 }

@@ -17,9 +17,11 @@ pub mod state;
 #[cfg(test)]
 mod tests;
 
-pub use admission::admission_due;
+pub use admission::{Budgets, admission_due};
 pub use decide::decide;
 pub use definition::{Compensation, Definition, Step, StepDef, StepKind, Timing};
 pub use diagnosis::{Diagnosis, Facts, Plan, Refusal, Strategy, diagnose};
-pub use remediation::{Advance, Event, Phase, Policy, Purpose, Read, Reads, advance, begin};
+pub use remediation::{
+    Advance, Event, Phase, Policy, Purpose, Read, Reads, advance, begin, command_expiry, requested,
+};
 pub use state::{Command, Decision, Input, Saga, ScheduledTimer, State, Timer};

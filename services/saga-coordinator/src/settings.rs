@@ -9,7 +9,7 @@ use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::saga::{Policy, Timing, admission::CONNECT_DELETION_THRESHOLD};
+use crate::saga::{Budgets, Policy, Timing, admission::CONNECT_DELETION_THRESHOLD};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,6 +77,8 @@ pub struct SagaSettings {
     pub approval_required: bool,
     /// At most this many users out of sync scope at once.
     pub max_descoped: usize,
+    /// At most this many remediations diagnosing (reading) at once.
+    pub max_diagnosing: usize,
     pub action_deadline_ms: u64,
     pub poll_every_ms: u64,
     pub wait_deadline_ms: u64,
@@ -101,6 +103,7 @@ default_usage_location = ""
 prefer_cloud_managed = true
 approval_required = false
 max_descoped = 400
+max_diagnosing = 64
 action_deadline_ms = 300000
 poll_every_ms = 30000
 wait_deadline_ms = 3600000
@@ -110,6 +113,13 @@ timer_tick_ms = 1000
 "#;
 
 impl SagaSettings {
+    pub fn budgets(&self) -> Budgets {
+        Budgets {
+            max_descoped: self.max_descoped,
+            max_diagnosing: self.max_diagnosing,
+        }
+    }
+
     /// The policy the pure core follows; call after validation.
     pub fn policy(&self) -> Policy {
         Policy {
@@ -187,6 +197,11 @@ impl Settings for CoordinatorSettings {
             (1..CONNECT_DELETION_THRESHOLD).contains(&saga.max_descoped),
             "saga.max_descoped",
             "must be between 1 and 499, below Connect's deletion threshold of 500",
+        );
+        problems.check(
+            (1..=10_000).contains(&saga.max_diagnosing),
+            "saga.max_diagnosing",
+            "must be between 1 and 10000",
         );
         for (key, value) in [
             ("saga.action_deadline_ms", saga.action_deadline_ms),

@@ -20,7 +20,7 @@ use sqlx::{
 };
 use time::OffsetDateTime;
 
-use crate::saga::{Phase, Purpose, Timer};
+use crate::saga::{Budgets, Phase, Purpose, Timer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -446,25 +446,21 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let purpose: Option<String> = row.try_get("purpose")?;
-                let trace: String = row.try_get("trace_context")?;
-                Ok(Pending {
-                    seq: row.try_get("seq")?,
-                    saga_id: saga_id(row)?,
-                    trace_context: parse("trace context", &trace)?,
-                    message: OutboxMessage {
-                        message_id: row.try_get("message_id")?,
-                        purpose: purpose.map(|p| parse("purpose", &p)).transpose()?,
-                        exchange: row.try_get("exchange")?,
-                        routing_key: row.try_get("routing_key")?,
-                        message_type: row.try_get("message_type")?,
-                        body: row.try_get("body")?,
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(pending).collect()
+    }
+
+    /// Every command the saga sent (published or not; progress events left out), in order:
+    /// what an operator replays, or a test replays to prove replays harmless.
+    pub async fn commands_of(&self, saga_id: SagaId) -> Result<Vec<Pending>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, saga_id, message_id, purpose, exchange, routing_key, message_type, \
+             body, trace_context FROM outbox WHERE saga_id = $1 AND purpose IS NOT NULL \
+             ORDER BY seq",
+        )
+        .bind(saga_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(pending).collect()
     }
 
     /// Marks these outbox rows published, in one write.
@@ -604,43 +600,90 @@ impl Store {
         Ok(result)
     }
 
-    /// Who may be admitted now, oldest first: every queued remediation that needs no slot,
-    /// and as many round trips as there are free slots out of `max_descoped`. Costs what it
-    /// admits, not the length of the line.
-    pub async fn admissible(&self, max_descoped: usize) -> Result<Vec<SagaId>, StoreError> {
-        let holding: i64 = sqlx::query("SELECT COUNT(*) AS n FROM sagas WHERE holds_slot = 1")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
-        let free = max_descoped.saturating_sub(usize::try_from(holding).unwrap_or(usize::MAX));
+    /// Who may be admitted now, oldest first: requested remediations while diagnosis slots
+    /// are free, every queued remediation that needs no descope slot, and as many round trips
+    /// as there are free descope slots. Costs what it admits, not the length of the lines.
+    /// Each comes with the line it leaves (`requested` or `queued`).
+    pub async fn admissible(&self, budgets: Budgets) -> Result<Vec<(SagaId, String)>, StoreError> {
         let round_trip = format!("{:?}", crate::saga::Strategy::RoundTrip);
+        let free = |max: usize, taken: i64| {
+            let free = max.saturating_sub(usize::try_from(taken).unwrap_or(usize::MAX));
+            i64::try_from(free).unwrap_or(i64::MAX)
+        };
+        let holding = self
+            .count("SELECT COUNT(*) AS n FROM sagas WHERE holds_slot = 1")
+            .await?;
+        let diagnosing = self
+            .count("SELECT COUNT(*) AS n FROM sagas WHERE status = 'diagnosing'")
+            .await?;
         let mut rows = sqlx::query(
-            "SELECT saga_id, created_at FROM sagas WHERE status = 'queued' AND strategy <> $1 \
+            "SELECT saga_id, status, created_at FROM sagas WHERE status = 'queued' AND strategy <> $1 \
              ORDER BY created_at, saga_id",
         )
         .bind(&round_trip)
         .fetch_all(&self.pool)
         .await?;
-        if free > 0 {
+        let free_slots = free(budgets.max_descoped, holding);
+        if free_slots > 0 {
             rows.extend(
                 sqlx::query(
-                    "SELECT saga_id, created_at FROM sagas \
+                    "SELECT saga_id, status, created_at FROM sagas \
                      WHERE status = 'queued' AND strategy = $1 \
                      ORDER BY created_at, saga_id LIMIT $2",
                 )
                 .bind(&round_trip)
-                .bind(i64::try_from(free).unwrap_or(i64::MAX))
+                .bind(free_slots)
+                .fetch_all(&self.pool)
+                .await?,
+            );
+        }
+        let free_readers = free(budgets.max_diagnosing, diagnosing);
+        if free_readers > 0 {
+            rows.extend(
+                sqlx::query(
+                    "SELECT saga_id, status, created_at FROM sagas WHERE status = 'requested' \
+                     ORDER BY created_at, saga_id LIMIT $1",
+                )
+                .bind(free_readers)
                 .fetch_all(&self.pool)
                 .await?,
             );
         }
         let mut line = rows
             .iter()
-            .map(|row| Ok((row.try_get::<i64, _>("created_at")?, saga_id(row)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
+            .map(|row| {
+                let created_at: i64 = row.try_get("created_at")?;
+                Ok((created_at, saga_id(row)?, row.try_get("status")?))
+            })
+            .collect::<Result<Vec<(i64, SagaId, String)>, StoreError>>()?;
         line.sort();
-        Ok(line.into_iter().map(|(_, id)| id).collect())
+        Ok(line.into_iter().map(|(_, id, line)| (id, line)).collect())
     }
+
+    async fn count(&self, query: &'static str) -> Result<i64, StoreError> {
+        Ok(sqlx::query(query)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+}
+
+fn pending(row: &sqlx::any::AnyRow) -> Result<Pending, StoreError> {
+    let purpose: Option<String> = row.try_get("purpose")?;
+    let trace: String = row.try_get("trace_context")?;
+    Ok(Pending {
+        seq: row.try_get("seq")?,
+        saga_id: saga_id(row)?,
+        trace_context: parse("trace context", &trace)?,
+        message: OutboxMessage {
+            message_id: row.try_get("message_id")?,
+            purpose: purpose.map(|p| parse("purpose", &p)).transpose()?,
+            exchange: row.try_get("exchange")?,
+            routing_key: row.try_get("routing_key")?,
+            message_type: row.try_get("message_type")?,
+            body: row.try_get("body")?,
+        },
+    })
 }
 
 fn create_parent_directory(url: &str) -> Result<(), StoreError> {

@@ -18,7 +18,7 @@ pub mod progress;
 pub mod settings;
 pub mod webhook;
 
-use detour_contracts::{EVENTS_EXCHANGE, Service};
+use detour_contracts::Service;
 use detour_service::{Extras, ServiceSpec, Setup};
 pub use settings::GatewaySettings;
 
@@ -45,9 +45,7 @@ pub fn spec(settings: &GatewaySettings) -> anyhow::Result<ServiceSpec> {
         let routes = webhook::router(&settings, publisher);
         async move { Ok(Extras::default().routes(routes?)) }
     });
-    let mut spec = ServiceSpec::new(Service::TicketGateway, DEFAULT_PORT)
-        .setup(setup)
-        .bind(EVENTS_EXCHANGE, &format!("{}.#", Service::SagaCoordinator));
+    let mut spec = ServiceSpec::new(Service::TicketGateway, DEFAULT_PORT).setup(setup);
     spec.dispatch = progress::dispatch(writers);
     Ok(spec)
 }

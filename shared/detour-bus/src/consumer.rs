@@ -37,6 +37,8 @@ pub enum Outcome {
     Retry(String),
     /// A permanent failure (bad input, not found, no permission): dead-letter now.
     Reject(String),
+    /// Delivered after its sender stopped waiting for it: dead-letter as expired, unread.
+    Expired(String),
 }
 
 impl Outcome {
@@ -45,6 +47,7 @@ impl Outcome {
             Outcome::Handled => "handled",
             Outcome::Retry(_) => "retry",
             Outcome::Reject(_) => "reject",
+            Outcome::Expired(_) => "expired",
         }
     }
 }
@@ -189,7 +192,7 @@ impl Consumer {
         backoff.reset();
         tracing::info!(queue = %self.queue.name, prefetch = self.settings.prefetch, "consuming");
 
-        consumer
+        let consuming = consumer
             .take_until(shutdown.cancelled())
             .take_while(|delivery| {
                 if let Err(error) = delivery {
@@ -200,8 +203,19 @@ impl Consumer {
             .filter_map(|delivery| future::ready(delivery.ok()))
             .for_each_concurrent(self.settings.concurrency, |delivery| {
                 self.process(delivery, handler, &side)
-            })
-            .await;
+            });
+        tokio::select! {
+            () = consuming => {}
+            () = gone(connection, [&channel, &side]) => {
+                // The deliveries in hand can no longer be settled: the broker takes them back
+                // with the channel and redelivers them. Waiting for their handlers (a sync
+                // request can wait minutes for its cycle) would leave the service looking
+                // ready while it takes nothing in.
+                self.ready.send_replace(false);
+                tracing::warn!(queue = %self.queue.name,
+                    "the broker connection or a channel is gone; dropping the deliveries in hand");
+            }
+        }
         // Channels first: closing the connection under open channels makes lapin log errors.
         // Deliveries prefetched but not handled go back to the queue when the channel closes.
         for open in [&channel, &side] {
@@ -270,6 +284,11 @@ impl Consumer {
                 self.dead_letter(delivery, attempt, "rejected", reason, side)
                     .await
             }
+            Outcome::Expired(reason) => {
+                tracing::warn!(attempt, %reason, "expired; dead-lettering unread");
+                self.dead_letter(delivery, attempt, "expired", reason, side)
+                    .await
+            }
         };
         let settled = match forwarded {
             Ok(()) => delivery.ack(BasicAckOptions::default()).await,
@@ -318,6 +337,22 @@ impl Consumer {
 
 /// The delivery's headers, with its original exchange and routing key recorded once so they
 /// survive the trip through a delay queue.
+/// How often the consume loop looks at its connection and channels.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+
+/// Returns once the connection or one of the channels is no longer usable.
+async fn gone(connection: &Connection, channels: [&Channel; 2]) {
+    let mut watch = tokio::time::interval(WATCH_EVERY);
+    loop {
+        watch.tick().await;
+        let usable = connection.status().connected()
+            && channels.iter().all(|channel| channel.status().connected());
+        if !usable {
+            return;
+        }
+    }
+}
+
 fn carried_headers(delivery: &Delivery) -> FieldTable {
     let mut table = delivery.properties.headers().clone().unwrap_or_default();
     if !table.contains_key(ORIGINAL_ROUTING_KEY_HEADER) {

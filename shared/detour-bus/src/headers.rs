@@ -10,7 +10,7 @@ pub const ATTEMPT_HEADER: &str = "x-detour-attempt";
 /// delay queue and the default exchange, which would hide them).
 pub const ORIGINAL_EXCHANGE_HEADER: &str = "x-detour-exchange";
 pub const ORIGINAL_ROUTING_KEY_HEADER: &str = "x-detour-routing-key";
-/// On a dead letter: why it died (`retries-exhausted` or `rejected`), the handler's error,
+/// On a dead letter: why it died (`retries-exhausted`, `rejected` or `expired`), the handler's error,
 /// and when.
 pub const ERROR_KIND_HEADER: &str = "x-detour-error-kind";
 pub const ERROR_HEADER: &str = "x-detour-error";

@@ -17,6 +17,15 @@ pub struct Envelope<P> {
     pub ticket: Option<TicketRef>,
     #[serde(with = "time::serde::rfc3339")]
     pub occurred_at: OffsetDateTime,
+    /// A command not carried out by then never is: its sender has stopped waiting for it (a
+    /// saga fails a step at its deadline), so a copy delivered later is dead-lettered as
+    /// expired instead of acting on a world that has moved on. `None`: it never expires.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
     #[serde(rename = "type")]
     pub message_type: String,
     pub version: u32,
@@ -26,6 +35,13 @@ pub struct Envelope<P> {
 /// The envelope without its payload: enough to route, dedup and dead-letter a message whose
 /// payload does not parse.
 pub type EnvelopeHeader = Envelope<IgnoredAny>;
+
+impl<P> Envelope<P> {
+    /// Whether it is past its expiry at `now`.
+    pub fn has_expired(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContractError {
@@ -58,6 +74,7 @@ impl<P: Message> Envelope<P> {
             causation_id: None,
             ticket: None,
             occurred_at: OffsetDateTime::now_utc(),
+            expires_at: None,
             message_type: P::NAME.to_owned(),
             version: P::VERSION,
             payload,
@@ -81,6 +98,11 @@ impl<P: Message> Envelope<P> {
 
     pub fn with_ticket(mut self, ticket: TicketRef) -> Self {
         self.ticket = Some(ticket);
+        self
+    }
+
+    pub fn expiring_at(mut self, at: OffsetDateTime) -> Self {
+        self.expires_at = Some(at);
         self
     }
 

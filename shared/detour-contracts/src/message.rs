@@ -38,6 +38,12 @@ pub trait Message: Serialize + DeserializeOwned + Send + Sync + 'static {
     const KIND: MessageKind;
 
     fn routing_key(&self) -> RoutingKey;
+
+    /// The routing key every message of this type travels with, for a queue to bind exactly
+    /// what it handles; `None` when the key depends on the payload (ping and pong).
+    fn fixed_routing_key() -> Option<RoutingKey> {
+        None
+    }
 }
 
 /// A topic routing key, built only by the constructors below so keys keep one shape.
@@ -53,6 +59,14 @@ impl RoutingKey {
     /// `<producer>.<event>.v<N>`, e.g. `ad-ops.user-moved.v1`.
     pub fn event(producer: Service, name: &str, version: u32) -> Self {
         Self(format!("{producer}.{name}.v{version}"))
+    }
+
+    /// The key of a message type that `service` owns: a command to it, or an event from it.
+    pub fn of<M: Message>(service: Service) -> Self {
+        match M::KIND {
+            MessageKind::Command => Self::command(service, M::NAME),
+            MessageKind::Event => Self::event(service, M::NAME, M::VERSION),
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -76,16 +90,11 @@ macro_rules! service_message {
             const KIND: $crate::MessageKind = $crate::MessageKind::$kind;
 
             fn routing_key(&self) -> $crate::RoutingKey {
-                match Self::KIND {
-                    $crate::MessageKind::Command => {
-                        $crate::RoutingKey::command($crate::Service::$service, Self::NAME)
-                    }
-                    $crate::MessageKind::Event => $crate::RoutingKey::event(
-                        $crate::Service::$service,
-                        Self::NAME,
-                        Self::VERSION,
-                    ),
-                }
+                $crate::RoutingKey::of::<Self>($crate::Service::$service)
+            }
+
+            fn fixed_routing_key() -> Option<$crate::RoutingKey> {
+                Some($crate::RoutingKey::of::<Self>($crate::Service::$service))
             }
         }
     };

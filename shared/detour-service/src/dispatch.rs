@@ -4,7 +4,7 @@
 use std::{collections::HashMap, fmt, future::Future, pin::Pin, sync::Arc};
 
 use detour_bus::{Incoming, Outcome, PublishError, Publisher};
-use detour_contracts::{Envelope, Message, Ping, Pong, Service};
+use detour_contracts::{Envelope, Message, MessageKind, Ping, Pong, RoutingKey, Service};
 
 use crate::Fallback;
 
@@ -73,6 +73,8 @@ type Handler = Arc<dyn Fn(&Incoming, HandlerContext) -> HandlerFuture + Send + S
 pub struct Dispatch {
     service: Service,
     handlers: HashMap<&'static str, Handler>,
+    /// The routing keys of the events it handles: its queue binds exactly these.
+    events: Vec<RoutingKey>,
     otherwise: Option<Fallback>,
 }
 
@@ -93,6 +95,7 @@ impl Dispatch {
         Self {
             service,
             handlers: HashMap::new(),
+            events: Vec::new(),
             otherwise: None,
         }
         .on::<Ping, _, _>(answer_ping)
@@ -114,7 +117,17 @@ impl Dispatch {
             Err(error) => Box::pin(std::future::ready(Outcome::Reject(error.to_string()))),
         });
         self.handlers.insert(M::NAME, typed);
+        if M::KIND == MessageKind::Event
+            && let Some(key) = M::fixed_routing_key()
+        {
+            self.events.push(key);
+        }
         self
+    }
+
+    /// The routing keys of the events it has handlers for.
+    pub fn event_keys(&self) -> &[RoutingKey] {
+        &self.events
     }
 
     /// Hands messages of every other type to `fallback` instead of rejecting them.
@@ -128,6 +141,20 @@ impl Dispatch {
             Ok(header) => header,
             Err(error) => return Outcome::Reject(error.to_string()),
         };
+        let now = time::OffsetDateTime::now_utc();
+        if header.has_expired(now) {
+            return Outcome::Expired(format!(
+                "{} {} expired at {}; its sender no longer waits for it",
+                header.message_type,
+                header.message_id,
+                header
+                    .expires_at
+                    .and_then(|at| at
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .ok())
+                    .unwrap_or_default(),
+            ));
+        }
         match (
             self.handlers.get(header.message_type.as_str()),
             &self.otherwise,

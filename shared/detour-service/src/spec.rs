@@ -1,7 +1,7 @@
 //! What a service declares about itself.
 
 use detour_bus::{Binding, QueueSpec};
-use detour_contracts::{COMMANDS_EXCHANGE, Service};
+use detour_contracts::{COMMANDS_EXCHANGE, EVENTS_EXCHANGE, Service};
 
 use crate::{Dispatch, Setup};
 
@@ -11,7 +11,8 @@ pub struct ServiceSpec {
     /// The operations port when none is configured; distinct per service so the native
     /// stack can run all six on one host.
     pub default_port: u16,
-    /// What the service's queue receives beyond its own commands (`<service>.#`).
+    /// What the service's queue receives beyond its own commands (`<service>.#`) and the
+    /// events its dispatch has handlers for.
     pub extra_bindings: Vec<Binding>,
     pub dispatch: Dispatch,
     /// One replica consumes at a time; the others stand by.
@@ -45,10 +46,15 @@ impl ServiceSpec {
         self
     }
 
-    /// The service's queue: named after it, bound to its commands and the extra bindings.
+    /// The service's queue: named after it, bound to its commands, the events it handles and
+    /// the extra bindings. Nothing else reaches it, so a delivery it cannot handle is
+    /// misrouted, and dead-lettered as such.
     pub fn queue(&self) -> QueueSpec {
         let name = self.service.as_str();
         let mut queue = QueueSpec::new(name).bind(COMMANDS_EXCHANGE, &format!("{name}.#"));
+        for key in self.dispatch.event_keys() {
+            queue = queue.bind(EVENTS_EXCHANGE, key.as_str());
+        }
         queue.bindings.extend(self.extra_bindings.iter().cloned());
         queue.single_active_consumer = self.single_active_consumer;
         queue

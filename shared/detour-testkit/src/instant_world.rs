@@ -72,6 +72,8 @@ struct State {
 pub struct InstantWorld {
     state: Arc<Mutex<State>>,
     shutdown: CancellationToken,
+    /// `true` while answers are held back ([`InstantWorld::hold`]).
+    held: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl InstantWorld {
@@ -87,6 +89,7 @@ impl InstantWorld {
         let world = Self {
             state: Arc::default(),
             shutdown: CancellationToken::new(),
+            held: Arc::new(tokio::sync::watch::channel(false).0),
         };
         let (answering, stop) = (world.clone(), world.shutdown.clone());
         tokio::spawn(async move {
@@ -125,6 +128,16 @@ impl InstantWorld {
         self.lock().most_parked
     }
 
+    /// Holds every answer back (commands are taken in and wait) until [`Self::release`]: a
+    /// test can then see what the coordinator has asked for with nothing answered.
+    pub fn hold(&self) {
+        self.held.send_replace(true);
+    }
+
+    pub fn release(&self) {
+        self.held.send_replace(false);
+    }
+
     /// Stops answering.
     pub fn stop(&self) {
         self.shutdown.cancel();
@@ -155,6 +168,10 @@ impl InstantWorld {
     }
 
     async fn answer(&self, publisher: &Publisher, incoming: Incoming) -> Outcome {
+        let mut held = self.held.subscribe();
+        if held.wait_for(|held| !held).await.is_err() {
+            return Outcome::Retry("the world is gone".into());
+        }
         self.lock().commands += 1;
         let Ok(header) = incoming.header() else {
             return Outcome::Reject("not an envelope".into());

@@ -97,6 +97,32 @@ impl TestVhost {
         encode(&self.name)
     }
 
+    /// Takes (and acks) every message now in `queue`: its headers and body.
+    pub async fn take_all(
+        &self,
+        queue: &str,
+    ) -> anyhow::Result<Vec<(lapin::types::FieldTable, Vec<u8>)>> {
+        use lapin::options::{BasicAckOptions, BasicGetOptions};
+        let connection =
+            lapin::Connection::connect(&self.amqp_url(), lapin::ConnectionProperties::default())
+                .await?;
+        let channel = connection.create_channel().await?;
+        let mut taken = Vec::new();
+        while let Some(message) = channel
+            .basic_get(queue.into(), BasicGetOptions::default())
+            .await?
+        {
+            let delivery = message.delivery;
+            delivery.ack(BasicAckOptions::default()).await?;
+            taken.push((
+                delivery.properties.headers().clone().unwrap_or_default(),
+                delivery.data,
+            ));
+        }
+        let _ = connection.close(200, "done".into()).await;
+        Ok(taken)
+    }
+
     async fn call(
         &self,
         method: reqwest::Method,

@@ -3,7 +3,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use detour_bus::{Binding, Publisher, Subscription};
+use detour_bus::{AmqpSettings, Binding, Publisher, Subscription};
 use detour_config::Sources;
 use detour_contracts::{EVENTS_EXCHANGE, Envelope, EnvelopeHeader, Message, MessageId};
 use detour_service::{App, RunningApp, ServiceSettings, ServiceSpec};
@@ -15,12 +15,13 @@ pub type Build =
     Box<dyn Fn(Sources) -> anyhow::Result<(ServiceSpec, ServiceSettings)> + Send + Sync>;
 
 pub struct ServiceHarness {
+    amqp: AmqpSettings,
     publisher: Publisher,
     events: Subscription,
     apps: Vec<RunningApp>,
     builds: Vec<Build>,
     env: Vec<(String, String)>,
-    _vhost: TestVhost,
+    vhost: TestVhost,
 }
 
 /// An event that answered a command: its type and body, to decode as that type.
@@ -97,12 +98,13 @@ impl ServiceHarness {
         let events = Subscription::open(&settings.amqp, "test listener", &[listen]).await?;
         let publisher = Publisher::new(settings.amqp.clone(), "test publisher");
         let mut harness = Self {
+            amqp: settings.amqp.clone(),
             publisher,
             events,
             apps: Vec::new(),
             builds,
             env: all,
-            _vhost: vhost,
+            vhost,
         };
         for index in 0..harness.builds.len() {
             harness.launch(index).await?;
@@ -119,6 +121,28 @@ impl ServiceHarness {
     /// variables: for a service started as its own process beside the harness.
     pub fn env(&self) -> &[(String, String)] {
         &self.env
+    }
+
+    /// The test vhost, to read its queues.
+    pub fn vhost(&self) -> &TestVhost {
+        &self.vhost
+    }
+
+    /// The harness's publisher, for raw copies of messages (replays).
+    pub fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
+
+    /// A listener of its own for the events matching `patterns`, from now on.
+    pub async fn listen(&self, patterns: &[&str]) -> anyhow::Result<Subscription> {
+        let bindings: Vec<Binding> = patterns
+            .iter()
+            .map(|pattern| Binding {
+                exchange: EVENTS_EXCHANGE.into(),
+                pattern: (*pattern).into(),
+            })
+            .collect();
+        Ok(Subscription::open(&self.amqp, "test listener", &bindings).await?)
     }
 
     /// Another instance of the first service.

@@ -12,14 +12,38 @@ pub const CONNECT_DELETION_THRESHOLD: usize = 500;
 /// Detour's default ceiling, with room below the threshold for deletions it does not cause.
 pub const DEFAULT_MAX_DESCOPED: usize = 400;
 const _: () = assert!(DEFAULT_MAX_DESCOPED < CONNECT_DELETION_THRESHOLD);
+/// Remediations diagnosing at once by default: enough to keep cloud-directory's Graph calls
+/// busy (8 at a time, each ~3 reads per user), few enough that a step waits behind seconds of
+/// reads, not minutes.
+pub const DEFAULT_MAX_DIAGNOSING: usize = 64;
 
-/// Whether a change from `before` to `after` calls for an admission pass: it freed a slot, or
-/// a remediation joined the line. Any other change leaves admission as it was, so a pass costs
-/// nothing on the events that make up most of a saga's life.
+/// How many remediations may be out of scope, and how many diagnosing, at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budgets {
+    pub max_descoped: usize,
+    pub max_diagnosing: usize,
+}
+
+/// Whether a change from `before` to `after` calls for an admission pass: it freed a descope
+/// or diagnosis slot, or a remediation joined a line. Any other change leaves admission as it
+/// was, so a pass costs nothing on the events that make up most of a saga's life.
 pub fn admission_due(before: &Phase, after: &Phase) -> bool {
     let freed = before.holds_descope_slot() && !after.holds_descope_slot();
-    let queued = matches!(after, Phase::Queued { .. }) && !matches!(before, Phase::Queued { .. });
-    freed || queued
+    let diagnosed = is_diagnosing(before) && !is_diagnosing(after);
+    let joined = |line: fn(&Phase) -> bool| line(after) && !line(before);
+    freed || diagnosed || joined(is_queued) || joined(is_requested)
+}
+
+fn is_diagnosing(phase: &Phase) -> bool {
+    matches!(phase, Phase::Diagnosing { .. })
+}
+
+fn is_queued(phase: &Phase) -> bool {
+    matches!(phase, Phase::Queued { .. })
+}
+
+fn is_requested(phase: &Phase) -> bool {
+    matches!(phase, Phase::Requested { .. })
 }
 
 #[cfg(test)]
@@ -126,5 +150,18 @@ mod tests {
         let queued = Phase::Queued { plan, facts };
         assert!(admission_due(&diagnosing, &queued));
         assert!(!admission_due(&queued, &queued));
+
+        let requested = Phase::Requested {
+            user: "ada@contoso.com".into(),
+        };
+        let undiagnosable = Phase::Undiagnosable {
+            reason: "no answer".into(),
+        };
+        assert!(!admission_due(&requested, &requested));
+        assert!(!admission_due(&requested, &diagnosing), "took a slot");
+        assert!(
+            admission_due(&diagnosing, &undiagnosable),
+            "a diagnosis slot freed"
+        );
     }
 }

@@ -64,7 +64,7 @@ fn diagnosed(user: &str, after: &Phase) -> Option<Milestone> {
         })
     };
     match after {
-        Phase::Diagnosing { .. } => None,
+        Phase::Requested { .. } | Phase::Diagnosing { .. } => None,
         Phase::Queued { plan, .. } | Phase::Running { plan, .. } => Some(Milestone {
             key: "diagnosed".into(),
             stage: Stage::Diagnosed,

@@ -174,6 +174,11 @@ pub enum Purpose {
     reason = "one per remediation in hand, loaded and stored whole"
 )]
 pub enum Phase {
+    /// Waiting for one of the `max_diagnosing` diagnosis slots: nothing sent yet, so a burst
+    /// of a thousand requests never queues its reads ahead of running sagas' steps.
+    Requested {
+        user: String,
+    },
     Diagnosing {
         reads: Reads,
     },
@@ -211,7 +216,7 @@ pub enum Event {
     Answered { purpose: Purpose, answer: StepEvent },
     /// A read or step command could not be delivered or was dead-lettered.
     Undeliverable { purpose: Purpose, reason: String },
-    /// Admission let a queued round trip start.
+    /// Admission let a requested remediation start diagnosing, or a queued round trip start.
     Admitted,
     /// A timer, an approval, an abort, a retry or a resolution, straight to the saga.
     Saga(Input),
@@ -247,8 +252,14 @@ impl Advance {
     }
 }
 
-/// A new remediation for `user`: its first phase, the reads to send, and the time by which
-/// they must all be answered.
+/// A new remediation for `user`: it sends nothing until admission gives it a diagnosis slot.
+pub fn requested(user: &str) -> Phase {
+    Phase::Requested {
+        user: user.to_owned(),
+    }
+}
+
+/// Diagnosing `user`: the reads to send, and the time by which they must all be answered.
 pub fn begin(policy: &Policy, user: &str, now: OffsetDateTime) -> Advance {
     Advance {
         next: Phase::Diagnosing {
@@ -276,6 +287,7 @@ pub fn advance(
     now: OffsetDateTime,
 ) -> Advance {
     match (phase, event) {
+        (Phase::Requested { user }, Event::Admitted) => begin(policy, user, now),
         (
             Phase::Diagnosing { reads },
             Event::Answered {
@@ -392,6 +404,39 @@ pub fn advance(
         }
         _ => Advance::unchanged(phase),
     }
+}
+
+/// When a command sent for `purpose`, on the way to `next`, stops being wanted: a step's
+/// command at that step's deadline (the saga fails the step then, and a copy carried out
+/// later would act behind its back), any other at the action deadline after `now`, by which
+/// its read or compensation is failed or asked again. A step service dead-letters a copy
+/// delivered after it.
+pub fn command_expiry(
+    policy: &Policy,
+    next: &Phase,
+    purpose: &Purpose,
+    now: OffsetDateTime,
+) -> OffsetDateTime {
+    let step_deadline = match (next, purpose) {
+        (
+            Phase::Running {
+                saga:
+                    Saga {
+                        state:
+                            State::Running {
+                                step: running,
+                                deadline,
+                                ..
+                            },
+                        ..
+                    },
+                ..
+            },
+            Purpose::Step { step, .. },
+        ) if running == step => Some(*deadline),
+        _ => None,
+    };
+    step_deadline.unwrap_or(now + policy.timing.action_deadline)
 }
 
 /// The facts with the Snapshot step's `uSNChanged` recorded, when `event` is its answer.
@@ -708,6 +753,7 @@ impl Phase {
     /// A short name for lists and filters.
     pub fn status(&self) -> &'static str {
         match self {
+            Phase::Requested { .. } => "requested",
             Phase::Diagnosing { .. } => "diagnosing",
             Phase::Diagnosed {
                 diagnosis: Diagnosis::NothingToDo { .. },
@@ -736,7 +782,7 @@ impl Phase {
     /// Nothing more will happen without a person (or ever).
     pub fn is_settled(&self) -> bool {
         match self {
-            Phase::Diagnosing { .. } | Phase::Queued { .. } => false,
+            Phase::Requested { .. } | Phase::Diagnosing { .. } | Phase::Queued { .. } => false,
             Phase::Diagnosed { .. } | Phase::Undiagnosable { .. } => true,
             Phase::Running { saga, .. } => saga.state.is_settled(),
         }

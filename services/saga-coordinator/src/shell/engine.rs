@@ -15,8 +15,8 @@ use tokio::sync::{Mutex, Notify};
 use super::wire::{self, Origin};
 use crate::{
     saga::{
-        Advance, Event, Input, Phase, Policy, Purpose, State, admission_due, advance, begin,
-        messages::StepEvent, progress::milestones,
+        Budgets, Event, Input, Phase, Policy, Purpose, State, admission_due, advance,
+        command_expiry, messages::StepEvent, progress::milestones, requested,
     },
     store::{Commit, Committed, Filter, LogEntry, OutboxMessage, SagaRecord, Store, StoreError},
 };
@@ -82,7 +82,7 @@ pub struct Delivery {
 pub struct Engine {
     store: Store,
     policy: Arc<Policy>,
-    max_descoped: usize,
+    budgets: Budgets,
     /// Woken when the outbox has new rows.
     relay: Arc<Notify>,
     /// One admission pass at a time in this process (and, on PostgreSQL, across replicas).
@@ -103,11 +103,11 @@ const REMEMBERED: usize = 100_000;
 const STRIPES: usize = 64;
 
 impl Engine {
-    pub fn new(store: Store, policy: Policy, max_descoped: usize) -> Self {
+    pub fn new(store: Store, policy: Policy, budgets: Budgets) -> Self {
         Self {
             store,
             policy: Arc::new(policy),
-            max_descoped,
+            budgets,
             relay: Arc::new(Notify::new()),
             admission: Arc::new(Mutex::new(())),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
@@ -158,7 +158,8 @@ impl Engine {
         self.relay.clone()
     }
 
-    /// Starts diagnosing `request.user`, or joins the remediation the user already has.
+    /// Requests a remediation of `request.user` (it diagnoses as soon as a diagnosis slot is
+    /// free), or joins the remediation the user already has.
     pub async fn start(&self, request: StartRequest) -> Result<Started, EngineError> {
         let user = validate_user(&request.user)?;
         // A ticket delivered again (or updated) joins what it started, even once that ended.
@@ -174,60 +175,48 @@ impl Engine {
         }
         let saga_id = SagaId::new();
         let now = OffsetDateTime::now_utc();
-        let Advance {
-            next,
-            sends,
-            timers,
-            note,
-        } = begin(&self.policy, &user, now);
         let record = SagaRecord {
             saga_id,
             user: user.clone(),
             ticket: request.ticket.clone(),
             dry_run: request.dry_run,
             trace_context: request.trace_context.clone(),
-            phase: next,
+            phase: requested(&user),
             created_at: now,
         };
-        let origin = Origin {
-            saga_id,
-            ticket: request.ticket.clone(),
-            causation: None,
-        };
-        let outbox = encode_all(&sends, &origin)?;
-        let mut log = vec![entry(
-            now,
-            "input",
-            format!(
-                "{} requested for {user}{}",
-                if request.dry_run {
-                    "a dry run"
-                } else {
-                    "a remediation"
-                },
-                request
-                    .ticket
-                    .as_ref()
-                    .map(|t| format!(" (ticket {t})"))
-                    .unwrap_or_default()
+        let log = vec![
+            entry(
+                now,
+                "input",
+                format!(
+                    "{} requested for {user}{}",
+                    if request.dry_run {
+                        "a dry run"
+                    } else {
+                        "a remediation"
+                    },
+                    request
+                        .ticket
+                        .as_ref()
+                        .map(|t| format!(" (ticket {t})"))
+                        .unwrap_or_default()
+                ),
             ),
-        )];
-        log.extend(note.map(|n| entry(now, "decision", n)));
-        log.extend(outbox.iter().map(|m| command_entry(now, m)));
+            entry(now, "decision", "waiting for a diagnosis slot"),
+        ];
         let commit = Commit {
             expected_version: None,
             record,
             inbox: None,
-            outbox,
-            timers: timers.into_iter().map(|t| (t.at, t.timer)).collect(),
+            outbox: Vec::new(),
+            timers: Vec::new(),
             fired_timer: None,
             log,
         };
         match self.store.commit(&commit).await? {
             Committed::UserTaken { existing } => self.joined(existing, &request).await,
             Committed::Applied { .. } | Committed::Duplicate => {
-                self.remember(saga_id, &commit.outbox);
-                self.relay.notify_one();
+                self.admit_waiting().await?;
                 Ok(Started::New(saga_id))
             }
         }
@@ -354,7 +343,7 @@ impl Engine {
                 ticket: record.ticket.clone(),
                 causation: delivery.causation,
             };
-            let mut outbox = encode_all(&decided.sends, &origin)?;
+            let mut outbox = self.encode_all(&decided.sends, &decided.next, &origin, now)?;
             let told = told(&record, &decided.next, &origin)?;
             let mut log = vec![entry(now, "input", describe(&delivery.event))];
             log.push(match &decided.note {
@@ -403,18 +392,20 @@ impl Engine {
         Err(EngineError::Contended(delivery.saga_id))
     }
 
-    /// Starts queued remediations, oldest first, while descope slots are free (cloud-managed
-    /// ones never wait for a slot).
+    /// Starts requested remediations diagnosing while diagnosis slots are free, and queued ones
+    /// running while descope slots are free (cloud-managed ones never wait for one); oldest
+    /// first.
     pub async fn admit_waiting(&self) -> Result<(), EngineError> {
         let _one_pass = self.admission.lock().await;
         self.store.admitting(self.admission_pass()).await?
     }
 
     async fn admission_pass(&self) -> Result<(), EngineError> {
-        for saga_id in self.store.admissible(self.max_descoped).await? {
+        for (saga_id, line) in self.store.admissible(self.budgets).await? {
+            // One id per line left: leaving `requested` must not dedup leaving `queued`.
             let admitted = Delivery {
                 saga_id,
-                message_id: format!("admit:{saga_id}"),
+                message_id: format!("admit:{saga_id}:{line}"),
                 event: Event::Admitted,
                 causation: None,
                 fired_timer: None,
@@ -422,6 +413,23 @@ impl Engine {
             self.apply(&admitted).await?;
         }
         Ok(())
+    }
+
+    /// The outbox rows for `sends`, each expiring when the saga stops waiting for it.
+    fn encode_all(
+        &self,
+        sends: &[(Purpose, crate::saga::messages::StepCommand)],
+        next: &Phase,
+        origin: &Origin,
+        now: OffsetDateTime,
+    ) -> Result<Vec<OutboxMessage>, ContractError> {
+        sends
+            .iter()
+            .map(|(purpose, command)| {
+                let expires_at = command_expiry(&self.policy, next, purpose, now);
+                wire::encode(command, *purpose, origin, expires_at)
+            })
+            .collect()
     }
 
     /// An operator's word on a saga (approve, abort, retry, resolve).
@@ -483,16 +491,6 @@ fn told(
             let key = milestone.key.clone();
             wire::progress(milestone, &record.user, trace_id.clone(), origin).map(|row| (key, row))
         })
-        .collect()
-}
-
-fn encode_all(
-    sends: &[(Purpose, crate::saga::messages::StepCommand)],
-    origin: &Origin,
-) -> Result<Vec<OutboxMessage>, ContractError> {
-    sends
-        .iter()
-        .map(|(purpose, command)| wire::encode(command, *purpose, origin))
         .collect()
 }
 

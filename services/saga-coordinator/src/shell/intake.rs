@@ -1,7 +1,8 @@
 //! What the coordinator's queue delivers: requests to remediate a user (the ticket gateway's
 //! `start-remediation`) or to approve a ticket's plan (`approve-remediation`), and answers from
-//! the step services, matched to the command they answer by their causation id. Anything else
-//! on the events exchange is some other conversation and is acked untouched.
+//! the step services, matched to the command they answer by their causation id. The queue
+//! binds nothing else, so any other type is misrouted and dead-lettered with the reason; an
+//! answer to a command this coordinator never sent is logged and acked.
 
 use std::collections::BTreeMap;
 
@@ -27,16 +28,34 @@ pub async fn handle(engine: &Engine, publisher: &Publisher, incoming: Incoming) 
     }
     let (header, answer) = match wire::decode(&incoming) {
         Ok(Some(decoded)) => decoded,
-        Ok(None) => return Outcome::Handled,
+        Ok(None) => {
+            return Outcome::Reject(format!(
+                "saga-coordinator does not handle {} ({} on {}): misrouted",
+                incoming
+                    .message_type
+                    .as_deref()
+                    .unwrap_or("untyped messages"),
+                incoming.routing_key,
+                incoming.exchange,
+            ));
+        }
         Err(error) => return Outcome::Reject(format!("cannot read the answer: {error}")),
     };
     let Some(causation) = header.causation_id else {
-        return Outcome::Handled;
+        return Outcome::Reject(format!(
+            "a {} with no causation id answers nothing",
+            header.message_type
+        ));
     };
     let (saga_id, purpose) = match engine.purpose_of(&causation.to_string()).await {
         Ok(Some((saga_id, Some(purpose)))) => (saga_id, purpose),
-        // Not a command this coordinator sent.
-        Ok(_) => return Outcome::Handled,
+        // Another coordinator's command (a second deployment on the same broker), or one
+        // whose records were purged: nothing here to move.
+        Ok(_) => {
+            tracing::info!(message_type = %header.message_type, %causation,
+                "an answer to a command this coordinator did not send; ignored");
+            return Outcome::Handled;
+        }
         Err(error) => return Outcome::Retry(format!("the store is unavailable: {error}")),
     };
     let span = tracing::Span::current();

@@ -7,6 +7,7 @@ use detour_contracts::{
     ContractError, Envelope, EnvelopeHeader, Message, MessageId, SagaId, TicketRef, ad_ops,
     cloud_directory, mailbox_ops, saga_coordinator::RemediationProgress, sync_trigger,
 };
+use time::OffsetDateTime;
 
 use crate::{
     saga::{
@@ -25,27 +26,34 @@ pub struct Origin {
     pub causation: Option<MessageId>,
 }
 
+/// The outbox row for `command`; a copy delivered after `expires_at` is dead-lettered by the
+/// step service unread.
 pub fn encode(
     command: &StepCommand,
     purpose: Purpose,
     origin: &Origin,
+    expires_at: OffsetDateTime,
 ) -> Result<OutboxMessage, ContractError> {
+    let sent = Sent {
+        purpose,
+        expires_at,
+    };
     match command.clone() {
-        StepCommand::FindUser(c) => outbox_row(c, purpose, origin),
-        StepCommand::MoveUser(c) => outbox_row(c, purpose, origin),
-        StepCommand::MoveUserToDn(c) => outbox_row(c, purpose, origin),
-        StepCommand::RequestSyncCycle(c) => outbox_row(c, purpose, origin),
-        StepCommand::ReadDeletedUser(c) => outbox_row(c, purpose, origin),
-        StepCommand::RestoreUser(c) => outbox_row(c, purpose, origin),
-        StepCommand::AssignLicense(c) => outbox_row(c, purpose, origin),
-        StepCommand::RemoveLicense(c) => outbox_row(c, purpose, origin),
-        StepCommand::ReadCloudUser(c) => outbox_row(c, purpose, origin),
-        StepCommand::FindAddressHolders(c) => outbox_row(c, purpose, origin),
-        StepCommand::ReadTenant(c) => outbox_row(c, purpose, origin),
-        StepCommand::ReadConnectState(c) => outbox_row(c, purpose, origin),
-        StepCommand::ReadMailbox(c) => outbox_row(c, purpose, origin),
-        StepCommand::AddEmailAddress(c) => outbox_row(c, purpose, origin),
-        StepCommand::SetExchangeCloudManaged(c) => outbox_row(c, purpose, origin),
+        StepCommand::FindUser(c) => outbox_row(c, sent, origin),
+        StepCommand::MoveUser(c) => outbox_row(c, sent, origin),
+        StepCommand::MoveUserToDn(c) => outbox_row(c, sent, origin),
+        StepCommand::RequestSyncCycle(c) => outbox_row(c, sent, origin),
+        StepCommand::ReadDeletedUser(c) => outbox_row(c, sent, origin),
+        StepCommand::RestoreUser(c) => outbox_row(c, sent, origin),
+        StepCommand::AssignLicense(c) => outbox_row(c, sent, origin),
+        StepCommand::RemoveLicense(c) => outbox_row(c, sent, origin),
+        StepCommand::ReadCloudUser(c) => outbox_row(c, sent, origin),
+        StepCommand::FindAddressHolders(c) => outbox_row(c, sent, origin),
+        StepCommand::ReadTenant(c) => outbox_row(c, sent, origin),
+        StepCommand::ReadConnectState(c) => outbox_row(c, sent, origin),
+        StepCommand::ReadMailbox(c) => outbox_row(c, sent, origin),
+        StepCommand::AddEmailAddress(c) => outbox_row(c, sent, origin),
+        StepCommand::SetExchangeCloudManaged(c) => outbox_row(c, sent, origin),
     }
 }
 
@@ -68,26 +76,34 @@ pub fn progress(
     envelope_row(event, None, origin)
 }
 
+/// What a command is sent for, and until when.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    purpose: Purpose,
+    expires_at: OffsetDateTime,
+}
+
 fn outbox_row<M: Message>(
     payload: M,
-    purpose: Purpose,
+    sent: Sent,
     origin: &Origin,
 ) -> Result<OutboxMessage, ContractError> {
-    envelope_row(payload, Some(purpose), origin)
+    envelope_row(payload, Some(sent), origin)
 }
 
 fn envelope_row<M: Message>(
     payload: M,
-    purpose: Option<Purpose>,
+    sent: Option<Sent>,
     origin: &Origin,
 ) -> Result<OutboxMessage, ContractError> {
     let mut envelope = Envelope::new(payload).with_saga(origin.saga_id);
     envelope.ticket = origin.ticket.clone();
     envelope.causation_id = origin.causation;
+    envelope.expires_at = sent.map(|sent| sent.expires_at);
     let body = envelope.to_json()?;
     Ok(OutboxMessage {
         message_id: envelope.message_id.to_string(),
-        purpose,
+        purpose: sent.map(|sent| sent.purpose),
         exchange: M::KIND.exchange().to_owned(),
         routing_key: envelope.payload.routing_key().to_string(),
         message_type: M::NAME.to_owned(),
@@ -95,36 +111,49 @@ fn envelope_row<M: Message>(
     })
 }
 
-/// A step service's answer, with its envelope's ids; `None` for a message the saga never
-/// asks for (another service's traffic on the same exchange).
-pub fn decode(incoming: &Incoming) -> Result<Option<(EnvelopeHeader, StepEvent)>, ContractError> {
-    let header = incoming.header()?;
-    let event = match header.message_type.as_str() {
-        ad_ops::UserFound::NAME => StepEvent::UserFound(payload(incoming)?),
-        ad_ops::UserMoved::NAME => StepEvent::UserMoved(payload(incoming)?),
-        ad_ops::AdOpsCommandFailed::NAME => StepEvent::AdFailed(payload(incoming)?),
-        sync_trigger::SyncCycleCompleted::NAME => StepEvent::SyncCycleCompleted(payload(incoming)?),
-        sync_trigger::SyncCycleRefused::NAME => StepEvent::SyncCycleRefused(payload(incoming)?),
-        sync_trigger::ConnectStateRead::NAME => StepEvent::ConnectStateRead(payload(incoming)?),
-        cloud_directory::DeletedUserRead::NAME => StepEvent::DeletedUserRead(payload(incoming)?),
-        cloud_directory::UserRestored::NAME => StepEvent::UserRestored(payload(incoming)?),
-        cloud_directory::LicenseAssigned::NAME => StepEvent::LicenseAssigned(payload(incoming)?),
-        cloud_directory::LicenseRemoved::NAME => StepEvent::LicenseRemoved(payload(incoming)?),
-        cloud_directory::CloudUserRead::NAME => StepEvent::CloudUserRead(payload(incoming)?),
-        cloud_directory::TenantRead::NAME => StepEvent::TenantRead(payload(incoming)?),
-        cloud_directory::AddressHoldersFound::NAME => {
-            StepEvent::AddressHoldersFound(payload(incoming)?)
+/// The answers the saga asks for, each with its [`StepEvent`]: one list, so what the queue
+/// binds and what [`decode`] reads cannot drift apart.
+macro_rules! answers {
+    ($($message:ty => $event:ident),+ $(,)?) => {
+        /// The routing keys of every answer: the coordinator's queue binds exactly these.
+        pub fn answer_keys() -> Vec<detour_contracts::RoutingKey> {
+            [$(<$message as Message>::fixed_routing_key()),+].into_iter().flatten().collect()
         }
-        cloud_directory::CloudCommandFailed::NAME => StepEvent::CloudFailed(payload(incoming)?),
-        mailbox_ops::MailboxRead::NAME => StepEvent::MailboxRead(payload(incoming)?),
-        mailbox_ops::EmailAddressAdded::NAME => StepEvent::EmailAddressAdded(payload(incoming)?),
-        mailbox_ops::ExchangeCloudManagedSet::NAME => {
-            StepEvent::ExchangeCloudManagedSet(payload(incoming)?)
+
+        /// A step service's answer, with its envelope's ids; `None` for a type that is no
+        /// answer of the saga's (misrouted: the queue binds only answers and its commands).
+        pub fn decode(
+            incoming: &Incoming,
+        ) -> Result<Option<(EnvelopeHeader, StepEvent)>, ContractError> {
+            let header = incoming.header()?;
+            let event = match header.message_type.as_str() {
+                $(<$message as Message>::NAME => StepEvent::$event(payload(incoming)?),)+
+                _ => return Ok(None),
+            };
+            Ok(Some((header, event)))
         }
-        mailbox_ops::MailboxCommandFailed::NAME => StepEvent::MailboxFailed(payload(incoming)?),
-        _ => return Ok(None),
     };
-    Ok(Some((header, event)))
+}
+
+answers! {
+    ad_ops::UserFound => UserFound,
+    ad_ops::UserMoved => UserMoved,
+    ad_ops::AdOpsCommandFailed => AdFailed,
+    sync_trigger::SyncCycleCompleted => SyncCycleCompleted,
+    sync_trigger::SyncCycleRefused => SyncCycleRefused,
+    sync_trigger::ConnectStateRead => ConnectStateRead,
+    cloud_directory::DeletedUserRead => DeletedUserRead,
+    cloud_directory::UserRestored => UserRestored,
+    cloud_directory::LicenseAssigned => LicenseAssigned,
+    cloud_directory::LicenseRemoved => LicenseRemoved,
+    cloud_directory::CloudUserRead => CloudUserRead,
+    cloud_directory::TenantRead => TenantRead,
+    cloud_directory::AddressHoldersFound => AddressHoldersFound,
+    cloud_directory::CloudCommandFailed => CloudFailed,
+    mailbox_ops::MailboxRead => MailboxRead,
+    mailbox_ops::EmailAddressAdded => EmailAddressAdded,
+    mailbox_ops::ExchangeCloudManagedSet => ExchangeCloudManagedSet,
+    mailbox_ops::MailboxCommandFailed => MailboxFailed,
 }
 
 fn payload<M: Message>(incoming: &Incoming) -> Result<M, ContractError> {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::saga::{
-    Plan, Reads, Saga, State, Step, Strategy, diagnosis::Diagnosis, messages::SagaFacts,
+    Budgets, Plan, Reads, Saga, State, Step, Strategy, diagnosis::Diagnosis, messages::SagaFacts,
 };
 
 /// Keeps the backing database alive for the test's length.
@@ -293,9 +293,14 @@ on_both_backends! {
             store.commit(&create(r)).await.unwrap();
         }
         // One slot held: with two in all, the oldest of the line may go; with three, both.
-        assert_eq!(store.admissible(2).await.unwrap(), vec![queued[0].saga_id]);
-        assert_eq!(store.admissible(3).await.unwrap(), vec![queued[0].saga_id, queued[1].saga_id]);
-        assert!(store.admissible(1).await.unwrap().is_empty());
+        let slots = |max_descoped| Budgets { max_descoped, max_diagnosing: 1 };
+        let ids = |line: Vec<(SagaId, String)>| line.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        assert_eq!(
+            store.admissible(slots(2)).await.unwrap(),
+            vec![(queued[0].saga_id, "queued".to_owned())]
+        );
+        assert_eq!(ids(store.admissible(slots(3)).await.unwrap()), vec![queued[0].saga_id, queued[1].saga_id]);
+        assert!(store.admissible(slots(1)).await.unwrap().is_empty());
 
         let running = store.list(&Filter { status: Some("running".into()), ..Filter::default() }).await.unwrap();
         assert_eq!(running.iter().map(|s| s.saga_id).collect::<Vec<_>>(), vec![holding.saga_id]);
@@ -314,6 +319,26 @@ on_both_backends! {
                 ("running".to_owned(), 1),
             ])
         );
+    }
+
+    requested_remediations_diagnose_while_diagnosis_slots_are_free(store, _url) {
+        store.commit(&create(&record("d1@contoso.com", diagnosing()))).await.unwrap();
+        let mut requested = Vec::new();
+        for i in 0..3 {
+            let mut r = record(&format!("r{i}@contoso.com"), Phase::Requested { user: format!("r{i}@contoso.com") });
+            r.created_at = now() + time::Duration::seconds(i);
+            store.commit(&create(&r)).await.unwrap();
+            requested.push(r.saga_id);
+        }
+        let readers = |max_diagnosing| Budgets { max_descoped: 1, max_diagnosing };
+        assert!(store.admissible(readers(1)).await.unwrap().is_empty(), "the one slot is taken");
+        let ids = |line: Vec<(SagaId, String)>| line.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        assert_eq!(ids(store.admissible(readers(3)).await.unwrap()), requested[..2].to_vec());
+        assert_eq!(
+            store.admissible(readers(64)).await.unwrap().last(),
+            Some(&(requested[2], "requested".to_owned()))
+        );
+        assert_eq!(ids(store.admissible(readers(64)).await.unwrap()), requested);
     }
 
     two_replicas_racing_on_one_saga_write_it_once(store, url) {

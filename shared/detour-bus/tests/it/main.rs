@@ -211,6 +211,47 @@ async fn malformed_messages_are_dead_lettered_and_the_consumer_keeps_going() {
 }
 
 #[tokio::test]
+async fn a_lost_connection_under_a_handler_that_never_returns_is_noticed_and_recovered() {
+    let harness = Harness::start("wedged").await;
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = calls.clone();
+    harness.consume(move |_| {
+        let call = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        async move {
+            if call == 1 {
+                // Wedged: waits for something that never comes (as a sync request waits for
+                // a cycle), so the delivery stays in hand.
+                std::future::pending::<()>().await;
+            }
+            Outcome::Handled
+        }
+    });
+    let ping = Envelope::new(Ping {
+        target: Service::AdOps,
+    });
+    harness.publisher.publish(&ping).await.unwrap();
+    eventually(Duration::from_secs(10), "the first call", || async {
+        (calls.load(std::sync::atomic::Ordering::SeqCst) == 1).then_some(())
+    })
+    .await;
+    assert!(harness.ready());
+    eventually(Duration::from_secs(15), "the connection to cut", || async {
+        (harness.vhost.close_all_connections().await.unwrap() >= 1).then_some(())
+    })
+    .await;
+    // The loop notices, drops what it holds, reconnects, and gets the delivery back.
+    eventually(Duration::from_secs(20), "the delivery again", || async {
+        (calls.load(std::sync::atomic::Ordering::SeqCst) >= 2).then_some(())
+    })
+    .await;
+    eventually(Duration::from_secs(10), "ready again", || async {
+        harness.ready().then_some(())
+    })
+    .await;
+    harness.stop().await;
+}
+
+#[tokio::test]
 async fn after_forced_disconnects_mid_stream_nothing_is_lost() {
     let harness = Harness::start("disconnect").await;
     let handled = harness.collect_decoded_pings();

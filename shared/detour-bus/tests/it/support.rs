@@ -9,11 +9,7 @@ use std::{
 use detour_bus::{AmqpSettings, Consumer, Incoming, Outcome, Publisher, QueueSpec};
 use detour_contracts::{COMMANDS_EXCHANGE, Ping};
 use detour_testkit::TestVhost;
-use lapin::{
-    Connection, ConnectionProperties,
-    options::{BasicAckOptions, BasicGetOptions},
-    types::{AMQPValue, FieldTable},
-};
+use lapin::types::{AMQPValue, FieldTable};
 use tokio_util::sync::CancellationToken;
 
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -73,6 +69,11 @@ impl Harness {
         self.tasks.lock().unwrap().push(task);
     }
 
+    /// Whether the consumer says it is consuming.
+    pub fn ready(&self) -> bool {
+        *self.consumer.readiness().borrow()
+    }
+
     /// Answers every delivery with `outcome`, counting the calls.
     pub fn count_calls(&self, outcome: Outcome) -> Arc<Mutex<u32>> {
         let calls = Arc::new(Mutex::new(0u32));
@@ -114,27 +115,8 @@ impl Harness {
 
     /// Takes every message now in the dead-letter queue: headers and body.
     pub async fn dead_letters(&self) -> Vec<(FieldTable, Vec<u8>)> {
-        let connection =
-            Connection::connect(&self.vhost.amqp_url(), ConnectionProperties::default())
-                .await
-                .unwrap();
-        let channel = connection.create_channel().await.unwrap();
         let queue = self.consumer.queue().dead_letter_queue();
-        let mut taken = Vec::new();
-        while let Some(message) = channel
-            .basic_get(queue.as_str().into(), BasicGetOptions::default())
-            .await
-            .unwrap()
-        {
-            let delivery = message.delivery;
-            delivery.ack(BasicAckOptions::default()).await.unwrap();
-            taken.push((
-                delivery.properties.headers().clone().unwrap_or_default(),
-                delivery.data,
-            ));
-        }
-        let _ = connection.close(200, "done".into()).await;
-        taken
+        self.vhost.take_all(&queue).await.unwrap()
     }
 
     pub async fn stop(self) {

@@ -16,11 +16,15 @@ pub(crate) struct Detour {
     pub(crate) bus: ServiceHarness,
     pub(crate) api: String,
     pub(crate) client: reqwest::Client,
-    _store: TestSqlite,
+    pub(crate) store: TestSqlite,
 }
 
 impl Detour {
-    async fn start(tenant: &TenantFixture, prefix: &str, extra: &[(&str, &str)]) -> Self {
+    pub(crate) async fn start(
+        tenant: &TenantFixture,
+        prefix: &str,
+        extra: &[(&str, &str)],
+    ) -> Self {
         Self::start_with(tenant, prefix, extra, Vec::new()).await
     }
 
@@ -81,7 +85,7 @@ impl Detour {
             api: format!("http://{}/api/v1", bus.ops_addr(coordinator_index)),
             bus,
             client: reqwest::Client::new(),
-            _store: store,
+            store,
         }
     }
 

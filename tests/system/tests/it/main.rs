@@ -9,4 +9,5 @@ mod gateway;
 mod many;
 mod ping_all;
 mod procedure;
+mod replays;
 mod trace;

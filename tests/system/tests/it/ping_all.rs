@@ -10,6 +10,48 @@ use detour_system::{ping_round::ping_round, services};
 use detour_telemetry::{LogFormat, Telemetry, TelemetrySettings};
 use detour_testkit::{TestVhost, eventually};
 
+/// A command type the coordinator does not know, addressed to it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Frobnicate {}
+
+impl detour_contracts::Message for Frobnicate {
+    const NAME: &'static str = "frobnicate";
+    const VERSION: u32 = 1;
+    const KIND: detour_contracts::MessageKind = detour_contracts::MessageKind::Command;
+
+    fn routing_key(&self) -> detour_contracts::RoutingKey {
+        detour_contracts::RoutingKey::command(Service::SagaCoordinator, Self::NAME)
+    }
+}
+
+async fn misrouted_commands_are_dead_lettered_with_the_reason(
+    vhost: &TestVhost,
+    amqp: &detour_bus::AmqpSettings,
+) {
+    let publisher = detour_bus::Publisher::new(amqp.clone(), "misrouting test");
+    publisher
+        .publish(&detour_contracts::Envelope::new(Frobnicate {}))
+        .await
+        .unwrap();
+    let dead = eventually(Duration::from_secs(20), "the dead letter", || async {
+        let dead = vhost.take_all("saga-coordinator.dead-letter").await.ok()?;
+        (!dead.is_empty()).then_some(dead)
+    })
+    .await;
+    let (headers, _) = &dead[0];
+    let reason = headers
+        .inner()
+        .get(detour_bus::ERROR_HEADER)
+        .and_then(|value| value.as_long_string())
+        .map(|text| String::from_utf8_lossy(text.as_bytes()).into_owned())
+        .unwrap_or_default();
+    assert!(
+        reason.contains("does not handle frobnicate") && reason.contains("misrouted"),
+        "the dead letter says why: {reason}"
+    );
+    publisher.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn six_services_answer_one_ping_round_in_one_trace_and_serve_ops_endpoints() {
     let quiet = TelemetrySettings {
@@ -67,6 +109,20 @@ async fn six_services_answer_one_ping_round_in_one_trace_and_serve_ops_endpoints
         round.trace_id,
         round.pongs
     );
+    // Every service's queue binds what it handles and nothing else: the round's pongs (on the
+    // events exchange, where the gateway and the coordinator listen) dead-letter nowhere.
+    for service in Service::ALL {
+        let dead = vhost
+            .take_all(&format!("{service}.dead-letter"))
+            .await
+            .unwrap();
+        assert!(
+            dead.is_empty(),
+            "{service} dead-lettered {} message(s) of the round",
+            dead.len()
+        );
+    }
+    misrouted_commands_are_dead_lettered_with_the_reason(&vhost, amqp.as_ref().unwrap()).await;
 
     for app in &running {
         let health: serde_json::Value = client
