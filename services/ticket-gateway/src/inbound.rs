@@ -10,7 +10,7 @@ pub mod servicenow;
 pub mod signature;
 pub mod ticket_key;
 
-use detour_contracts::TicketRef;
+use detour_contracts::{TicketRef, Upn};
 
 /// What a webhook asks of Detour, about one ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,13 +22,26 @@ pub struct Inbound {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// Remediate `user` (only diagnose, with `dry_run`).
-    Start { user: String, dry_run: bool },
+    Start { user: Upn, dry_run: bool },
     /// The ticket reached its approval state: approve the plan waiting on it.
     Approve { by: String },
     /// A ticket Detour will not act on; the reason goes on the ticket.
     Decline { reason: String },
     /// Nothing to do and nothing worth saying (an event Detour does not follow).
     Ignore { reason: String },
+}
+
+impl Request {
+    /// Remediate the user a ticket names, or, when what it names is no UPN, decline saying
+    /// why (quoting only the start of it).
+    fn start_or_decline(named: &str, dry_run: bool) -> Self {
+        match Upn::parse(named) {
+            Ok(user) => Request::Start { user, dry_run },
+            Err(error) => Request::Decline {
+                reason: format!("Detour cannot act on this ticket: the user it names, {error}."),
+            },
+        }
+    }
 }
 
 /// A body that is not what its source sends; the message says what is wrong.

@@ -242,7 +242,7 @@ async fn act(webhooks: &Webhooks, inbound: &Inbound) -> Result<Response, Refused
         }
         Request::Start { user, dry_run } => {
             let start = StartRemediation {
-                user: user.clone(),
+                user: user.to_string(),
                 dry_run: *dry_run,
             };
             let sent = webhooks

@@ -7,7 +7,7 @@
 //!
 //! # Layout
 //! `envelope` (the wire envelope), `message` (trait, kinds, routing keys), `ids` (typed
-//! identifiers), `service` (the six services by name), `ping` (liveness command and event),
+//! identifiers), `upn` (user principal names as Entra accepts them), `service` (the six services by name), `ping` (liveness command and event),
 //! `sync_trigger` (sync-trigger's commands and events),
 //! `ad_ops` (ad-ops's commands and events), `cloud_directory` (cloud-directory's),
 //! `mailbox_ops` (mailbox-ops's), `saga_coordinator` (requests to remediate a user, and their
@@ -27,6 +27,7 @@ pub mod saga_coordinator;
 mod service;
 pub mod sync_trigger;
 pub mod ticket_gateway;
+mod upn;
 
 pub use catalog::{MessageSpec, catalog};
 pub use envelope::{ContractError, Envelope, EnvelopeHeader};
@@ -34,3 +35,4 @@ pub use ids::{MessageId, SagaId, TicketRef, TicketSystem};
 pub use message::{COMMANDS_EXCHANGE, EVENTS_EXCHANGE, Message, MessageKind, RoutingKey};
 pub use ping::{Ping, Pong};
 pub use service::{Service, UnknownService};
+pub use upn::{MAX_UPN, Upn, UpnError};

@@ -59,7 +59,10 @@ where
                     && let Ok(Value::Object(map)) =
                         serde_json::from_str::<Value>(formatted.as_str())
                 {
-                    span_fields.extend(map);
+                    span_fields.extend(map.into_iter().map(|(key, value)| match value {
+                        Value::String(text) => (key, Value::String(truncated(&text))),
+                        other => (key, other),
+                    }));
                 }
                 innermost = Some((span.name(), extensions.get::<TraceIds>().cloned()));
             }
@@ -128,16 +131,32 @@ where
     }
 }
 
+/// The most of one field a log line holds: a hostile 256 KiB user string or an upstream's
+/// whole error page is cut here, with how long it was.
+pub(crate) const MAX_FIELD_CHARS: usize = 1024;
+
+/// `text`, or its first [`MAX_FIELD_CHARS`] characters and a note of its length.
+pub(crate) fn truncated(text: &str) -> String {
+    match text.char_indices().nth(MAX_FIELD_CHARS) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!(
+            "{}… ({} characters in all)",
+            &text[..cut],
+            text.chars().count()
+        ),
+    }
+}
+
 struct FieldsToJson<'a>(&'a mut Map<String, Value>);
 
 impl tracing::field::Visit for FieldsToJson<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.0
-            .insert(field.name().into(), format!("{value:?}").into());
+            .insert(field.name().into(), truncated(&format!("{value:?}")).into());
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), value.into());
+        self.0.insert(field.name().into(), truncated(value).into());
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -153,6 +172,26 @@ impl tracing::field::Visit for FieldsToJson<'_> {
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0.insert(field.name().into(), value.to_string().into());
+        self.0
+            .insert(field.name().into(), truncated(&value.to_string()).into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_fields_are_cut_with_their_length_and_short_ones_kept() {
+        assert_eq!(truncated("ada@contoso.com"), "ada@contoso.com");
+        let hostile = "é".repeat(262_144);
+        let cut = truncated(&hostile);
+        assert!(cut.starts_with(&"é".repeat(MAX_FIELD_CHARS)));
+        assert!(
+            cut.ends_with("… (262144 characters in all)"),
+            "{}",
+            &cut[cut.len() - 40..]
+        );
+        assert!(cut.chars().count() < MAX_FIELD_CHARS + 40);
     }
 }

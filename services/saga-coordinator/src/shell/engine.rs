@@ -8,7 +8,7 @@ use std::{
     sync::Arc,
 };
 
-use detour_contracts::{ContractError, MessageId, SagaId, TicketRef};
+use detour_contracts::{ContractError, MessageId, SagaId, TicketRef, Upn};
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, Notify};
 
@@ -449,24 +449,9 @@ impl Engine {
 /// characters, at most 256 characters (113 before the `@`). Anything else is refused before a
 /// single read is sent.
 fn validate_user(user: &str) -> Result<String, EngineError> {
-    let user = user.trim();
-    let invalid = |why: &str| EngineError::Invalid(format!("{user:?} is not a UPN: {why}"));
-    let Some((local, domain)) = user.split_once('@') else {
-        return Err(invalid("it has no @"));
-    };
-    if local.is_empty() || domain.is_empty() || domain.contains('@') {
-        return Err(invalid("it needs one @ between a name and a domain"));
-    }
-    if user.len() > 256 || local.len() > 113 {
-        return Err(invalid("it is too long"));
-    }
-    if user.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid("it holds spaces or control characters"));
-    }
-    if !domain.contains('.') {
-        return Err(invalid("its domain has no dot"));
-    }
-    Ok(user.to_owned())
+    Upn::parse(user)
+        .map(String::from)
+        .map_err(|error| EngineError::Invalid(error.to_string()))
 }
 
 /// The progress events a ticketed remediation owes its ticket for going to `next`, each with

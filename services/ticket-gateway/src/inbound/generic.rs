@@ -44,9 +44,10 @@ pub fn parse(body: &[u8]) -> Result<Inbound, Malformed> {
     } else {
         let user = body
             .user
-            .map(|user| user.trim().to_owned())
-            .filter(|user| !user.is_empty())
+            .filter(|user| !user.trim().is_empty())
             .ok_or_else(|| Malformed("user is missing: name the user's UPN".into()))?;
+        let user = detour_contracts::Upn::parse(&user)
+            .map_err(|error| Malformed(format!("user: {error}")))?;
         Request::Start {
             user,
             dry_run: body.dry_run,
@@ -67,7 +68,7 @@ mod tests {
         assert_eq!(
             inbound.request,
             Request::Start {
-                user: "ada@contoso.com".into(),
+                user: detour_contracts::Upn::parse("ada@contoso.com").unwrap(),
                 dry_run: true
             }
         );

@@ -87,7 +87,7 @@ pub fn parse(settings: &JiraSettings, body: &[u8]) -> Result<Inbound, Malformed>
         .iter()
         .any(|label| label.eq_ignore_ascii_case(&settings.mapping.dry_run_marker));
     let request = match (mapped.is_remediation, mapped.user, event == CREATED) {
-        (true, Some(user), _) => Request::Start { user, dry_run },
+        (true, Some(user), _) => Request::start_or_decline(&user, dry_run),
         (false, _, true) => Request::Decline {
             reason: "This ticket does not look like a missing-address case (no matching label \
                      or text), so Detour will not act on it."
@@ -185,7 +185,7 @@ mod tests {
         assert_eq!(
             inbound.request,
             Request::Start {
-                user: "ada@contoso.com".into(),
+                user: detour_contracts::Upn::parse("ada@contoso.com").unwrap(),
                 dry_run: false
             }
         );
@@ -209,6 +209,20 @@ mod tests {
         );
         let unrelated = parse_ok(&created(json!({"summary": "printer", "labels": []})));
         assert!(matches!(unrelated.request, Request::Decline { .. }));
+    }
+
+    #[test]
+    fn a_user_field_that_is_no_upn_is_declined_quoting_only_its_start() {
+        let hostile = format!("{}@contoso.com", "x".repeat(262_144));
+        let inbound = parse_ok(&created(json!({
+            "summary": "x", "labels": ["detour"], "customfield_10050": hostile})));
+        let Request::Decline { reason } = inbound.request else {
+            panic!("{:?}", inbound.request);
+        };
+        assert!(
+            reason.len() < 300 && reason.contains("longer than Entra allows"),
+            "{reason}"
+        );
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub fn parse(settings: &ServiceNowSettings, body: &[u8]) -> Result<Inbound, Malf
         _ => false,
     };
     let request = match (mapped.is_remediation, mapped.user, inserted) {
-        (true, Some(user), _) => Request::Start { user, dry_run },
+        (true, Some(user), _) => Request::start_or_decline(&user, dry_run),
         (false, _, true) => Request::Decline {
             reason: "This incident does not look like a missing-address case, so Detour will \
                      not act on it."
@@ -122,7 +122,7 @@ mod tests {
         assert_eq!(
             inbound.request,
             Request::Start {
-                user: "ada@contoso.com".into(),
+                user: detour_contracts::Upn::parse("ada@contoso.com").unwrap(),
                 dry_run: true
             }
         );
