@@ -10,28 +10,19 @@
 
 mod schema;
 
-use std::{collections::BTreeMap, future::Future, str::FromStr, time::Duration};
+use std::{collections::BTreeMap, future::Future};
 
 use detour_contracts::{SagaId, TicketRef};
 use serde::{Deserialize, Serialize};
-use sqlx::{
-    AnyPool, AssertSqlSafe, Row,
-    any::{AnyConnectOptions, AnyPoolOptions},
-};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
 use crate::saga::{Budgets, Phase, Purpose, Timer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the store URL {0:?} is neither sqlite:// nor postgres://")]
-    UnsupportedUrl(String),
-    #[error("cannot create the data directory {path}: {source}")]
-    DataDirectory {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot open the store: {0}")]
+    Open(#[from] detour_sql::OpenError),
     #[error("saga {0} changed under us (another replica or message got there first)")]
     Conflict(SagaId),
     #[error("a stored {what} does not parse: {source}")]
@@ -44,11 +35,7 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use detour_sql::Backend;
 
 /// One remediation as stored: who, for which ticket, in which phase, and the trace it belongs
 /// to (every command it sends is a child of that trace).
@@ -175,51 +162,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if need be) the store at `url` and applies the schema.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Backend::Postgres
-        } else {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
-        };
-        let pool = match backend {
-            Backend::Sqlite => {
-                create_parent_directory(url)?;
-                // One connection: SQLite has one writer anyway, and a single connection never
-                // meets "database is locked" on a lock upgrade.
-                let url = if url.contains('?') {
-                    url.to_owned()
-                } else {
-                    format!("{url}?mode=rwc")
-                };
-                let options = AnyConnectOptions::from_str(&url)?;
-                AnyPoolOptions::new()
-                    .max_connections(1)
-                    .after_connect(|connection, _| {
-                        Box::pin(async move {
-                            // WAL survives a killed process; NORMAL syncs at checkpoints.
-                            for pragma in [
-                                "PRAGMA journal_mode = WAL",
-                                "PRAGMA synchronous = NORMAL",
-                                "PRAGMA busy_timeout = 5000",
-                            ] {
-                                sqlx::query(pragma).execute(&mut *connection).await?;
-                            }
-                            Ok(())
-                        })
-                    })
-                    .connect_with(options)
-                    .await?
-            }
-            Backend::Postgres => {
-                AnyPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect(url)
-                    .await?
-            }
-        };
+        let (backend, pool) = detour_sql::open(url).await?;
         let store = Self { pool, backend };
         store.apply_schema().await?;
         Ok(store)
@@ -684,27 +627,6 @@ fn pending(row: &sqlx::any::AnyRow) -> Result<Pending, StoreError> {
             body: row.try_get("body")?,
         },
     })
-}
-
-fn create_parent_directory(url: &str) -> Result<(), StoreError> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
-        .split('?')
-        .next()
-        .unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
-        return Ok(());
-    }
-    match std::path::Path::new(path).parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => {
-            std::fs::create_dir_all(parent).map_err(|source| StoreError::DataDirectory {
-                path: parent.display().to_string(),
-                source,
-            })
-        }
-        _ => Ok(()),
-    }
 }
 
 /// `count` comma-separated items, the `n`th (from `first`) made by `item`.

@@ -11,12 +11,16 @@ pub mod signature;
 pub mod ticket_key;
 
 use detour_contracts::{TicketRef, Upn};
+use time::OffsetDateTime;
 
 /// What a webhook asks of Detour, about one ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inbound {
     pub ticket: TicketRef,
     pub request: Request,
+    /// When the source raised the event, where its body says (Jira's `timestamp`,
+    /// ServiceNow's `sys_updated_on`): a delivery older than the replay window is refused.
+    pub sent_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,9 +9,11 @@
 //!
 //! # Layout
 //! `inbound` (each source's body to a request, signatures; pure), `webhook` (the HTTP edge),
+//! `deliveries` (the delivery ids taken, in SQLite or PostgreSQL),
 //! `outbound` (what to write, and the Jira and ServiceNow clients), `progress` (the queue's
 //! messages to ticket writes), `settings`.
 
+pub mod deliveries;
 pub mod inbound;
 pub mod outbound;
 pub mod progress;
@@ -42,8 +44,11 @@ pub fn spec(settings: &GatewaySettings) -> anyhow::Result<ServiceSpec> {
     };
     let settings = settings.clone();
     let setup = Setup::new(move |publisher| {
-        let routes = webhook::router(&settings, publisher);
-        async move { Ok(Extras::default().routes(routes?)) }
+        let settings = settings.clone();
+        async move {
+            let routes = webhook::router(&settings, publisher).await?;
+            Ok(Extras::default().routes(routes))
+        }
     });
     let mut spec = ServiceSpec::new(Service::TicketGateway, DEFAULT_PORT).setup(setup);
     spec.dispatch = progress::dispatch(writers);

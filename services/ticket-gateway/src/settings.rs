@@ -27,8 +27,18 @@ pub struct GatewaySettings {
 pub struct WebhookSettings {
     /// Larger bodies are refused with 413 before they are read whole.
     pub max_body_bytes: usize,
-    /// How many webhook delivery ids are remembered to drop redeliveries.
-    pub remembered_deliveries: usize,
+    /// Where delivery ids are kept to drop redeliveries: a SQLite file, or PostgreSQL shared
+    /// by replicas.
+    pub deliveries_url: String,
+    /// Deliveries whose body says they are older than this are refused (a replay), and ids
+    /// are kept this long.
+    pub replay_window_s: u64,
+}
+
+impl WebhookSettings {
+    pub fn replay_window(&self) -> time::Duration {
+        time::Duration::seconds(i64::try_from(self.replay_window_s).unwrap_or(i64::MAX))
+    }
 }
 
 /// Which tickets are remediation requests, and where their user is.
@@ -126,7 +136,9 @@ pub struct GenericSettings {
 pub const OWN_DEFAULTS: &str = r#"
 [webhook]
 max_body_bytes = 262144
-remembered_deliveries = 10000
+deliveries_url = "sqlite://data/ticket-gateway.db"
+# A day: longer than any source retries a delivery.
+replay_window_s = 86400
 
 [jira]
 enabled = false
@@ -288,6 +300,17 @@ impl Settings for GatewaySettings {
             self.webhook.max_body_bytes >= 1024,
             "webhook.max_body_bytes",
             "must be at least 1024",
+        );
+        problems.check(
+            (60..=30 * 86400).contains(&self.webhook.replay_window_s),
+            "webhook.replay_window_s",
+            "must be between 60 (a minute) and 2592000 (30 days)",
+        );
+        problems.check(
+            self.webhook.deliveries_url.starts_with("sqlite:")
+                || self.webhook.deliveries_url.starts_with("postgres"),
+            "webhook.deliveries_url",
+            "must be a sqlite:// or postgres:// URL",
         );
         problems.check(
             self.jira.enabled || self.servicenow.enabled || self.generic.enabled,

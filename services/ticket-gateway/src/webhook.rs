@@ -1,13 +1,11 @@
 //! The webhook endpoints: `POST /webhooks/jira`, `/webhooks/servicenow`, `/webhooks/generic`.
 //! Each checks who is calling (401), reads at most `webhook.max_body_bytes` (413), parses
-//! (400 with a JSON error saying what is wrong), drops a delivery it has seen (Jira's
-//! `X-Atlassian-Webhook-Identifier`), and answers 202 only once what it asks is confirmed on
-//! the bus. Each webhook is the root of its remediation's trace.
+//! (400 with a JSON error saying what is wrong), refuses a delivery older than the replay
+//! window by its body's timestamp, drops one it has taken before (Jira's
+//! `X-Atlassian-Webhook-Identifier`, kept in `deliveries`), and answers 202 only once what it
+//! asks is confirmed on the bus. Each webhook is the root of its remediation's trace.
 
-use std::{
-    collections::{HashSet, VecDeque},
-    sync::{Arc, Mutex},
-};
+use std::sync::Arc;
 
 use axum::{
     Json, Router,
@@ -27,7 +25,10 @@ use detour_contracts::{
 use serde_json::json;
 use tracing::Instrument;
 
+use anyhow::Context;
+
 use crate::{
+    deliveries::Deliveries,
     inbound::{self, Inbound, Malformed, Request, signature},
     settings::{GatewaySettings, JiraSettings, ServiceNowSettings},
 };
@@ -42,10 +43,14 @@ struct Webhooks {
     jira: Option<Arc<(JiraSettings, Secret)>>,
     servicenow: Option<Arc<(ServiceNowSettings, Secret)>>,
     generic: Option<Secret>,
-    seen: Arc<Seen>,
+    deliveries: Deliveries,
+    replay_window: time::Duration,
 }
 
-pub fn router(settings: &GatewaySettings, publisher: Publisher) -> anyhow::Result<Router> {
+/// How far ahead of this clock a body's timestamp may be (the source's clock runs ahead).
+const CLOCK_SKEW: time::Duration = time::Duration::minutes(5);
+
+pub async fn router(settings: &GatewaySettings, publisher: Publisher) -> anyhow::Result<Router> {
     let jira = match settings.jira.enabled {
         true => Some(Arc::new((
             settings.jira.clone(),
@@ -69,7 +74,13 @@ pub fn router(settings: &GatewaySettings, publisher: Publisher) -> anyhow::Resul
         jira,
         servicenow,
         generic,
-        seen: Arc::new(Seen::new(settings.webhook.remembered_deliveries)),
+        deliveries: Deliveries::open(
+            &settings.webhook.deliveries_url,
+            settings.webhook.replay_window(),
+        )
+        .await
+        .context("webhook.deliveries_url")?,
+        replay_window: settings.webhook.replay_window(),
     };
     Ok(Router::new()
         .route("/webhooks/jira", post(jira_webhook))
@@ -195,12 +206,36 @@ async fn take(
             return error(StatusCode::BAD_REQUEST, why);
         }
     };
-    if let Some(id) = &delivery
-        && !webhooks.seen.first_time(id)
+    let now = time::OffsetDateTime::now_utc();
+    if let Some(sent_at) = inbound.sent_at
+        && (sent_at < now - webhooks.replay_window || sent_at > now + CLOCK_SKEW)
     {
-        metrics::counter!("detour_webhooks_total", "source" => source, "outcome" => "duplicate")
+        metrics::counter!("detour_webhooks_total", "source" => source, "outcome" => "stale")
             .increment(1);
-        return accepted("duplicate", &inbound, json!({ "delivery": id }));
+        tracing::warn!(ticket = %inbound.ticket, %sent_at, "a delivery outside the replay window");
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the event is dated {sent_at}, outside the replay window \
+                 (webhook.replay_window_s back, 5 minutes ahead): refused as a replay"
+            ),
+        );
+    }
+    if let Some(id) = &delivery {
+        match webhooks.deliveries.first_time(id, now).await {
+            Ok(true) => {}
+            Ok(false) => {
+                metrics::counter!("detour_webhooks_total", "source" => source, "outcome" => "duplicate")
+                    .increment(1);
+                return accepted("duplicate", &inbound, json!({ "delivery": id }));
+            }
+            Err(why) => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("cannot check the delivery against those taken, try again: {why}"),
+                );
+            }
+        }
     }
     let span = tracing::info_span!(
         "webhook",
@@ -210,9 +245,11 @@ async fn take(
         "otel.kind" = "server",
     );
     let response = act(webhooks, &inbound).instrument(span).await;
-    if let (Err(_), Some(id)) = (&response, &delivery) {
-        // Not taken: Jira's retry of it must be let through.
-        webhooks.seen.forget(id);
+    if let (Err(_), Some(id)) = (&response, &delivery)
+        && let Err(why) = webhooks.deliveries.forget(id).await
+    {
+        // Jira's retry will be taken for a duplicate: say so, loudly.
+        tracing::error!(delivery = %id, error = %why, "a delivery not taken could not be forgotten");
     }
     let outcome = if response.is_ok() {
         "accepted"
@@ -281,60 +318,4 @@ fn accepted(status: &str, inbound: &Inbound, mut extra: serde_json::Value) -> Re
     extra["status"] = json!(status);
     extra["ticket"] = json!(inbound.ticket.to_string());
     (StatusCode::ACCEPTED, Json(extra)).into_response()
-}
-
-/// The delivery ids seen lately, oldest forgotten first.
-#[derive(Debug)]
-struct Seen {
-    capacity: usize,
-    ids: Mutex<(HashSet<String>, VecDeque<String>)>,
-}
-
-impl Seen {
-    fn new(capacity: usize) -> Self {
-        Self {
-            capacity: capacity.max(1),
-            ids: Mutex::default(),
-        }
-    }
-
-    /// Records `id`; false if it was recorded already.
-    fn first_time(&self, id: &str) -> bool {
-        let mut guard = self.ids.lock().unwrap_or_else(|p| p.into_inner());
-        let (set, order) = &mut *guard;
-        if !set.insert(id.to_owned()) {
-            return false;
-        }
-        order.push_back(id.to_owned());
-        while order.len() > self.capacity {
-            if let Some(oldest) = order.pop_front() {
-                set.remove(&oldest);
-            }
-        }
-        true
-    }
-
-    fn forget(&self, id: &str) {
-        let mut guard = self.ids.lock().unwrap_or_else(|p| p.into_inner());
-        let (set, order) = &mut *guard;
-        set.remove(id);
-        order.retain(|seen| seen != id);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Seen;
-
-    #[test]
-    fn a_delivery_is_new_once_until_forgotten_or_crowded_out() {
-        let seen = Seen::new(2);
-        assert!(seen.first_time("a"));
-        assert!(!seen.first_time("a"));
-        seen.forget("a");
-        assert!(seen.first_time("a"));
-        assert!(seen.first_time("b"));
-        assert!(seen.first_time("c"));
-        assert!(seen.first_time("a"), "the oldest was crowded out");
-    }
 }

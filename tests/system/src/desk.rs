@@ -174,10 +174,17 @@ pub fn tickets_section(issues: &[Value], incidents: &[Value]) -> Value {
     })
 }
 
+/// Now, as Jira dates its events: milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// The body Jira sends for `jira:issue_created`, around the issue as its REST API shows it.
 pub fn jira_created(issue: &Value) -> Value {
     json!({
-        "timestamp": 1_796_000_000_000_u64,
+        "timestamp": now_ms(),
         "webhookEvent": "jira:issue_created",
         "issue_event_type_name": "issue_created",
         "user": { "accountId": "5b10a2844c20165700ede21g", "displayName": "Help Desk" },
@@ -188,7 +195,7 @@ pub fn jira_created(issue: &Value) -> Value {
 /// The body Jira sends when the issue's status moves to `to`.
 pub fn jira_status_changed(issue: &Value, from: &str, to: &str, by: &str) -> Value {
     json!({
-        "timestamp": 1_796_000_000_000_u64,
+        "timestamp": now_ms(),
         "webhookEvent": "jira:issue_updated",
         "issue_event_type_name": "issue_generic",
         "user": { "accountId": "5b10a2844c20165700ede21h", "displayName": by },

@@ -175,6 +175,8 @@ pub fn gateway_env(base: &str) -> Vec<(String, String)> {
         ("DETOUR__SERVICENOW__BACKOFF_MS", "100"),
         ("DETOUR__GENERIC__ENABLED", "true"),
         ("DETOUR__GENERIC__TOKEN", WEBHOOK_TOKEN),
+        // Each gateway its own delivery ids, kept as long as it runs.
+        ("DETOUR__WEBHOOK__DELIVERIES_URL", "sqlite::memory:"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

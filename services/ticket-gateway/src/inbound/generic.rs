@@ -53,7 +53,11 @@ pub fn parse(body: &[u8]) -> Result<Inbound, Malformed> {
             dry_run: body.dry_run,
         }
     };
-    Ok(Inbound { ticket, request })
+    Ok(Inbound {
+        ticket,
+        request,
+        sent_at: None,
+    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use detour_contracts::{TicketRef, TicketSystem};
 use serde_json::Value;
+use time::OffsetDateTime;
 
 use super::{Inbound, Malformed, Request, json_object, mapping, ticket_key, truncated};
 use crate::settings::JiraSettings;
@@ -41,10 +42,17 @@ pub fn parse(settings: &JiraSettings, body: &[u8]) -> Result<Inbound, Malformed>
         system: TicketSystem::Jira,
         key: key.to_owned(),
     };
+    // When Jira raised the event, in milliseconds since the epoch; every delivery has it.
+    let sent_at = object
+        .get("timestamp")
+        .and_then(Value::as_i64)
+        .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok())
+        .ok_or_else(|| Malformed("timestamp is missing: Jira sends the event's time".into()))?;
     let answer = |request| {
         Ok(Inbound {
             ticket: ticket.clone(),
             request,
+            sent_at: Some(sent_at),
         })
     };
     if event != CREATED && event != UPDATED {
@@ -167,9 +175,10 @@ mod tests {
     }
 
     fn created(fields: Value) -> Vec<u8> {
-        json!({"webhookEvent": CREATED, "issue": {"id": "10001", "key": "HELP-42", "fields": fields}})
-            .to_string()
-            .into_bytes()
+        json!({"webhookEvent": CREATED, "timestamp": 1_796_000_000_000_i64,
+            "issue": {"id": "10001", "key": "HELP-42", "fields": fields}})
+        .to_string()
+        .into_bytes()
     }
 
     fn parse_ok(body: &[u8]) -> Inbound {
@@ -226,8 +235,22 @@ mod tests {
     }
 
     #[test]
+    fn the_event_time_comes_from_the_body_and_is_required() {
+        let inbound = parse_ok(&created(json!({"summary": "x"})));
+        assert_eq!(
+            inbound.sent_at.map(OffsetDateTime::unix_timestamp),
+            Some(1_796_000_000)
+        );
+        let untimed = json!({"webhookEvent": CREATED,
+            "issue": {"key": "HELP-1", "fields": {"summary": "x"}}});
+        let error = parse(&settings(), untimed.to_string().as_bytes()).unwrap_err();
+        assert!(error.0.contains("timestamp"), "{error}");
+    }
+
+    #[test]
     fn moving_to_the_approval_status_approves() {
-        let body = json!({"webhookEvent": UPDATED, "user": {"displayName": "Grace Hopper"},
+        let body = json!({"webhookEvent": UPDATED, "timestamp": 1_796_000_000_000_i64,
+            "user": {"displayName": "Grace Hopper"},
             "issue": {"key": "HELP-42", "fields": {"summary": "x"}},
             "changelog": {"items": [{"field": "status", "fromString": "Open", "toString": "Approved"}]}});
         let inbound = parse_ok(body.to_string().as_bytes());
@@ -241,7 +264,8 @@ mod tests {
 
     #[test]
     fn an_update_that_asks_nothing_is_ignored_quietly() {
-        let body = json!({"webhookEvent": UPDATED, "issue": {"key": "HELP-7", "fields": {"summary": "printer"}}});
+        let body = json!({"webhookEvent": UPDATED, "timestamp": 1_796_000_000_000_i64,
+            "issue": {"key": "HELP-7", "fields": {"summary": "printer"}}});
         assert!(matches!(
             parse_ok(body.to_string().as_bytes()).request,
             Request::Ignore { .. }

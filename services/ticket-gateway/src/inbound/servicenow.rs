@@ -4,6 +4,7 @@
 
 use detour_contracts::{TicketRef, TicketSystem};
 use serde_json::Value;
+use time::OffsetDateTime;
 
 use super::{Inbound, Malformed, Request, json_object, mapping, ticket_key, truncated};
 use crate::settings::ServiceNowSettings;
@@ -32,6 +33,7 @@ pub fn parse(settings: &ServiceNowSettings, body: &[u8]) -> Result<Inbound, Malf
         system: TicketSystem::ServiceNow,
         key: number.to_owned(),
     };
+    let sent_at = updated_on(text_of("sys_updated_on"))?;
     let inserted = !matches!(text_of("operation"), "update");
     let approved = text_of(&settings.approval_field).eq_ignore_ascii_case(&settings.approval_value);
     if approved && !inserted {
@@ -41,6 +43,7 @@ pub fn parse(settings: &ServiceNowSettings, body: &[u8]) -> Result<Inbound, Malf
             request: Request::Approve {
                 by: by.unwrap_or("a ServiceNow user").to_owned(),
             },
+            sent_at,
         });
     }
     let text = format!(
@@ -74,7 +77,28 @@ pub fn parse(settings: &ServiceNowSettings, body: &[u8]) -> Result<Inbound, Malf
             reason: "an update that asks nothing of Detour".into(),
         },
     };
-    Ok(Inbound { ticket, request })
+    Ok(Inbound {
+        ticket,
+        request,
+        sent_at,
+    })
+}
+
+/// `sys_updated_on` as a ServiceNow record's value gives it (`2026-12-01 10:00:00`, UTC), when
+/// the outbound message sends it.
+fn updated_on(text: &str) -> Result<Option<OffsetDateTime>, Malformed> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    time::PrimitiveDateTime::parse(text.trim(), format)
+        .map(|at| Some(at.assume_utc()))
+        .map_err(|_| {
+            Malformed(format!(
+                "sys_updated_on {:?} is not a date and time (2026-12-01 10:00:00)",
+                truncated(text)
+            ))
+        })
 }
 
 #[cfg(test)]

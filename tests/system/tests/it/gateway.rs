@@ -230,6 +230,16 @@ async fn a_signed_jira_ticket_gets_the_user_fixed_and_the_ticket_resolved_once()
         .await
         .unwrap();
     assert_eq!((status, again["status"].as_str()), (202, Some("duplicate")));
+    // A signed body from two days ago, under an id never seen: refused as a replay.
+    let mut old = jira_created(&issue);
+    old["timestamp"] = json!(detour_system::desk::now_ms() - 2 * 86_400_000);
+    let (status, refused) = helpdesk
+        .desk
+        .jira_webhook(&old, "delivery-from-the-past")
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["error"].as_str().unwrap().contains("replay"), "{refused}");
     // The same ticket under a new delivery id joins the saga it started: no second one.
     let (status, _) = helpdesk
         .desk
@@ -443,13 +453,13 @@ async fn bad_deliveries_are_refused_and_tickets_without_a_case_are_told_why() {
         .await
         .unwrap();
     assert_eq!((status, answer["status"].as_str()), (202, Some("declined")));
-    // A "UPN" the coordinator cannot take: accepted at the door, refused with the reason.
+    // A "UPN" longer than Entra allows: declined at the door, with the reason.
     let answer = helpdesk.file_jira("HELP-3", "too-long").await;
-    assert_eq!(answer["status"], "accepted", "{answer}");
+    assert_eq!(answer["status"], "declined", "{answer}");
     for (key, says) in [
         ("HELP-1", "could not find the affected user"),
         ("HELP-2", "does not look like a missing-address case"),
-        ("HELP-3", "cannot take this on"),
+        ("HELP-3", "longer than Entra allows"),
     ] {
         let comments = eventually(Duration::from_secs(30), "the explanation", || async {
             let comments = desk.jira_comments(key).await.ok()?;
