@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use axum::{
     Json, Router,
-    body::Bytes,
-    extract::{DefaultBodyLimit, State, rejection::BytesRejection},
-    http::{HeaderMap, StatusCode},
+    body::{Body, Bytes},
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::post,
 };
@@ -22,6 +22,7 @@ use detour_contracts::{
     saga_coordinator::{ApproveRemediation, StartRemediation},
     ticket_gateway::PostTicketNote,
 };
+use futures_util::StreamExt;
 use serde_json::json;
 use tracing::Instrument;
 
@@ -45,6 +46,7 @@ struct Webhooks {
     generic: Option<Secret>,
     deliveries: Deliveries,
     replay_window: time::Duration,
+    max_body_bytes: usize,
 }
 
 /// How far ahead of this clock a body's timestamp may be (the source's clock runs ahead).
@@ -81,12 +83,12 @@ pub async fn router(settings: &GatewaySettings, publisher: Publisher) -> anyhow:
         .await
         .context("webhook.deliveries_url")?,
         replay_window: settings.webhook.replay_window(),
+        max_body_bytes: settings.webhook.max_body_bytes,
     };
     Ok(Router::new()
         .route("/webhooks/jira", post(jira_webhook))
         .route("/webhooks/servicenow", post(servicenow_webhook))
         .route("/webhooks/generic", post(generic_webhook))
-        .layer(DefaultBodyLimit::max(settings.webhook.max_body_bytes))
         .with_state(webhooks))
 }
 
@@ -111,17 +113,55 @@ fn disabled(source: &str) -> Response {
     )
 }
 
-/// The body, or why it cannot be had (too large, cut short).
-fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Refused> {
-    body.map_err(|rejection| {
-        let status = rejection.status();
-        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "the body is larger than webhook.max_body_bytes allows".to_owned()
-        } else {
-            format!("cannot read the body: {rejection}")
-        };
-        Refused(status, message)
-    })
+/// How much of a body past `webhook.max_body_bytes` is read and thrown away so that the 413
+/// goes out on a connection kept open for the sender's next request. A larger body gets its
+/// 413 with `Connection: close` at once, unread (RFC 9112 section 9.6 lets a server close a
+/// connection after a response when it will not read the rest of the request).
+const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// The body, at most `limit` bytes of it, or the answer to give instead.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Response> {
+    let too_large = |close: bool| {
+        let mut response = error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body is larger than webhook.max_body_bytes allows",
+        );
+        if close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    };
+    let declared = header(headers, "content-length").and_then(|n| n.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > DRAIN_LIMIT) {
+        return Err(too_large(true));
+    }
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut seen: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|why| {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the body: {why}"),
+            )
+        })?;
+        seen += chunk.len() as u64;
+        if seen > DRAIN_LIMIT {
+            return Err(too_large(true));
+        }
+        if seen <= limit as u64 {
+            kept.extend_from_slice(&chunk);
+        } else if !kept.is_empty() {
+            // Over the limit: read (and drop) the rest to the end, then answer 413.
+            kept = Vec::new();
+        }
+    }
+    if seen > limit as u64 {
+        return Err(too_large(false));
+    }
+    Ok(Bytes::from(kept))
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -131,14 +171,14 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 async fn jira_webhook(
     State(webhooks): State<Webhooks>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let Some(jira) = webhooks.jira.clone() else {
         return disabled("jira");
     };
-    let body = match body_or_error(body) {
+    let body = match read_body(&headers, body, webhooks.max_body_bytes).await {
         Ok(body) => body,
-        Err(refused) => return refused.into_response(),
+        Err(answer) => return answer,
     };
     let (settings, secret) = &*jira;
     if let Err(why) =
@@ -155,7 +195,7 @@ async fn jira_webhook(
 async fn servicenow_webhook(
     State(webhooks): State<Webhooks>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let Some(servicenow) = webhooks.servicenow.clone() else {
         return disabled("servicenow");
@@ -165,9 +205,9 @@ async fn servicenow_webhook(
         tracing::warn!(%why, "a ServiceNow webhook failed its token check");
         return error(StatusCode::UNAUTHORIZED, why.to_string());
     }
-    let body = match body_or_error(body) {
+    let body = match read_body(&headers, body, webhooks.max_body_bytes).await {
         Ok(body) => body,
-        Err(refused) => return refused.into_response(),
+        Err(answer) => return answer,
     };
     let parsed = inbound::servicenow::parse(settings, &body);
     take(&webhooks, "servicenow", parsed, None).await
@@ -176,7 +216,7 @@ async fn servicenow_webhook(
 async fn generic_webhook(
     State(webhooks): State<Webhooks>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let Some(token) = webhooks.generic.clone() else {
         return disabled("generic");
@@ -184,9 +224,9 @@ async fn generic_webhook(
     if let Err(why) = signature::verify_token(&token, header(&headers, "authorization")) {
         return error(StatusCode::UNAUTHORIZED, why.to_string());
     }
-    let body = match body_or_error(body) {
+    let body = match read_body(&headers, body, webhooks.max_body_bytes).await {
         Ok(body) => body,
-        Err(refused) => return refused.into_response(),
+        Err(answer) => return answer,
     };
     take(&webhooks, "generic", inbound::generic::parse(&body), None).await
 }

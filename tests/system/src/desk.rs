@@ -178,7 +178,9 @@ pub fn tickets_section(issues: &[Value], incidents: &[Value]) -> Value {
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// The body Jira sends for `jira:issue_created`, around the issue as its REST API shows it.

@@ -239,7 +239,10 @@ async fn a_signed_jira_ticket_gets_the_user_fixed_and_the_ticket_resolved_once()
         .await
         .unwrap();
     assert_eq!(status, 400, "{refused}");
-    assert!(refused["error"].as_str().unwrap().contains("replay"), "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("replay"),
+        "{refused}"
+    );
     // The same ticket under a new delivery id joins the saga it started: no second one.
     let (status, _) = helpdesk
         .desk
@@ -351,6 +354,69 @@ async fn the_generic_endpoint_runs_a_dry_run_that_changes_nothing() {
     helpdesk.detour.bus.stop().await;
 }
 
+/// One request on `stream` (an open connection), and the answer's head and body.
+async fn exchange(
+    stream: &mut tokio::net::TcpStream,
+    request_head: &str,
+    body: &[u8],
+) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request_head.as_bytes()).await.unwrap();
+    // Written in pieces, as a client streams it; the server may answer before the end.
+    for piece in body.chunks(64 * 1024) {
+        if stream.write_all(piece).await.is_err() {
+            break;
+        }
+    }
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 8192];
+    loop {
+        let read = stream.read(&mut buffer).await.unwrap();
+        assert!(read > 0, "the connection closed without an answer");
+        answer.extend_from_slice(&buffer[..read]);
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|n| n.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if rest.len() >= length {
+                return (head.to_ascii_lowercase(), rest[..length].to_owned());
+            }
+        }
+    }
+}
+
+/// A body over the limit but within what the gateway drains is answered 413 on a connection
+/// kept for the next request; a far larger one is answered 413 and the connection closed.
+async fn too_large_bodies_get_their_413_and_the_connection_as_http_says(gateway: &str) {
+    let address = gateway.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let post = |length: usize| {
+        format!(
+            "POST /webhooks/generic HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {WEBHOOK_TOKEN}\r\n\
+             Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+        )
+    };
+    let big = vec![b'x'; 600 * 1024];
+    let (head, body) = exchange(&mut stream, &post(big.len()), &big).await;
+    assert!(head.starts_with("http/1.1 413"), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
+    assert!(body.contains("max_body_bytes"), "{body}");
+    // The same connection takes the next request.
+    let (head, body) = exchange(&mut stream, &post(2), b"{}").await;
+    assert!(head.starts_with("http/1.1 400"), "{head}: {body}");
+
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (head, _) = exchange(&mut stream, &post(64 * 1024 * 1024), &[]).await;
+    assert!(head.starts_with("http/1.1 413"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_deliveries_are_refused_and_tickets_without_a_case_are_told_why() {
     let tenant = TenantFixture::start("desk-bad", &["ada"], |scenario| {
@@ -413,6 +479,7 @@ async fn bad_deliveries_are_refused_and_tickets_without_a_case_are_told_why() {
     let huge = json!({ "webhookEvent": "jira:issue_created", "padding": "x".repeat(70_000) });
     let (status, answer) = desk.jira_webhook(&huge, "huge").await.unwrap();
     assert_eq!(status, 413, "{answer}");
+    too_large_bodies_get_their_413_and_the_connection_as_http_says(&desk.gateway).await;
 
     // Malformed, with what is wrong.
     let signature =
