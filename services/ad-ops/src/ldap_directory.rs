@@ -98,20 +98,7 @@ impl LdapDirectory {
     }
 
     pub async fn find(&self, lookup: &UserLookup) -> Result<AdUserSnapshot, DirectoryError> {
-        let filter = match lookup {
-            UserLookup::UserPrincipalName(upn) => format!(
-                "(&{USER_FILTER}(userPrincipalName={}))",
-                ldap3::ldap_escape(upn)
-            ),
-            UserLookup::SamAccountName(sam) => format!(
-                "(&{USER_FILTER}(sAMAccountName={}))",
-                ldap3::ldap_escape(sam)
-            ),
-            UserLookup::ObjectGuid(guid) => format!(
-                "(&{USER_FILTER}(objectGUID={}))",
-                escape_bytes(&guid.to_bytes_le())
-            ),
-        };
+        let filter = user_filter(lookup);
         let attribute = self.settings.filter_attribute.clone();
         let base = self.settings.search_base.clone();
         let timeout = self.timeout();
@@ -258,6 +245,25 @@ impl LdapDirectory {
             Ok(())
         })
         .await
+    }
+}
+
+/// The search filter for `lookup`, its value escaped per RFC 4515: whatever a ticket says, it
+/// can only ever be one equality match on one user.
+pub fn user_filter(lookup: &UserLookup) -> String {
+    match lookup {
+        UserLookup::UserPrincipalName(upn) => format!(
+            "(&{USER_FILTER}(userPrincipalName={}))",
+            ldap3::ldap_escape(upn)
+        ),
+        UserLookup::SamAccountName(sam) => format!(
+            "(&{USER_FILTER}(sAMAccountName={}))",
+            ldap3::ldap_escape(sam)
+        ),
+        UserLookup::ObjectGuid(guid) => format!(
+            "(&{USER_FILTER}(objectGUID={}))",
+            escape_bytes(&guid.to_bytes_le())
+        ),
     }
 }
 

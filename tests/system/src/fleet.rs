@@ -1,5 +1,6 @@
 //! The services as real processes: started from their built binaries with the same
-//! environment variables a container would get, watched until ready, stopped with SIGTERM.
+//! environment variables a container would get, watched until ready, stopped with SIGTERM,
+//! or killed and started again (the chaos run).
 
 use std::{
     path::{Path, PathBuf},
@@ -15,6 +16,7 @@ use tokio::process::{Child, Command};
 pub struct Fleet {
     members: Vec<Member>,
     client: reqwest::Client,
+    bin_dir: PathBuf,
 }
 
 /// How to start one service: which, on which ops port, with which extra environment.
@@ -29,6 +31,7 @@ pub struct Launch {
 struct Member {
     service: Service,
     port: u16,
+    env: Vec<(String, String)>,
     child: Child,
     log: PathBuf,
 }
@@ -45,21 +48,12 @@ impl Fleet {
         }
         let mut members = Vec::new();
         for Launch { service, port, env } in launches {
-            let binary = bin_dir.join(service.as_str());
             let log = log_dir.join(format!("{service}.log"));
-            let out = std::fs::File::create(&log)?;
-            let child = Command::new(&binary)
-                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .env("DETOUR__HTTP__LISTEN", format!("127.0.0.1:{port}"))
-                .stdin(Stdio::null())
-                .stdout(out.try_clone()?)
-                .stderr(out)
-                .kill_on_drop(true)
-                .spawn()
-                .with_context(|| format!("cannot start {} (was it built?)", binary.display()))?;
+            let child = spawn(bin_dir, *service, *port, env, &log, false)?;
             members.push(Member {
                 service: *service,
                 port: *port,
+                env: env.clone(),
                 child,
                 log,
             });
@@ -67,7 +61,30 @@ impl Fleet {
         Ok(Self {
             members,
             client: reqwest::Client::new(),
+            bin_dir: bin_dir.to_owned(),
         })
+    }
+
+    /// SIGKILLs `service` (no drain, no goodbye) and starts it again at once, its log
+    /// appended to; returns once the new process is up (not yet ready).
+    pub async fn kill_and_restart(&mut self, service: Service) -> anyhow::Result<()> {
+        let bin_dir = self.bin_dir.clone();
+        let member = self
+            .members
+            .iter_mut()
+            .find(|m| m.service == service)
+            .with_context(|| format!("{service} is not in the fleet"))?;
+        member.child.start_kill()?;
+        member.child.wait().await?;
+        member.child = spawn(
+            &bin_dir,
+            service,
+            member.port,
+            &member.env,
+            &member.log,
+            true,
+        )?;
+        Ok(())
     }
 
     /// Waits until every service answers `/readyz` with 200, calling `on_ready` for each.
@@ -149,6 +166,52 @@ impl Fleet {
         }
         codes
     }
+}
+
+/// Builds the binaries of `services` as `cargo build` does (debug) and returns the directory
+/// they are in; for tests that run services as processes beside the test binary at
+/// `test_exe` (`target/debug/deps/...`).
+pub fn build_debug_binaries(services: &[Service], test_exe: &Path) -> anyhow::Result<PathBuf> {
+    let mut command = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()));
+    command.args(["build", "--quiet", "--bins"]);
+    for service in services {
+        command.args(["-p", service.as_str()]);
+    }
+    let status = command.status().context("cannot run cargo")?;
+    if !status.success() {
+        bail!("cannot build {services:?}");
+    }
+    test_exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .context("the test binary is not under target/<profile>/deps")
+}
+
+fn spawn(
+    bin_dir: &Path,
+    service: Service,
+    port: u16,
+    env: &[(String, String)],
+    log: &Path,
+    append: bool,
+) -> anyhow::Result<Child> {
+    let binary = bin_dir.join(service.as_str());
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(append)
+        .write(true)
+        .truncate(!append)
+        .open(log)?;
+    Command::new(&binary)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("DETOUR__HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot start {} (was it built?)", binary.display()))
 }
 
 fn tail(path: &Path, lines: usize) -> String {

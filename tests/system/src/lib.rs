@@ -3,13 +3,15 @@
 //!
 //! # Layout
 //! `services` (each service's spec and default port, in one table), `bulk` (the bulk
-//! benchmark's crowd, services, watch and checks), `desk` (tickets filed
+//! benchmark's crowd, services, watch and checks), `chaos` (remediations under kills, cuts
+//! and duplicates, and the invariants after), `desk` (tickets filed
 //! through the gateway's webhooks and read back from the ticket systems), `fleet` (service processes:
-//! start, wait until ready, stop with SIGTERM), `ping_round` (ping every service under one trace
+//! start, wait until ready, stop with SIGTERM, kill and restart), `ping_round` (ping every service under one trace
 //! and collect the pongs), `remediation` (file a ticket, follow it, check the user is fixed and the
 //! trace).
 
 pub mod bulk;
+pub mod chaos;
 pub mod desk;
 pub mod fleet;
 pub mod ping_round;

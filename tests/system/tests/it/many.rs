@@ -164,21 +164,8 @@ async fn batches_overlap_under_max_descoped_while_connects_scheduler_runs_its_ow
 
 /// The sync-trigger binary, built the way `cargo build` builds it.
 fn sync_trigger_binary() -> PathBuf {
-    let status = std::process::Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "--bin",
-            "sync-trigger",
-            "-p",
-            "sync-trigger",
-        ])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "cannot build sync-trigger");
     let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .and_then(|deps| deps.parent())
+    detour_system::fleet::build_debug_binaries(&[Service::SyncTrigger], &exe)
         .unwrap()
         .join(Service::SyncTrigger.as_str())
 }

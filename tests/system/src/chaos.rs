@@ -1,0 +1,406 @@
+//! The chaos run (`scripts/chaos`): N remediations in one tenant while the five services
+//! (real processes) are SIGKILLed and started again at random, the broker and LDAP links are
+//! cut through chaos proxies, and commands already sent are delivered again. Then the
+//! invariants, from the real AD and tenant-sim: every user fixed or put back exactly as
+//! before (one cloud object, the same one, synced, no stray direct licence), nobody left out
+//! of scope, no saga stuck.
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use detour_bus::{Outgoing, Publisher};
+use detour_contracts::{SagaId, Service};
+use detour_testkit::{ChaosProxy, TestSqlite, TestVhost};
+use saga_coordinator::store::Store;
+use serde_json::Value;
+use tenant_sim::fixture::TenantFixture;
+
+use crate::{
+    bulk::{self, Operator, Pace},
+    fleet::Fleet,
+};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct ChaosPlan {
+    pub sagas: usize,
+    /// Few, so the sagas go in batches and the faults land while they work.
+    pub max_descoped: usize,
+    /// Time between two faults.
+    pub fault_every: Duration,
+    pub broker_cuts: usize,
+    pub ldap_cuts: usize,
+    /// How long a cut lasts.
+    pub cut_for: Duration,
+    /// Copies of already-sent commands delivered again, per second of the run.
+    pub duplicates_per_second: usize,
+    pub timeout: Duration,
+}
+
+/// What happened, and what it left.
+#[derive(Debug, Default, Clone)]
+pub struct ChaosReport {
+    pub sagas: usize,
+    pub fixed: usize,
+    pub put_back: usize,
+    pub stuck: usize,
+    pub violations: Vec<String>,
+    pub kills: usize,
+    pub broker_cuts: usize,
+    pub ldap_cuts: usize,
+    pub duplicates: usize,
+    pub wall: Duration,
+    pub statuses: BTreeMap<String, u64>,
+}
+
+impl ChaosReport {
+    /// The one line that ends a run.
+    pub fn line(&self) -> String {
+        format!(
+            "chaos: sagas={} fixed={} put_back={} stuck={} violations={} kills={} \
+             broker_cuts={} ldap_cuts={} duplicates={}",
+            self.sagas,
+            self.fixed,
+            self.put_back,
+            self.stuck,
+            self.violations.len(),
+            self.kills,
+            self.broker_cuts,
+            self.ldap_cuts,
+            self.duplicates
+        )
+    }
+
+    pub fn clean(&self) -> bool {
+        self.stuck == 0 && self.violations.is_empty() && self.fixed + self.put_back == self.sagas
+    }
+}
+
+/// The services killed, once each, in a random order.
+const KILLED: [Service; 5] = [
+    Service::AdOps,
+    Service::SyncTrigger,
+    Service::CloudDirectory,
+    Service::MailboxOps,
+    Service::SagaCoordinator,
+];
+
+/// Statuses after which a saga waits for nothing.
+const SETTLED: [&str; 6] = [
+    "completed",
+    "compensated",
+    "nothing-to-do",
+    "refused",
+    "undiagnosable",
+    "needs-attention",
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Kill(Service),
+    BrokerCut,
+    LdapCut,
+}
+
+/// Runs `plan` with the services' binaries from `bin_dir`, logging under `log_dir`, and
+/// reports; `progress` gets a line now and then.
+pub async fn run(
+    plan: &ChaosPlan,
+    bin_dir: &Path,
+    log_dir: &Path,
+    mut progress: impl FnMut(&str),
+) -> anyhow::Result<ChaosReport> {
+    let pace = Pace {
+        cycle_seconds: 5.0,
+        mailbox_seconds: 1.0,
+    };
+    let tenant = bulk::crowd(plan.sagas, pace).await;
+    let names = bulk::names(plan.sagas);
+    let before = bulk::snapshot(&tenant, &names).await?;
+
+    let vhost = TestVhost::create("chaos").await?;
+    let broker = ChaosProxy::start(resolve(&vhost.host, vhost.port)?).await?;
+    let store = TestSqlite::create("chaos")?;
+    let store_path = store.url.trim_start_matches("sqlite://").to_owned();
+    let mut launches = bulk::launches(&tenant, &vhost, store_path.as_ref(), plan.max_descoped)?;
+    let ldap_url = launches
+        .iter()
+        .flat_map(|l| &l.env)
+        .find(|(k, _)| k == "DETOUR__LDAP__URL")
+        .map(|(_, v)| v.clone())
+        .context("ad-ops has no LDAP URL")?;
+    let (ldap_host, ldap_port) = host_port(&ldap_url)?;
+    let ldap = ChaosProxy::start(resolve(&ldap_host, ldap_port)?).await?;
+    for launch in &mut launches {
+        for (key, value) in &mut launch.env {
+            match key.as_str() {
+                "DETOUR__AMQP__HOST" => *value = "127.0.0.1".into(),
+                "DETOUR__AMQP__PORT" => *value = broker.addr.port().to_string(),
+                "DETOUR__LDAP__URL" => {
+                    *value = ldap_url
+                        .replace(&format!(":{ldap_port}"), &format!(":{}", ldap.addr.port()));
+                }
+                // Short deadlines, so a step lost to a fault is retried or undone in the run.
+                "DETOUR__SAGA__ACTION_DEADLINE_MS" | "DETOUR__SAGA__WAIT_DEADLINE_MS" => {
+                    *value = "60000".into();
+                }
+                _ => {}
+            }
+        }
+    }
+    // Ports of its own, so a chaos run (or its test) beside other runs never collides.
+    for launch in &mut launches {
+        launch.port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+    }
+    let coordinator = launches
+        .iter()
+        .find(|l| l.service == Service::SagaCoordinator)
+        .map(|l| l.port)
+        .context("no coordinator in the fleet")?;
+    let mut fleet = Fleet::start(bin_dir, &launches, log_dir)?;
+    fleet.wait_ready(Duration::from_secs(60), |_, _| {}).await?;
+    let operator = Operator {
+        client: reqwest::Client::new(),
+        api: format!("http://127.0.0.1:{coordinator}/api/v1"),
+    };
+    // Copies go straight to the broker, past the proxy, as a publisher's re-send would.
+    let replayer = Publisher::new(amqp_settings(&vhost)?, "chaos replayer");
+
+    let started = Instant::now();
+    for name in &names {
+        operator.start(&tenant.upn(name)).await?;
+    }
+    let mut faults: Vec<Fault> = KILLED.iter().map(|s| Fault::Kill(*s)).collect();
+    faults.extend(std::iter::repeat_n(Fault::BrokerCut, plan.broker_cuts));
+    faults.extend(std::iter::repeat_n(Fault::LdapCut, plan.ldap_cuts));
+    shuffle(&mut faults);
+
+    let mut report = ChaosReport {
+        sagas: plan.sagas,
+        ..ChaosReport::default()
+    };
+    let mut next_fault = Instant::now() + plan.fault_every;
+    let mut last_line = Instant::now();
+    loop {
+        if started.elapsed() > plan.timeout {
+            progress("timed out waiting for the sagas to settle");
+            break;
+        }
+        if Instant::now() >= next_fault
+            && let Some(fault) = faults.pop()
+        {
+            progress(&format!("fault: {fault:?}"));
+            match fault {
+                Fault::Kill(service) => {
+                    fleet.kill_and_restart(service).await?;
+                    report.kills += 1;
+                }
+                Fault::BrokerCut => {
+                    broker.cut();
+                    tokio::time::sleep(plan.cut_for).await;
+                    broker.restore();
+                    report.broker_cuts += 1;
+                }
+                Fault::LdapCut => {
+                    ldap.cut();
+                    tokio::time::sleep(plan.cut_for).await;
+                    ldap.restore();
+                    report.ldap_cuts += 1;
+                }
+            }
+            next_fault = Instant::now() + plan.fault_every;
+        }
+        if faults.is_empty() {
+            // Faults done: wait for the sagas, through restarts the API may still be in.
+            if let Ok(statuses) = operator.counts().await {
+                let settled: u64 = SETTLED
+                    .iter()
+                    .map(|s| statuses.get(*s).copied().unwrap_or(0))
+                    .sum();
+                report.statuses = statuses;
+                if settled == plan.sagas as u64 {
+                    break;
+                }
+            }
+        }
+        report.duplicates += replay_some(&store.url, &replayer, plan.duplicates_per_second).await;
+        if last_line.elapsed() > Duration::from_secs(5) {
+            if let Ok(statuses) = operator.counts().await {
+                progress(&format!(
+                    "{:>4.0}s {statuses:?} duplicates={}",
+                    started.elapsed().as_secs_f64(),
+                    report.duplicates
+                ));
+            }
+            last_line = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    report.wall = started.elapsed();
+    // Let what the last copies asked for finish before judging the world.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    if let Ok(statuses) = operator.counts().await {
+        report.statuses = statuses;
+    }
+    let settled_well = ["completed", "compensated", "nothing-to-do"];
+    report.stuck = plan.sagas
+        - settled_well
+            .iter()
+            .map(|s| report.statuses.get(*s).copied().unwrap_or(0) as usize)
+            .sum::<usize>()
+            .min(plan.sagas);
+    judge(&tenant, &names, &before, &mut report).await?;
+    let _ = fleet.stop(Duration::from_secs(20)).await;
+    replayer.close().await;
+    Ok(report)
+}
+
+/// Fixed or put back, user by user, and nobody out of scope.
+async fn judge(
+    tenant: &TenantFixture,
+    names: &[String],
+    before: &BTreeMap<String, Value>,
+    report: &mut ChaosReport,
+) -> anyhow::Result<()> {
+    let fixed = bulk::fixed_users(tenant, before).await?;
+    let now = bulk::cloud_users(tenant).await?;
+    for name in names {
+        if fixed.contains(name) {
+            report.fixed += 1;
+            continue;
+        }
+        let was = &before[name];
+        let objects = now
+            .get(&tenant.upn(name).to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_default();
+        let same = |user: &Value| {
+            [
+                "id",
+                "on_premises_sync_enabled",
+                "on_premises_immutable_id",
+                "direct_licenses",
+                "deleted",
+            ]
+            .iter()
+            .all(|field| user[*field] == was[*field])
+        };
+        match objects.as_slice() {
+            [user] if same(user) => report.put_back += 1,
+            [] => report.violations.push(format!("{name}: no cloud user")),
+            [_] => report
+                .violations
+                .push(format!("{name}: neither fixed nor as before")),
+            more => report
+                .violations
+                .push(format!("{name}: {} cloud objects", more.len())),
+        }
+    }
+    let parked = bulk::out_of_scope(tenant).await?;
+    if parked > 0 {
+        report
+            .violations
+            .push(format!("{parked} user(s) left out of sync scope"));
+    }
+    Ok(())
+}
+
+/// Delivers again up to `count` commands the coordinator already sent, picked at random:
+/// exact copies (same message id, same expiry), as a broker redelivery or a publisher's
+/// re-send would bring them. Returns how many went out.
+async fn replay_some(store_url: &str, publisher: &Publisher, count: usize) -> usize {
+    let Ok(store) = Store::open(store_url).await else {
+        return 0;
+    };
+    let every = saga_coordinator::store::Filter {
+        limit: Some(10_000),
+        ..Default::default()
+    };
+    let Ok(sagas) = store.list(&every).await else {
+        return 0;
+    };
+    let mut sent = 0;
+    for _ in 0..count {
+        if sagas.is_empty() {
+            break;
+        }
+        let saga: SagaId = sagas[pick(sagas.len())].saga_id;
+        let Ok(commands) = store.commands_of(saga).await else {
+            continue;
+        };
+        if commands.is_empty() {
+            continue;
+        }
+        let command = &commands[pick(commands.len())].message;
+        let published = publisher
+            .publish_outgoing(Outgoing {
+                exchange: &command.exchange,
+                routing_key: &command.routing_key,
+                body: command.body.as_bytes(),
+                message_id: &command.message_id,
+                message_type: &command.message_type,
+                headers: Vec::new(),
+            })
+            .await;
+        if published.is_ok() {
+            sent += 1;
+        }
+    }
+    sent
+}
+
+/// The settings that reach `vhost` directly.
+fn amqp_settings(vhost: &TestVhost) -> anyhow::Result<detour_bus::AmqpSettings> {
+    let pairs = [
+        ("DETOUR__AMQP__HOST", vhost.host.clone()),
+        ("DETOUR__AMQP__PORT", vhost.port.to_string()),
+        ("DETOUR__AMQP__USERNAME", vhost.username.clone()),
+        ("DETOUR__AMQP__PASSWORD", vhost.password.clone()),
+        ("DETOUR__AMQP__VHOST", vhost.name.clone()),
+    ];
+    let sources = detour_config::Sources::from_pairs(
+        String::new(),
+        pairs.iter().map(|(k, v)| (*k, v.as_str())),
+    );
+    let settings: detour_service::ServiceSettings = detour_service::load_config(0, sources)?;
+    Ok(settings.amqp)
+}
+
+/// A number in `0..n` from the operating system's randomness.
+fn pick(n: usize) -> usize {
+    (uuid::Uuid::new_v4().as_u128() % n as u128) as usize
+}
+
+fn shuffle<T>(items: &mut [T]) {
+    for i in (1..items.len()).rev() {
+        items.swap(i, pick(i + 1));
+    }
+}
+
+fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    (host, port)
+        .to_socket_addrs()?
+        .find(SocketAddr::is_ipv4)
+        .with_context(|| format!("{host}:{port} does not resolve"))
+}
+
+/// The host and port of an `ldaps://host:port` URL.
+fn host_port(url: &str) -> anyhow::Result<(String, u16)> {
+    let rest = url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or(url)
+        .trim_end_matches('/');
+    let Some((host, port)) = rest.rsplit_once(':') else {
+        bail!("{url} names no port");
+    };
+    Ok((host.to_owned(), port.parse()?))
+}
