@@ -47,7 +47,7 @@ impl Dn {
             }
         }
         Ok(Self {
-            rdns: rdns.into_iter().map(|r| r.trim().to_owned()).collect(),
+            rdns: rdns.iter().map(|r| trim_unescaped(r).to_owned()).collect(),
         })
     }
 
@@ -76,6 +76,20 @@ impl std::fmt::Display for Dn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.rdns.join(","))
     }
+}
+
+/// `rdn` without the spaces around it that carry no meaning: an escaped trailing space
+/// (`CN=Ada\ `) is part of the value and stays.
+fn trim_unescaped(rdn: &str) -> &str {
+    let mut rdn = rdn.trim_start();
+    while let Some(shorter) = rdn.strip_suffix(' ') {
+        let backslashes = shorter.chars().rev().take_while(|c| *c == '\\').count();
+        if backslashes % 2 == 1 {
+            break;
+        }
+        rdn = shorter;
+    }
+    rdn
 }
 
 fn normalise(rdn: &str) -> String {
@@ -201,6 +215,16 @@ mod tests {
         assert_eq!(dn.rdn(), r"CN=Smith\, John");
         assert_eq!(dn.parent().as_deref(), Some("OU=Staff,DC=corp"));
         assert!(dn.same_as(&Dn::parse(r"cn=smith\, john, ou=staff, dc=CORP").unwrap()));
+    }
+
+    #[test]
+    fn an_escaped_trailing_space_is_kept_and_the_dn_prints_as_it_parsed() {
+        // Found by the dn fuzz target: trimming took the space and left a bare backslash.
+        let dn = Dn::parse("CN=Ada\\ , OU=Staff\\ ,DC=corp ").unwrap();
+        assert_eq!(dn.to_string(), "CN=Ada\\ ,OU=Staff\\ ,DC=corp");
+        assert!(Dn::parse(&dn.to_string()).unwrap().same_as(&dn));
+        // An escaped backslash before a space escapes nothing: that space goes.
+        assert_eq!(Dn::parse("CN=a\\\\ ,DC=b").unwrap().rdn(), "CN=a\\\\");
     }
 
     #[test]

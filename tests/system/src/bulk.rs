@@ -26,12 +26,22 @@ pub fn names(count: usize) -> Vec<String> {
 
 /// A tenant of `count` group-licensed users in scope, none with its coexistence address.
 pub async fn crowd(count: usize, pace: Pace) -> TenantFixture {
+    crowd_with(count, pace, |_| {}).await
+}
+
+/// [`crowd`], with `customize` applied to the scenario last (tickets, say).
+pub async fn crowd_with(
+    count: usize,
+    pace: Pace,
+    customize: impl FnOnce(&mut Value),
+) -> TenantFixture {
     let names = names(count);
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     TenantFixture::start("bulk", &refs, |scenario| {
         scenario["skus"][0]["prepaid_units"] = json!(count * 2 + 10);
         scenario["delays"]["cycle_seconds"] = json!(pace.cycle_seconds);
         scenario["delays"]["mailbox_reconnect_seconds"] = json!(pace.mailbox_seconds);
+        customize(scenario);
     })
     .await
 }

@@ -1,9 +1,10 @@
-//! The chaos run (`scripts/chaos`): N remediations in one tenant while the five services
-//! (real processes) are SIGKILLed and started again at random, the broker and LDAP links are
-//! cut through chaos proxies, and commands already sent are delivered again. Then the
-//! invariants, from the real AD and tenant-sim: every user fixed or put back exactly as
-//! before (one cloud object, the same one, synced, no stray direct licence), nobody left out
-//! of scope, no saga stuck.
+//! The chaos run (`scripts/chaos`): N remediations in one tenant, each asked for by a signed
+//! Jira webhook, while the six services (real processes) are SIGKILLed and started again at
+//! random, the broker and LDAP links are cut through chaos proxies, and webhooks and commands
+//! already sent are delivered again. Then the invariants, from the real AD and tenant-sim:
+//! every user fixed or put back exactly as before (one cloud object, the same one, synced, no
+//! stray direct licence), nobody left out of scope, no saga stuck, one final comment per
+//! ticket.
 
 use std::{
     collections::BTreeMap,
@@ -14,15 +15,18 @@ use std::{
 
 use anyhow::{Context, bail};
 use detour_bus::{Outgoing, Publisher};
+use detour_config::Secret;
 use detour_contracts::{SagaId, Service};
 use detour_testkit::{ChaosProxy, TestSqlite, TestVhost};
 use saga_coordinator::store::Store;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tenant_sim::fixture::TenantFixture;
 
 use crate::{
     bulk::{self, Operator, Pace},
-    fleet::Fleet,
+    desk::{self, Desk},
+    fleet::{Fleet, Launch},
+    services,
 };
 
 /// What to run.
@@ -82,12 +86,13 @@ impl ChaosReport {
 }
 
 /// The services killed, once each, in a random order.
-const KILLED: [Service; 5] = [
+const KILLED: [Service; 6] = [
     Service::AdOps,
     Service::SyncTrigger,
     Service::CloudDirectory,
     Service::MailboxOps,
     Service::SagaCoordinator,
+    Service::TicketGateway,
 ];
 
 /// Statuses after which a saga waits for nothing.
@@ -119,7 +124,21 @@ pub async fn run(
         cycle_seconds: 5.0,
         mailbox_seconds: 1.0,
     };
-    let tenant = bulk::crowd(plan.sagas, pace).await;
+    let tenant = bulk::crowd_with(plan.sagas, pace, |scenario| {
+        let issues: Vec<Value> = (0..plan.sagas)
+            .map(|i| {
+                let upn = scenario["ad"]["users"][i]["user_principal_name"].clone();
+                json!({
+                    "key": ticket(i),
+                    "summary": "Mail to this mailbox bounces",
+                    "description": format!("Affected user: {}", upn.as_str().unwrap_or_default()),
+                    "labels": ["detour"],
+                })
+            })
+            .collect();
+        scenario["tickets"] = desk::tickets_section(&issues, &[]);
+    })
+    .await;
     let names = bulk::names(plan.sagas);
     let before = bulk::snapshot(&tenant, &names).await?;
 
@@ -153,17 +172,50 @@ pub async fn run(
             }
         }
     }
+    let gateway_env: Vec<(String, String)> = launches[0]
+        .env
+        .iter()
+        .filter(|(k, _)| k.starts_with("DETOUR__AMQP__") || k.starts_with("DETOUR__TELEMETRY__"))
+        .cloned()
+        .chain(services::gateway_env(&tenant.base))
+        .filter(|(k, _)| k != "DETOUR__WEBHOOK__DELIVERIES_URL")
+        .chain([(
+            "DETOUR__WEBHOOK__DELIVERIES_URL".to_owned(),
+            // A file of this run's own: a restarted gateway keeps the ids, a new run starts clean.
+            format!(
+                "sqlite://{}",
+                log_dir
+                    .join(format!("gateway-{}.db", uuid::Uuid::new_v4().simple()))
+                    .display()
+            ),
+        )])
+        .collect();
+    launches.push(Launch {
+        service: Service::TicketGateway,
+        port: 0,
+        env: gateway_env,
+    });
     // Ports of its own, so a chaos run (or its test) beside other runs never collides.
     for launch in &mut launches {
         launch.port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
     }
-    let coordinator = launches
-        .iter()
-        .find(|l| l.service == Service::SagaCoordinator)
-        .map(|l| l.port)
-        .context("no coordinator in the fleet")?;
+    let port_of = |service| {
+        launches
+            .iter()
+            .find(|l| l.service == service)
+            .map(|l| l.port)
+            .with_context(|| format!("no {service} in the fleet"))
+    };
+    let coordinator = port_of(Service::SagaCoordinator)?;
+    let desk = Desk {
+        client: reqwest::Client::new(),
+        gateway: format!("http://127.0.0.1:{}", port_of(Service::TicketGateway)?),
+        tickets: tenant.base.clone(),
+        jira_secret: Secret::new(services::JIRA_WEBHOOK_SECRET),
+        webhook_token: Secret::new(services::WEBHOOK_TOKEN),
+    };
     let mut fleet = Fleet::start(bin_dir, &launches, log_dir)?;
     fleet.wait_ready(Duration::from_secs(60), |_, _| {}).await?;
     let operator = Operator {
@@ -174,8 +226,8 @@ pub async fn run(
     let replayer = Publisher::new(amqp_settings(&vhost)?, "chaos replayer");
 
     let started = Instant::now();
-    for name in &names {
-        operator.start(&tenant.upn(name)).await?;
+    for i in 0..plan.sagas {
+        file_ticket(&desk, i, Duration::from_secs(60)).await?;
     }
     let mut faults: Vec<Fault> = KILLED.iter().map(|s| Fault::Kill(*s)).collect();
     faults.extend(std::iter::repeat_n(Fault::BrokerCut, plan.broker_cuts));
@@ -231,6 +283,13 @@ pub async fn run(
             }
         }
         report.duplicates += replay_some(&store.url, &replayer, plan.duplicates_per_second).await;
+        // And a webhook Jira delivers again, under its own delivery id.
+        if file_ticket(&desk, pick(plan.sagas), Duration::ZERO)
+            .await
+            .is_ok()
+        {
+            report.duplicates += 1;
+        }
         if last_line.elapsed() > Duration::from_secs(5) {
             if let Ok(statuses) = operator.counts().await {
                 progress(&format!(
@@ -257,9 +316,58 @@ pub async fn run(
             .sum::<usize>()
             .min(plan.sagas);
     judge(&tenant, &names, &before, &mut report).await?;
+    one_final_comment_each(&desk, plan.sagas, &mut report).await;
     let _ = fleet.stop(Duration::from_secs(20)).await;
     replayer.close().await;
     Ok(report)
+}
+
+/// The Jira key of the `i`th user's ticket.
+fn ticket(i: usize) -> String {
+    format!("HELP-{}", i + 1)
+}
+
+/// Delivers the `i`th ticket's `jira:issue_created` webhook (again, the second time), as
+/// Jira does: under the same delivery id, retried for `patience` while the gateway is away.
+async fn file_ticket(desk: &Desk, i: usize, patience: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + patience;
+    loop {
+        let sent = async {
+            let issue = desk.jira_issue(&ticket(i)).await?;
+            desk.jira_webhook(&desk::jira_created(&issue), &format!("chaos-delivery-{i}"))
+                .await
+        };
+        match sent.await {
+            Ok((202, _)) => return Ok(()),
+            outcome if Instant::now() > deadline => {
+                bail!("the gateway never took {}: {outcome:?}", ticket(i))
+            }
+            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+/// Each ticket ends with exactly one final comment (waiting a while for the gateway).
+async fn one_final_comment_each(desk: &Desk, count: usize, report: &mut ChaosReport) {
+    for i in 0..count {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let finals = loop {
+            let finals = desk
+                .jira_comments(&ticket(i))
+                .await
+                .map(|comments| comments.iter().filter(|c| desk::is_final(c)).count())
+                .unwrap_or(0);
+            if finals > 0 || Instant::now() > deadline {
+                break finals;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        if finals != 1 {
+            report
+                .violations
+                .push(format!("{}: {finals} final comments", ticket(i)));
+        }
+    }
 }
 
 /// Fixed or put back, user by user, and nobody out of scope.

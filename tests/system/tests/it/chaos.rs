@@ -1,7 +1,8 @@
-//! The chaos run, short (`scripts/chaos` is the long one): a handful of remediations while
-//! each of the five services is SIGKILLed once and started again, the broker and LDAP links
-//! are cut once each, and sent commands are delivered again. Every user ends fixed or put
-//! back as before, nobody is left out of scope, and no saga is stuck.
+//! The chaos run, short (`scripts/chaos` is the long one): a handful of remediations asked
+//! for by Jira webhooks while each of the six services is SIGKILLed once and started again,
+//! the broker and LDAP links are cut once each, and webhooks and commands are delivered
+//! again. Every user ends fixed or put back as before, nobody is left out of scope, no saga
+//! is stuck, and each ticket has one final comment.
 
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ async fn remediations_survive_kills_cuts_and_duplicates() {
         Service::CloudDirectory,
         Service::MailboxOps,
         Service::SagaCoordinator,
+        Service::TicketGateway,
     ];
     let bin_dir = build_debug_binaries(&services, &std::env::current_exe().unwrap()).unwrap();
     let logs = std::env::temp_dir().join(format!("detour-chaos-{}", uuid::Uuid::new_v4().simple()));
