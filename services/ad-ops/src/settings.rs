@@ -105,3 +105,32 @@ operation_timeout_ms = 10000
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use detour_config::Sources;
+
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<AdOpsSettings, String> {
+        let ca = std::env::temp_dir().join("detour-ad-ops-settings-ca.pem");
+        std::fs::write(&ca, "not checked here").map_err(|e| e.to_string())?;
+        let ca = ca.display().to_string();
+        let mut all = vec![("DETOUR__LDAP__CA_FILE", ca.as_str())];
+        all.extend_from_slice(pairs);
+        detour_service::load_config::<AdOpsSettings>(8081, Sources::from_pairs(String::new(), all))
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn the_bind_password_may_be_given_inline_but_never_blank_or_missing() {
+        let inline = load(&[("DETOUR__LDAP__BIND_PASSWORD", "s3cret")]).unwrap();
+        assert_eq!(inline.ldap.password().unwrap().expose(), "s3cret");
+        for blank in ["", "   "] {
+            let error = load(&[("DETOUR__LDAP__BIND_PASSWORD", blank)]).unwrap_err();
+            assert!(error.contains("ldap.bind_password"), "{error}");
+        }
+        let none = load(&[]).unwrap_err();
+        assert!(none.contains("ldap.bind_password"), "{none}");
+    }
+}

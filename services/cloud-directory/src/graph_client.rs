@@ -283,29 +283,35 @@ impl GraphClient {
                 None,
             )
             .await?;
-        let features = &sync["value"][0]["features"];
+        let features = typed::<wire::SyncList>("onPremisesSynchronization", sync)?
+            .value
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                GraphError::Invalid(
+                    "the tenant has no onPremisesSynchronization object: is directory \
+                     synchronization on?"
+                        .into(),
+                )
+            })?
+            .features;
         let skus = self
             .read(reqwest::Method::GET, "/subscribedSkus", None)
             .await?;
-        let skus = skus["value"]
-            .as_array()
+        let skus = typed::<wire::SkuList>("subscribedSkus", skus)?
+            .value
             .into_iter()
-            .flatten()
-            .filter_map(|sku| {
-                Some(SkuSeats {
-                    sku_id: sku["skuId"].as_str()?.parse().ok()?,
-                    sku_part_number: text(&sku["skuPartNumber"]),
-                    prepaid_units: sku["prepaidUnits"]["enabled"].as_u64().unwrap_or(0) as u32,
-                    consumed_units: sku["consumedUnits"].as_u64().unwrap_or(0) as u32,
-                })
+            .map(|sku| SkuSeats {
+                sku_id: sku.sku_id,
+                sku_part_number: sku.sku_part_number,
+                prepaid_units: sku.prepaid_units.enabled,
+                consumed_units: sku.consumed_units,
             })
             .collect();
         Ok(TenantRead {
-            block_soft_match_enabled: features["blockSoftMatchEnabled"].as_bool().unwrap_or(false),
-            block_cloud_object_takeover_through_hard_match_enabled:
-                features["blockCloudObjectTakeoverThroughHardMatchEnabled"]
-                    .as_bool()
-                    .unwrap_or(false),
+            block_soft_match_enabled: features.block_soft_match_enabled,
+            block_cloud_object_takeover_through_hard_match_enabled: features
+                .block_cloud_object_takeover_through_hard_match_enabled,
             skus,
         })
     }
@@ -387,6 +393,60 @@ fn segment(text: &str) -> String {
         .collect()
 }
 
+/// Graph's answers as Detour reads them: only the fields it uses, none defaulted. A missing
+/// feature flag or seat count decides a plan, so its absence is an error, never `false` or 0.
+mod wire {
+    use serde::Deserialize;
+    use uuid::Uuid;
+
+    #[derive(Debug, Deserialize)]
+    pub struct SyncList {
+        pub value: Vec<SyncObject>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct SyncObject {
+        pub features: SyncFeatures,
+    }
+
+    /// `onPremisesDirectorySynchronizationFeature` [S17]: the two that decide whether a
+    /// round trip can re-match its user.
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct SyncFeatures {
+        pub block_soft_match_enabled: bool,
+        pub block_cloud_object_takeover_through_hard_match_enabled: bool,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct SkuList {
+        pub value: Vec<Sku>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Sku {
+        pub sku_id: Uuid,
+        pub sku_part_number: String,
+        pub prepaid_units: PrepaidUnits,
+        pub consumed_units: u32,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct PrepaidUnits {
+        pub enabled: u32,
+    }
+}
+
+/// `body` as `T`, or an error naming what Graph left out.
+fn typed<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> Result<T, GraphError> {
+    serde_json::from_value(body).map_err(|error| {
+        GraphError::Invalid(format!(
+            "Graph's {what} answer is not what Detour reads: {error}"
+        ))
+    })
+}
+
 fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_owned()
 }
@@ -450,5 +510,69 @@ fn classify(answer: &Answer) -> GraphError {
             GraphError::NoSeats(reason)
         }
         _ => GraphError::Invalid(reason),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn features() -> Value {
+        json!({ "value": [{ "features": {
+            "blockSoftMatchEnabled": false,
+            "blockCloudObjectTakeoverThroughHardMatchEnabled": true,
+            "passwordSyncEnabled": true,
+        } }] })
+    }
+
+    #[test]
+    fn the_sync_features_are_read_as_given() {
+        let list = typed::<wire::SyncList>("onPremisesSynchronization", features()).unwrap();
+        let features = &list.value[0].features;
+        assert!(!features.block_soft_match_enabled);
+        assert!(features.block_cloud_object_takeover_through_hard_match_enabled);
+    }
+
+    #[test]
+    fn a_missing_or_malformed_safety_field_is_an_error_not_false() {
+        for field in [
+            "blockSoftMatchEnabled",
+            "blockCloudObjectTakeoverThroughHardMatchEnabled",
+        ] {
+            let mut missing = features();
+            missing["value"][0]["features"]
+                .as_object_mut()
+                .unwrap()
+                .remove(field);
+            let error = typed::<wire::SyncList>("onPremisesSynchronization", missing).unwrap_err();
+            assert!(error.to_string().contains(field), "{field}: {error}");
+            let mut null = features();
+            null["value"][0]["features"][field] = Value::Null;
+            assert!(typed::<wire::SyncList>("x", null).is_err(), "{field} null");
+        }
+    }
+
+    #[test]
+    fn a_sku_without_its_seat_counts_is_an_error_not_zero() {
+        let sku = json!({ "skuId": "6fd2c87f-b296-42f0-b197-1e91e994b900",
+            "skuPartNumber": "ENTERPRISEPACK", "prepaidUnits": { "enabled": 25 }, "consumedUnits": 3 });
+        let read =
+            typed::<wire::SkuList>("subscribedSkus", json!({ "value": [sku.clone()] })).unwrap();
+        assert_eq!(
+            (
+                read.value[0].prepaid_units.enabled,
+                read.value[0].consumed_units
+            ),
+            (25, 3)
+        );
+        for field in ["prepaidUnits", "consumedUnits", "skuId"] {
+            let mut missing = sku.clone();
+            missing.as_object_mut().unwrap().remove(field);
+            let error = typed::<wire::SkuList>("subscribedSkus", json!({ "value": [missing] }))
+                .unwrap_err();
+            assert!(error.to_string().contains(field), "{field}: {error}");
+        }
     }
 }

@@ -123,6 +123,15 @@ impl ExchangeClient {
 
 fn to_state(mailbox: &Value) -> Result<MailboxState, ExchangeError> {
     let text = |field: &str| mailbox[field].as_str().unwrap_or_default().to_owned();
+    // Whether the mailbox is synced, and whether its Exchange attributes are cloud-managed,
+    // decide the strategy: a mailbox that does not say is an error, never "no".
+    let flag = |field: &str| {
+        mailbox[field].as_bool().ok_or_else(|| {
+            ExchangeError::Invalid(format!(
+                "Get-Mailbox answered without {field} (true or false)"
+            ))
+        })
+    };
     Ok(MailboxState {
         external_directory_object_id: text("ExternalDirectoryObjectId").parse().map_err(|_| {
             ExchangeError::Invalid(
@@ -137,8 +146,8 @@ fn to_state(mailbox: &Value) -> Result<MailboxState, ExchangeError> {
             .filter_map(|a| a.as_str().map(str::to_owned))
             .collect(),
         recipient_type_details: text("RecipientTypeDetails"),
-        is_dir_synced: mailbox["IsDirSynced"].as_bool().unwrap_or(false),
-        is_exchange_cloud_managed: mailbox["IsExchangeCloudManaged"].as_bool().unwrap_or(false),
+        is_dir_synced: flag("IsDirSynced")?,
+        is_exchange_cloud_managed: flag("IsExchangeCloudManaged")?,
     })
 }
 
@@ -176,5 +185,42 @@ fn classify(answer: &Answer) -> ExchangeError {
         _ if message.contains("IsExchangeCloudManaged") => ExchangeError::Unsupported(message),
         StatusCode::NOT_FOUND => ExchangeError::NotFound(message),
         _ => ExchangeError::Invalid(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn mailbox() -> Value {
+        json!({
+            "ExternalDirectoryObjectId": "b8610b65-9251-44b5-8aeb-0277da2ff6a5",
+            "PrimarySmtpAddress": "ada@contoso.com",
+            "EmailAddresses": ["SMTP:ada@contoso.com"],
+            "RecipientTypeDetails": "UserMailbox",
+            "IsDirSynced": true,
+            "IsExchangeCloudManaged": false,
+        })
+    }
+
+    #[test]
+    fn the_flags_are_read_as_given() {
+        let state = to_state(&mailbox()).unwrap();
+        assert!(state.is_dir_synced && !state.is_exchange_cloud_managed);
+    }
+
+    #[test]
+    fn a_missing_or_malformed_flag_is_an_error_not_false() {
+        for field in ["IsDirSynced", "IsExchangeCloudManaged"] {
+            let mut missing = mailbox();
+            missing.as_object_mut().unwrap().remove(field);
+            let error = to_state(&missing).unwrap_err();
+            assert!(error.to_string().contains(field), "{field}: {error}");
+            let mut text = mailbox();
+            text[field] = json!("True");
+            assert!(to_state(&text).is_err(), "{field} as a string");
+        }
     }
 }
