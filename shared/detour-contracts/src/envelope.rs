@@ -6,8 +6,10 @@ use time::OffsetDateTime;
 
 use crate::{Message, MessageId, SagaId, TicketRef};
 
+/// Its own fields are read tolerantly: one it does not know (added by a newer sender, as
+/// `expires_at` was) is ignored, so services can be upgraded one at a time. The payload is
+/// strict and versioned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Envelope<P> {
     pub message_id: MessageId,
     /// The saga this message belongs to; `None` outside a saga (e.g. a ping).
@@ -26,6 +28,12 @@ pub struct Envelope<P> {
         with = "time::serde::rfc3339::option"
     )]
     pub expires_at: Option<OffsetDateTime>,
+    /// For a saga's command: which of its steps sent it (`Descope`, `read AdUser`,
+    /// `compensation 1`), and which attempt of that step, for logs, traces and dead letters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
     #[serde(rename = "type")]
     pub message_type: String,
     pub version: u32,
@@ -75,6 +83,8 @@ impl<P: Message> Envelope<P> {
             ticket: None,
             occurred_at: OffsetDateTime::now_utc(),
             expires_at: None,
+            step: None,
+            attempt: None,
             message_type: P::NAME.to_owned(),
             version: P::VERSION,
             payload,

@@ -503,12 +503,9 @@ fn command_entry(at: OffsetDateTime, message: &OutboxMessage) -> LogEntry {
 }
 
 pub fn purpose_label(purpose: &Purpose) -> String {
-    match purpose {
-        Purpose::Read { read } => format!("read {read:?}"),
-        Purpose::Step { step, attempt } => format!("{step:?} attempt {attempt}"),
-        Purpose::Compensation { index, attempt } => {
-            format!("compensation {index} attempt {attempt}")
-        }
+    match wire::step_and_attempt(purpose) {
+        (step, Some(attempt)) => format!("{step} attempt {attempt}"),
+        (step, None) => step,
     }
 }
 

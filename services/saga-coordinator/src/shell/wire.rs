@@ -76,6 +76,17 @@ pub fn progress(
     envelope_row(event, None, origin)
 }
 
+/// The envelope's `step` and `attempt` for a command sent for `purpose`.
+pub fn step_and_attempt(purpose: &Purpose) -> (String, Option<u32>) {
+    match purpose {
+        Purpose::Read { read } => (format!("read {read:?}"), None),
+        Purpose::Step { step, attempt } => (format!("{step:?}"), Some(*attempt)),
+        Purpose::Compensation { index, attempt } => {
+            (format!("compensation {index}"), Some(*attempt))
+        }
+    }
+}
+
 /// What a command is sent for, and until when.
 #[derive(Debug, Clone, Copy)]
 struct Sent {
@@ -99,7 +110,12 @@ fn envelope_row<M: Message>(
     let mut envelope = Envelope::new(payload).with_saga(origin.saga_id);
     envelope.ticket = origin.ticket.clone();
     envelope.causation_id = origin.causation;
-    envelope.expires_at = sent.map(|sent| sent.expires_at);
+    if let Some(sent) = sent {
+        let (step, attempt) = step_and_attempt(&sent.purpose);
+        envelope.expires_at = Some(sent.expires_at);
+        envelope.step = Some(step);
+        envelope.attempt = attempt;
+    }
     let body = envelope.to_json()?;
     Ok(OutboxMessage {
         message_id: envelope.message_id.to_string(),

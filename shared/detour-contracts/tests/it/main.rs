@@ -53,6 +53,15 @@ fn a_sample_with_an_unknown_field_is_refused() {
 }
 
 #[test]
+fn an_envelope_field_this_build_does_not_know_is_ignored() {
+    let text = std::fs::read_to_string(samples_dir().join("ping.v1.json")).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["added_by_a_newer_sender"] = serde_json::json!({ "any": "thing" });
+    let ping = Envelope::<Ping>::from_json(&serde_json::to_vec(&value).unwrap()).unwrap();
+    assert_eq!(ping.payload.target, Service::AdOps);
+}
+
+#[test]
 fn envelope_checks_type_and_version_before_the_payload() {
     let pong = Envelope::new(Pong {
         responder: Service::AdOps,

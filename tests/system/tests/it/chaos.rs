@@ -47,7 +47,7 @@ async fn remediations_survive_kills_cuts_and_duplicates() {
     );
     assert_eq!(
         (report.kills, report.broker_cuts, report.ldap_cuts),
-        (5, 1, 1)
+        (6, 1, 1)
     );
     assert!(report.duplicates > 0);
     let _ = std::fs::remove_dir_all(&logs);
