@@ -244,11 +244,22 @@ impl Consumer {
         if let Some(message_type) = &incoming.message_type {
             span.record("detour.message_type", message_type.as_str());
         }
-        let outcome = AssertUnwindSafe(handler(incoming))
+        let limit = self.settings.handler_timeout();
+        let handled = AssertUnwindSafe(handler(incoming))
             .catch_unwind()
-            .instrument(span.clone())
-            .await
-            .unwrap_or_else(|_| Outcome::Retry("the handler panicked".to_owned()));
+            .instrument(span.clone());
+        let outcome = match tokio::time::timeout(limit, handled).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Outcome::Retry("the handler panicked".to_owned()),
+            Err(_) => {
+                let _inside = span.enter();
+                tracing::error!(queue = %self.queue.name, ?limit,
+                    "a handler ran past amqp.handler_timeout_ms; abandoned, its delivery retried");
+                Outcome::Retry(format!(
+                    "the handler ran past amqp.handler_timeout_ms ({limit:?}) and was abandoned"
+                ))
+            }
+        };
         span.record("detour.outcome", outcome.label());
         if !matches!(outcome, Outcome::Handled) {
             span.record("otel.status_code", "error");

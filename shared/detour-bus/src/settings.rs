@@ -28,10 +28,19 @@ pub struct AmqpSettings {
     pub publish_timeout_ms: u64,
     pub reconnect_min_ms: u64,
     pub reconnect_max_ms: u64,
+    /// A handler still running after this long is abandoned and its delivery retried: the
+    /// watchdog for a call that hangs despite its own timeouts. Longer than any legitimate
+    /// wait (sync-trigger's cycle deadline, 2 h by default).
+    #[serde(default = "default_handler_timeout_ms")]
+    pub handler_timeout_ms: u64,
 }
 
 impl AmqpSettings {
     pub const LIST_KEYS: &'static [&'static str] = &["amqp.retry_delays_ms"];
+
+    pub fn handler_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.handler_timeout_ms)
+    }
 
     pub fn validate(&self, problems: &mut Problems) {
         problems.check(
@@ -51,6 +60,11 @@ impl AmqpSettings {
             "must not be empty or only white space",
         );
         problems.check(self.prefetch > 0, "amqp.prefetch", "must be at least 1");
+        problems.check(
+            self.handler_timeout_ms > 0,
+            "amqp.handler_timeout_ms",
+            "must be positive",
+        );
         problems.check(
             self.concurrency > 0 && self.concurrency <= usize::from(self.prefetch),
             "amqp.concurrency",
@@ -137,6 +151,11 @@ fn percent_encode(text: &str) -> String {
         }
     }
     out
+}
+
+/// Three hours: past sync-trigger's default cycle deadline of two.
+fn default_handler_timeout_ms() -> u64 {
+    3 * 3600 * 1000
 }
 
 #[cfg(test)]

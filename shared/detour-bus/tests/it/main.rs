@@ -252,6 +252,37 @@ async fn a_lost_connection_under_a_handler_that_never_returns_is_noticed_and_rec
 }
 
 #[tokio::test]
+async fn a_handler_that_never_returns_is_abandoned_at_its_timeout_and_retried() {
+    let harness = Harness::start_with("hung", |settings| settings.handler_timeout_ms = 300).await;
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = calls.clone();
+    harness.consume(move |_| {
+        let call = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        async move {
+            if call == 1 {
+                std::future::pending::<()>().await;
+            }
+            Outcome::Handled
+        }
+    });
+    let ping = Envelope::new(Ping {
+        target: Service::AdOps,
+    });
+    harness.publisher.publish(&ping).await.unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "the retry after the timeout",
+        || async { (calls.load(std::sync::atomic::Ordering::SeqCst) == 2).then_some(()) },
+    )
+    .await;
+    assert!(
+        harness.dead_letters().await.is_empty(),
+        "handled on the retry"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test]
 async fn after_forced_disconnects_mid_stream_nothing_is_lost() {
     let harness = Harness::start("disconnect").await;
     let handled = harness.collect_decoded_pings();

@@ -44,8 +44,14 @@ pub struct Harness {
 impl Harness {
     /// A vhost with the `ad-ops` queue declared (bound to `ad-ops.#` commands) and a publisher.
     pub async fn start(prefix: &str) -> Self {
+        Self::start_with(prefix, |_| {}).await
+    }
+
+    /// [`Harness::start`], with `adjust` applied to the settings.
+    pub async fn start_with(prefix: &str, adjust: impl FnOnce(&mut AmqpSettings)) -> Self {
         let vhost = TestVhost::create(prefix).await.unwrap();
-        let settings = settings(&vhost);
+        let mut settings = settings(&vhost);
+        adjust(&mut settings);
         let queue = QueueSpec::new("ad-ops").bind(COMMANDS_EXCHANGE, "ad-ops.#");
         let consumer = Arc::new(Consumer::new(settings.clone(), queue, "test-consumer"));
         consumer.declare().await.unwrap();
