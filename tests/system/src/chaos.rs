@@ -85,16 +85,6 @@ impl ChaosReport {
     }
 }
 
-/// The services killed, once each, in a random order.
-const KILLED: [Service; 6] = [
-    Service::AdOps,
-    Service::SyncTrigger,
-    Service::CloudDirectory,
-    Service::MailboxOps,
-    Service::SagaCoordinator,
-    Service::TicketGateway,
-];
-
 /// Statuses after which a saga waits for nothing.
 const SETTLED: [&str; 6] = [
     "completed",
@@ -229,7 +219,8 @@ pub async fn run(
     for i in 0..plan.sagas {
         file_ticket(&desk, i, Duration::from_secs(60)).await?;
     }
-    let mut faults: Vec<Fault> = KILLED.iter().map(|s| Fault::Kill(*s)).collect();
+    // Each of the six services killed once, in a random order among the cuts.
+    let mut faults: Vec<Fault> = Service::ALL.iter().map(|s| Fault::Kill(*s)).collect();
     faults.extend(std::iter::repeat_n(Fault::BrokerCut, plan.broker_cuts));
     faults.extend(std::iter::repeat_n(Fault::LdapCut, plan.ldap_cuts));
     shuffle(&mut faults);

@@ -213,23 +213,14 @@ async fn malformed_messages_are_dead_lettered_and_the_consumer_keeps_going() {
 #[tokio::test]
 async fn a_lost_connection_under_a_handler_that_never_returns_is_noticed_and_recovered() {
     let harness = Harness::start("wedged").await;
-    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let counted = calls.clone();
-    harness.consume(move |_| {
-        let call = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        async move {
-            if call == 1 {
-                // Wedged: waits for something that never comes (as a sync request waits for
-                // a cycle), so the delivery stays in hand.
-                std::future::pending::<()>().await;
-            }
-            Outcome::Handled
-        }
-    });
-    let ping = Envelope::new(Ping {
-        target: Service::AdOps,
-    });
-    harness.publisher.publish(&ping).await.unwrap();
+    let calls = harness.hang_on_the_first_call();
+    harness
+        .publisher
+        .publish(&Envelope::new(Ping {
+            target: Service::AdOps,
+        }))
+        .await
+        .unwrap();
     eventually(Duration::from_secs(10), "the first call", || async {
         (calls.load(std::sync::atomic::Ordering::SeqCst) == 1).then_some(())
     })
@@ -254,21 +245,14 @@ async fn a_lost_connection_under_a_handler_that_never_returns_is_noticed_and_rec
 #[tokio::test]
 async fn a_handler_that_never_returns_is_abandoned_at_its_timeout_and_retried() {
     let harness = Harness::start_with("hung", |settings| settings.handler_timeout_ms = 300).await;
-    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let counted = calls.clone();
-    harness.consume(move |_| {
-        let call = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        async move {
-            if call == 1 {
-                std::future::pending::<()>().await;
-            }
-            Outcome::Handled
-        }
-    });
-    let ping = Envelope::new(Ping {
-        target: Service::AdOps,
-    });
-    harness.publisher.publish(&ping).await.unwrap();
+    let calls = harness.hang_on_the_first_call();
+    harness
+        .publisher
+        .publish(&Envelope::new(Ping {
+            target: Service::AdOps,
+        }))
+        .await
+        .unwrap();
     eventually(
         Duration::from_secs(10),
         "the retry after the timeout",

@@ -80,6 +80,23 @@ impl Harness {
         *self.consumer.readiness().borrow()
     }
 
+    /// Never returns from the first call (wedged, as a sync request waits for a cycle, so
+    /// the delivery stays in hand) and handles every later one; counts the calls.
+    pub fn hang_on_the_first_call(&self) -> Arc<std::sync::atomic::AtomicU32> {
+        let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = calls.clone();
+        self.consume(move |_| {
+            let call = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            async move {
+                if call == 1 {
+                    std::future::pending::<()>().await;
+                }
+                Outcome::Handled
+            }
+        });
+        calls
+    }
+
     /// Answers every delivery with `outcome`, counting the calls.
     pub fn count_calls(&self, outcome: Outcome) -> Arc<Mutex<u32>> {
         let calls = Arc::new(Mutex::new(0u32));

@@ -14,15 +14,7 @@ use detour_system::{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remediations_survive_kills_cuts_and_duplicates() {
-    let services = [
-        Service::AdOps,
-        Service::SyncTrigger,
-        Service::CloudDirectory,
-        Service::MailboxOps,
-        Service::SagaCoordinator,
-        Service::TicketGateway,
-    ];
-    let bin_dir = build_debug_binaries(&services, &std::env::current_exe().unwrap()).unwrap();
+    let bin_dir = build_debug_binaries(&Service::ALL, &std::env::current_exe().unwrap()).unwrap();
     let logs = std::env::temp_dir().join(format!("detour-chaos-{}", uuid::Uuid::new_v4().simple()));
     let plan = ChaosPlan {
         sagas: 8,
