@@ -241,6 +241,7 @@ impl Scenario {
                 runs: Vec::new(),
             },
             mailbox_reconnect_seconds: self.delays.mailbox_reconnect_seconds,
+            effects: Default::default(),
         }
     }
 

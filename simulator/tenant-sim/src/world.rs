@@ -49,6 +49,19 @@ pub struct World {
     pub connect: ConnectState,
     /// How long Exchange takes to reconnect a mailbox once its user is licensed again.
     pub mailbox_reconnect_seconds: f64,
+    /// What was done to each cloud user, counted: a test sees whether anything was done twice.
+    #[serde(default)]
+    pub effects: BTreeMap<Uuid, Effects>,
+}
+
+/// The changes made to one cloud user, each counted when it happens (a repeat that changes
+/// nothing is not counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Effects {
+    pub soft_deleted: u32,
+    pub restored: u32,
+    pub direct_licenses_added: u32,
+    pub direct_licenses_removed: u32,
 }
 
 impl World {

@@ -256,6 +256,13 @@ pub async fn cloud_users(tenant: &TenantFixture) -> anyhow::Result<BTreeMap<Stri
     Ok(by_upn)
 }
 
+/// What tenant-sim counted as done to each cloud user, by object id: soft deletions,
+/// restores, direct licences added and removed.
+pub async fn effects(tenant: &TenantFixture) -> anyhow::Result<serde_json::Map<String, Value>> {
+    let world = admin_read(tenant, "/_sim/world").await?;
+    Ok(world["effects"].as_object().cloned().unwrap_or_default())
+}
+
 /// Which users are fixed, judged from the tenant's state alone: one live cloud user with the
 /// same object id, synced, the same anchor, the address present, and no direct licence (the
 /// group's only). `before` is every user's cloud object before the run, by name.

@@ -3,8 +3,8 @@
 //! random, the broker and LDAP links are cut through chaos proxies, and webhooks and commands
 //! already sent are delivered again. Then the invariants, from the real AD and tenant-sim:
 //! every user fixed or put back exactly as before (one cloud object, the same one, synced, no
-//! stray direct licence), nobody left out of scope, no saga stuck, one final comment per
-//! ticket.
+//! stray direct licence), no effect twice (tenant-sim counts them), nobody left out of scope,
+//! no saga stuck, one final comment per ticket.
 
 use std::{
     collections::BTreeMap,
@@ -60,6 +60,8 @@ pub struct ChaosReport {
     pub duplicates: usize,
     pub wall: Duration,
     pub statuses: BTreeMap<String, u64>,
+    /// Each effect tenant-sim counted, summed over the users.
+    pub effects: BTreeMap<String, u64>,
 }
 
 impl ChaosReport {
@@ -400,6 +402,23 @@ async fn judge(
             more => report
                 .violations
                 .push(format!("{name}: {} cloud objects", more.len())),
+        }
+    }
+    // No effect twice: a round trip soft-deletes, restores, adds and removes the temporary
+    // licence once each, whatever was redelivered or killed in between.
+    let effects = bulk::effects(tenant).await?;
+    for name in names {
+        let id = before[name]["id"].as_str().unwrap_or_default();
+        let Some(done) = effects.get(id).and_then(Value::as_object) else {
+            continue;
+        };
+        for (effect, count) in done {
+            *report.effects.entry(effect.clone()).or_default() += count.as_u64().unwrap_or(0);
+            if count.as_u64().unwrap_or(0) > 1 {
+                report
+                    .violations
+                    .push(format!("{name}: {effect} {count} times"));
+            }
         }
     }
     let parked = bulk::out_of_scope(tenant).await?;

@@ -125,10 +125,14 @@ impl World {
             }
         }
         if let Some(user) = self.users.get_mut(&user_id) {
+            let effects = self.effects.entry(user_id).or_default();
+            let held = user.direct_licenses.len();
             user.direct_licenses.retain(|sku| !remove.contains(sku));
+            effects.direct_licenses_removed += (held - user.direct_licenses.len()) as u32;
             for sku in add {
                 if !user.direct_licenses.contains(sku) {
                     user.direct_licenses.push(*sku);
+                    effects.direct_licenses_added += 1;
                 }
             }
         }

@@ -26,6 +26,7 @@ impl World {
                 synced_groups.push(group.id);
             }
         }
+        self.effects.entry(user_id).or_default().soft_deleted += 1;
         self.deleted_users.insert(
             user_id,
             DeletedUser {
@@ -94,6 +95,7 @@ impl World {
         if self.switches.synced_group_membership_drops_on_delete {
             deleted.synced_groups.clear();
         }
+        self.effects.entry(user_id).or_default().restored += 1;
         self.bring_back(deleted, now);
         Ok(user_id)
     }

@@ -66,6 +66,7 @@ fn world() -> World {
             runs: Vec::new(),
         },
         mailbox_reconnect_seconds: 60.0,
+        effects: Default::default(),
     }
 }
 

@@ -42,5 +42,12 @@ async fn remediations_survive_kills_cuts_and_duplicates() {
         (6, 1, 1)
     );
     assert!(report.duplicates > 0);
+    // The effects were counted (so "none twice" means something): one restore per user.
+    assert_eq!(
+        report.effects.get("restored"),
+        Some(&(plan.sagas as u64)),
+        "{:?}",
+        report.effects
+    );
     let _ = std::fs::remove_dir_all(&logs);
 }
