@@ -263,6 +263,16 @@ mod tests {
     }
 
     #[test]
+    fn the_budgets_default_to_the_figures_the_core_documents() {
+        use crate::saga::admission::{DEFAULT_MAX_DESCOPED, DEFAULT_MAX_DIAGNOSING};
+        let budgets = load(&[]).unwrap().saga.budgets();
+        assert_eq!(
+            (budgets.max_descoped, budgets.max_diagnosing),
+            (DEFAULT_MAX_DESCOPED, DEFAULT_MAX_DIAGNOSING)
+        );
+    }
+
+    #[test]
     fn the_operator_api_is_never_open_to_the_network() {
         assert!(load(&[]).is_ok(), "loopback without a token is fine");
         let open = load(&[("DETOUR__HTTP__LISTEN", "0.0.0.0:8085")]).unwrap_err();

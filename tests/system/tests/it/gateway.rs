@@ -93,6 +93,41 @@ impl Helpdesk {
     }
 
     /// The sagas the coordinator has for `ticket` (e.g. `jira:HELP-1`).
+    /// How many deliveries the gateway's queue has handled (its `/metrics`).
+    async fn gateway_handled(&self) -> u64 {
+        let metrics = self
+            .desk
+            .client
+            .get(format!("{}/metrics", self.desk.gateway))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics
+            .lines()
+            .filter(|line| {
+                line.starts_with("detour_bus_deliveries_total{")
+                    && line.contains("queue=\"ticket-gateway\"")
+                    && line.contains("outcome=\"handled\"")
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .map(|n| n as u64)
+            .sum()
+    }
+
+    /// Waits until the gateway has handled `more` deliveries beyond `before`: the positive
+    /// signal that what was sent has been dealt with, before checking it changed nothing.
+    async fn gateway_handled_more(&self, before: u64, more: u64) {
+        eventually(
+            Duration::from_secs(30),
+            "the gateway to handle it",
+            || async { (self.gateway_handled().await >= before + more).then_some(()) },
+        )
+        .await;
+    }
+
     async fn sagas_for(&self, ticket: &str) -> Vec<Value> {
         let list: Value = self
             .detour
@@ -244,13 +279,15 @@ async fn a_signed_jira_ticket_gets_the_user_fixed_and_the_ticket_resolved_once()
         "{refused}"
     );
     // The same ticket under a new delivery id joins the saga it started: no second one.
+    let handled = helpdesk.gateway_handled().await;
     let (status, _) = helpdesk
         .desk
         .jira_webhook(&jira_created(&issue), "delivery-2")
         .await
         .unwrap();
     assert_eq!(status, 202);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The coordinator's answer (joined) reaching the gateway says the request was dealt with.
+    helpdesk.gateway_handled_more(handled, 1).await;
     assert_eq!(helpdesk.sagas_for("jira:HELP-42").await.len(), 1);
     assert_eq!(
         helpdesk.desk.jira_comments("HELP-42").await.unwrap(),
@@ -647,7 +684,8 @@ async fn nothing_changes_until_the_ticket_is_approved() {
     })
     .await;
     assert!(story(&comments).contains("Diagnosed:"), "{comments:?}");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let held = helpdesk.sagas_for("jira:HELP-8").await;
+    assert_eq!(held[0]["status"], "awaiting-approval", "{held:?}");
     assert_eq!(
         cloud_user(&tenant, &ada).await,
         before,
@@ -828,6 +866,7 @@ async fn a_progress_event_delivered_twice_is_one_comment_and_needs_attention_esc
             key: "HELP-11".into(),
         });
     // The broker delivers it twice (the relay's confirm was lost, say).
+    let handled = helpdesk.gateway_handled().await;
     helpdesk.detour.bus.publish(&envelope).await;
     helpdesk.detour.bus.publish(&envelope).await;
     eventually(Duration::from_secs(30), "the escalation", || async {
@@ -835,7 +874,7 @@ async fn a_progress_event_delivered_twice_is_one_comment_and_needs_attention_esc
         (issue["fields"]["status"]["name"] == "Escalated").then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    helpdesk.gateway_handled_more(handled, 2).await;
     let comments = helpdesk.desk.jira_comments("HELP-11").await.unwrap();
     assert_eq!(comments.len(), 1, "{comments:?}");
     assert!(comments[0].contains("Needs attention"), "{comments:?}");
@@ -891,12 +930,13 @@ async fn jira_rest_v3_gets_document_format_comments_written_once() {
         system: TicketSystem::Jira,
         key: "HELP-13".into(),
     };
+    let handled = helpdesk.gateway_handled().await;
     helpdesk
         .detour
         .bus
         .publish(&Envelope::new(again).with_saga(saga_id).with_ticket(ticket))
         .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    helpdesk.gateway_handled_more(handled, 1).await;
     assert_eq!(
         helpdesk.desk.jira_comments("HELP-13").await.unwrap().len(),
         1
@@ -995,8 +1035,9 @@ async fn a_marker_past_the_first_page_of_comments_still_stops_a_repeat() {
     })
     .await;
     // Delivered again: its marker is on the second page.
+    let handled = helpdesk.gateway_handled().await;
     helpdesk.detour.bus.publish(&envelope).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    helpdesk.gateway_handled_more(handled, 1).await;
     assert_eq!(
         comment_count(&helpdesk.desk, "HELP-14").await,
         121,
