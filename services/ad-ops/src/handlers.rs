@@ -11,7 +11,7 @@ use detour_contracts::{
         SetFilterAttribute, UserFound, UserLookup, UserMoved,
     },
 };
-use detour_service::{Dispatch, HandlerContext};
+use detour_service::{Dispatch, HandlerContext, StepFailure};
 
 use crate::{directory::DirectoryError, dn::Dn, ldap_directory::LdapDirectory};
 
@@ -52,11 +52,13 @@ async fn find_user(
     context: HandlerContext,
 ) -> Outcome {
     if let Err(problem) = validate_lookup(&command.payload.lookup) {
-        return fail(&context, &command, DirectoryError::Invalid(problem)).await;
+        return context
+            .fail(&command, DirectoryError::Invalid(problem))
+            .await;
     }
     match directory.find(&command.payload.lookup).await {
         Ok(snapshot) => context.reply(&command, UserFound { snapshot }).await,
-        Err(error) => fail(&context, &command, error).await,
+        Err(error) => context.fail(&command, error).await,
     }
 }
 
@@ -68,28 +70,25 @@ async fn move_user(
     let target = match Dn::parse(&command.payload.target_ou) {
         Ok(target) => target,
         Err(error) => {
-            return fail(
-                &context,
-                &command,
-                DirectoryError::Invalid(format!("target_ou: {error}")),
-            )
-            .await;
+            return context
+                .fail(
+                    &command,
+                    DirectoryError::Invalid(format!("target_ou: {error}")),
+                )
+                .await;
         }
     };
     let guid = command.payload.object_guid;
     let current = match directory.find(&UserLookup::ObjectGuid(guid)).await {
         Ok(current) => current,
-        Err(error) => return fail(&context, &command, error).await,
+        Err(error) => return context.fail(&command, error).await,
     };
     let rdn = match Dn::parse(&current.distinguished_name) {
         Ok(dn) => dn.rdn().to_owned(),
         Err(error) => {
-            return fail(
-                &context,
-                &command,
-                DirectoryError::Invalid(error.to_string()),
-            )
-            .await;
+            return context
+                .fail(&command, DirectoryError::Invalid(error.to_string()))
+                .await;
         }
     };
     moved(
@@ -111,17 +110,19 @@ async fn move_user_to_dn(
     let dn = match Dn::parse(&command.payload.distinguished_name) {
         Ok(dn) => dn,
         Err(error) => {
-            return fail(
-                &context,
-                &command,
-                DirectoryError::Invalid(format!("distinguished_name: {error}")),
-            )
-            .await;
+            return context
+                .fail(
+                    &command,
+                    DirectoryError::Invalid(format!("distinguished_name: {error}")),
+                )
+                .await;
         }
     };
     let Some(parent) = dn.parent().and_then(|p| Dn::parse(&p).ok()) else {
         let problem = format!("{dn} has no parent to move into");
-        return fail(&context, &command, DirectoryError::Invalid(problem)).await;
+        return context
+            .fail(&command, DirectoryError::Invalid(problem))
+            .await;
     };
     let guid = command.payload.object_guid;
     moved(
@@ -149,7 +150,7 @@ async fn moved<C: Message>(
             };
             context.reply(command, event).await
         }
-        Err(error) => fail(context, command, error).await,
+        Err(error) => context.fail(command, error).await,
     }
 }
 
@@ -161,7 +162,9 @@ async fn set_filter_attribute(
     if let Some(value) = &command.payload.value
         && let Err(problem) = validate_text("value", value)
     {
-        return fail(&context, &command, DirectoryError::Invalid(problem)).await;
+        return context
+            .fail(&command, DirectoryError::Invalid(problem))
+            .await;
     }
     let guid = command.payload.object_guid;
     match directory
@@ -176,7 +179,7 @@ async fn set_filter_attribute(
             };
             context.reply(&command, event).await
         }
-        Err(error) => fail(&context, &command, error).await,
+        Err(error) => context.fail(&command, error).await,
     }
 }
 
@@ -222,21 +225,16 @@ fn validate_lookup(lookup: &UserLookup) -> Result<(), String> {
 
 /// A transient error is retried; a permanent one is answered with `AdOpsCommandFailed` and the
 /// command dead-lettered with the same reason.
-async fn fail<C: Message>(
-    context: &HandlerContext,
-    command: &Envelope<C>,
-    error: DirectoryError,
-) -> Outcome {
-    let Some(kind) = error.failure_kind() else {
-        return context.retry::<C>(error.to_string());
-    };
-    let reason = error.to_string();
-    let failure = AdOpsCommandFailed {
-        command: C::NAME.to_owned(),
-        kind,
-        reason: reason.clone(),
-    };
-    context.refuse(command, failure, reason).await
+impl StepFailure for DirectoryError {
+    type Event = AdOpsCommandFailed;
+
+    fn failure_event(&self, command: &'static str) -> Option<AdOpsCommandFailed> {
+        Some(AdOpsCommandFailed {
+            command: command.to_owned(),
+            kind: self.failure_kind()?,
+            reason: self.to_string(),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use detour_bus::Outcome;
 use detour_contracts::{
-    Envelope, Message, Service,
+    Envelope, Service,
     cloud_directory::{
         AddressHoldersFound, AssignLicense, CloudCommandFailed, CloudFailureKind, CloudUserRead,
         CloudUsersRead, DeletedUserRead, FindAddressHolders, LicenseAssigned, LicenseRemoved,
@@ -14,7 +14,7 @@ use detour_contracts::{
         UserRestored,
     },
 };
-use detour_service::{Dispatch, HandlerContext};
+use detour_service::{Dispatch, HandlerContext, StepFailure};
 
 use crate::graph_client::{GraphClient, GraphError};
 
@@ -71,7 +71,7 @@ async fn read_user(
                 .reply(&command, CloudUserRead { requested, user })
                 .await
         }
-        Err(error) => fail(&context, &command, error).await,
+        Err(error) => context.fail(&command, error).await,
     }
 }
 
@@ -104,7 +104,7 @@ async fn read_users(
                 .collect();
             context.reply(&command, CloudUsersRead { users }).await
         }
-        Err(error) => fail(&context, &command, error).await,
+        Err(error) => context.fail(&command, error).await,
     }
 }
 
@@ -116,7 +116,7 @@ async fn read_deleted(
     let id = command.payload.id;
     match graph.deleted_user(id).await {
         Ok(user) => context.reply(&command, DeletedUserRead { id, user }).await,
-        Err(error) => fail(&context, &command, error).await,
+        Err(error) => context.fail(&command, error).await,
     }
 }
 
@@ -127,7 +127,7 @@ async fn read_tenant(
 ) -> Outcome {
     match graph.tenant().await {
         Ok(tenant) => context.reply(&command, tenant).await,
-        Err(error) => fail(&context, &command, error).await,
+        Err(error) => context.fail(&command, error).await,
     }
 }
 
@@ -152,7 +152,7 @@ async fn find_holders(
                 .reply(&command, AddressHoldersFound { address, holders })
                 .await
         }
-        Err(error) => fail(&context, &command, error).await,
+        Err(error) => context.fail(&command, error).await,
     }
 }
 
@@ -199,7 +199,7 @@ async fn restore(
     };
     match result.await {
         Ok(event) => context.reply(&command, event).await,
-        Err(error) => fail(&context, &command, error).await,
+        Err(error) => context.fail::<_, GraphError>(&command, error).await,
     }
 }
 
@@ -261,7 +261,7 @@ async fn assign(
     };
     match result.await {
         Ok(event) => context.reply(&command, event).await,
-        Err(error) => fail(&context, &command, error).await,
+        Err(error) => context.fail(&command, error).await,
     }
 }
 
@@ -297,29 +297,27 @@ async fn remove(
     };
     match result.await {
         Ok(event) => context.reply(&command, event).await,
-        Err(error) => fail(&context, &command, error).await,
+        Err(error) => context.fail::<_, GraphError>(&command, error).await,
     }
 }
 
-async fn fail<C: Message>(
-    context: &HandlerContext,
-    command: &Envelope<C>,
-    error: GraphError,
-) -> Outcome {
-    let kind = match &error {
-        GraphError::Unavailable(reason) => return context.retry::<C>(reason.clone()),
-        GraphError::NotFound(_) => CloudFailureKind::NotFound,
-        GraphError::Conflict(_) => CloudFailureKind::Conflict,
-        GraphError::Invalid(_) => CloudFailureKind::Invalid,
-        GraphError::NoSeats(_) => CloudFailureKind::NoSeats,
-        GraphError::Forbidden(_) => CloudFailureKind::Forbidden,
-        GraphError::Stale(_) => CloudFailureKind::Stale,
-    };
-    let reason = error.to_string();
-    let failure = CloudCommandFailed {
-        command: C::NAME.to_owned(),
-        kind,
-        reason: reason.clone(),
-    };
-    context.refuse(command, failure, reason).await
+impl StepFailure for GraphError {
+    type Event = CloudCommandFailed;
+
+    fn failure_event(&self, command: &'static str) -> Option<CloudCommandFailed> {
+        let kind = match self {
+            GraphError::Unavailable(_) => return None,
+            GraphError::NotFound(_) => CloudFailureKind::NotFound,
+            GraphError::Conflict(_) => CloudFailureKind::Conflict,
+            GraphError::Invalid(_) => CloudFailureKind::Invalid,
+            GraphError::NoSeats(_) => CloudFailureKind::NoSeats,
+            GraphError::Forbidden(_) => CloudFailureKind::Forbidden,
+            GraphError::Stale(_) => CloudFailureKind::Stale,
+        };
+        Some(CloudCommandFailed {
+            command: command.to_owned(),
+            kind,
+            reason: self.to_string(),
+        })
+    }
 }

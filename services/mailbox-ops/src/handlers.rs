@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use detour_bus::Outcome;
 use detour_contracts::{
-    Envelope, Message, Service,
+    Envelope, Service,
     mailbox_ops::{
         AddEmailAddress, EmailAddressAdded, ExchangeCloudManagedSet, MailboxCommandFailed,
         MailboxFailureKind, MailboxRead, ReadMailbox, SetExchangeCloudManaged,
     },
 };
-use detour_service::{Dispatch, HandlerContext};
+use detour_service::{Dispatch, HandlerContext, StepFailure};
 
 use crate::exchange_client::{ExchangeClient, ExchangeError};
 
@@ -80,7 +80,7 @@ async fn read_mailbox(
                 .reply(&command, MailboxRead { identity, mailbox })
                 .await
         }
-        Err(error) => fail(&context, &command, error).await,
+        Err(error) => context.fail(&command, error).await,
     }
 }
 
@@ -105,7 +105,7 @@ async fn add_address(
         if !present {
             exchange.add_address(&identity, &address).await?;
         }
-        Ok(EmailAddressAdded {
+        Ok::<_, ExchangeError>(EmailAddressAdded {
             identity: identity.clone(),
             address: address.clone(),
             already_present: present,
@@ -113,7 +113,7 @@ async fn add_address(
     };
     match result.await {
         Ok(event) => context.reply(&command, event).await,
-        Err(error) => fail(&context, &command, error).await,
+        Err(error) => context.fail(&command, error).await,
     }
 }
 
@@ -133,7 +133,7 @@ async fn set_cloud_managed(
         if !already {
             exchange.set_cloud_managed(&identity, value).await?;
         }
-        Ok(ExchangeCloudManagedSet {
+        Ok::<_, ExchangeError>(ExchangeCloudManagedSet {
             identity: identity.clone(),
             value,
             already,
@@ -141,31 +141,29 @@ async fn set_cloud_managed(
     };
     match result.await {
         Ok(event) => context.reply(&command, event).await,
-        Err(error) => fail(&context, &command, error).await,
+        Err(error) => context.fail(&command, error).await,
     }
 }
 
-async fn fail<C: Message>(
-    context: &HandlerContext,
-    command: &Envelope<C>,
-    error: ExchangeError,
-) -> Outcome {
-    let kind = match &error {
-        ExchangeError::Unavailable(reason) => return context.retry::<C>(reason.clone()),
-        ExchangeError::NotFound(_) => MailboxFailureKind::NotFound,
-        ExchangeError::OutOfWriteScope(_) => MailboxFailureKind::OutOfWriteScope,
-        ExchangeError::ObjectConflict(_) => MailboxFailureKind::ObjectConflict,
-        ExchangeError::Invalid(_) => MailboxFailureKind::Invalid,
-        ExchangeError::Forbidden(_) => MailboxFailureKind::Forbidden,
-        ExchangeError::Unsupported(_) => MailboxFailureKind::Unsupported,
-    };
-    let reason = error.to_string();
-    let failure = MailboxCommandFailed {
-        command: C::NAME.to_owned(),
-        kind,
-        reason: reason.clone(),
-    };
-    context.refuse(command, failure, reason).await
+impl StepFailure for ExchangeError {
+    type Event = MailboxCommandFailed;
+
+    fn failure_event(&self, command: &'static str) -> Option<MailboxCommandFailed> {
+        let kind = match self {
+            ExchangeError::Unavailable(_) => return None,
+            ExchangeError::NotFound(_) => MailboxFailureKind::NotFound,
+            ExchangeError::OutOfWriteScope(_) => MailboxFailureKind::OutOfWriteScope,
+            ExchangeError::ObjectConflict(_) => MailboxFailureKind::ObjectConflict,
+            ExchangeError::Invalid(_) => MailboxFailureKind::Invalid,
+            ExchangeError::Forbidden(_) => MailboxFailureKind::Forbidden,
+            ExchangeError::Unsupported(_) => MailboxFailureKind::Unsupported,
+        };
+        Some(MailboxCommandFailed {
+            command: command.to_owned(),
+            kind,
+            reason: self.to_string(),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,15 @@ use detour_contracts::{Envelope, Message, MessageKind, Ping, Pong, RoutingKey, S
 
 use crate::Fallback;
 
+/// A step service's error as the bus sees it: trouble that retrying may fix, or a failure the
+/// requester is told about with the service's `...-command-failed` event.
+pub trait StepFailure: fmt::Display {
+    type Event: Message;
+
+    /// The failure event for `command`, or `None` when the command should be retried.
+    fn failure_event(&self, command: &'static str) -> Option<Self::Event>;
+}
+
 /// What a handler gets besides its message.
 #[derive(Debug, Clone)]
 pub struct HandlerContext {
@@ -50,6 +59,20 @@ impl HandlerContext {
             Err(publish) => Outcome::Retry(format!(
                 "{reason}; and the failure event was not confirmed: {publish}"
             )),
+        }
+    }
+
+    /// Answers `command` failed with `error`: retried if retrying may help, else refused with
+    /// the service's failure event (one mapping for every step service).
+    pub async fn fail<C: Message, F: StepFailure>(
+        &self,
+        command: &Envelope<C>,
+        error: F,
+    ) -> Outcome {
+        let reason = error.to_string();
+        match error.failure_event(C::NAME) {
+            None => self.retry::<C>(reason),
+            Some(failure) => self.refuse(command, failure, reason).await,
         }
     }
 

@@ -20,7 +20,7 @@ mod settings;
 mod spec;
 
 pub use app::{App, RunningApp};
-pub use dispatch::{Dispatch, HandlerContext, record_envelope};
+pub use dispatch::{Dispatch, HandlerContext, StepFailure, record_envelope};
 pub use entry::{main, main_with};
 pub use extras::{Extras, Fallback, Setup, Task};
 pub use settings::{
