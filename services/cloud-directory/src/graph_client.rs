@@ -223,10 +223,7 @@ impl GraphClient {
     /// address (one filter per prefix: case-insensitive matching of proxyAddresses is not
     /// documented [S4]).
     pub async fn address_holders(&self, address: &str) -> Result<Vec<AddressHolder>, GraphError> {
-        let bare = address
-            .split_once(':')
-            .map_or(address, |(_, rest)| rest)
-            .replace('\'', "''");
+        let bare = detour_contracts::address::bare(address).replace('\'', "''");
         let mut holders: Vec<AddressHolder> = Vec::new();
         for prefix in ["smtp", "SMTP"] {
             let filter = format!("proxyAddresses/any(p:p eq '{prefix}:{bare}')");

@@ -97,11 +97,10 @@ async fn add_address(
             .mailbox(&identity)
             .await?
             .ok_or_else(|| ExchangeError::NotFound(format!("{identity} has no active mailbox")))?;
-        let present = mailbox.email_addresses.iter().any(|a| {
-            a.split_once(':')
-                .map_or(a.as_str(), |(_, rest)| rest)
-                .eq_ignore_ascii_case(bare)
-        });
+        let present = mailbox
+            .email_addresses
+            .iter()
+            .any(|a| detour_contracts::address::same_address(a, bare));
         if !present {
             exchange.add_address(&identity, &address).await?;
         }

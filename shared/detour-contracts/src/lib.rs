@@ -7,7 +7,8 @@
 //!
 //! # Layout
 //! `envelope` (the wire envelope), `message` (trait, kinds, routing keys), `ids` (typed
-//! identifiers), `upn` (user principal names as Entra accepts them), `service` (the six services by name), `ping` (liveness command and event),
+//! identifiers), `upn` (user principal names as Entra accepts them), `address` (proxy addresses compared as
+//! Exchange compares them), `service` (the six services by name), `ping` (liveness command and event),
 //! `sync_trigger` (sync-trigger's commands and events),
 //! `ad_ops` (ad-ops's commands and events), `cloud_directory` (cloud-directory's),
 //! `mailbox_ops` (mailbox-ops's), `saga_coordinator` (requests to remediate a user, and their
@@ -15,6 +16,7 @@
 //! API of the agent on the Entra Connect server, shared by sync-trigger and tenant-sim).
 
 pub mod ad_ops;
+pub mod address;
 mod catalog;
 pub mod cloud_directory;
 pub mod connect_agent;

@@ -3,6 +3,7 @@
 
 use detour_contracts::{
     ad_ops::AdUserSnapshot,
+    address::{bare, same_address},
     cloud_directory::{CloudUserState, TenantRead},
     mailbox_ops::MailboxState,
     sync_trigger::ConnectStateRead,
@@ -102,7 +103,7 @@ pub fn diagnose(facts: &Facts, prefer_cloud_managed: bool) -> Diagnosis {
     if mailbox
         .email_addresses
         .iter()
-        .any(|a| bare(a).eq_ignore_ascii_case(bare(&address)))
+        .any(|a| same_address(a, &address))
     {
         return Diagnosis::NothingToDo { address };
     }
@@ -236,10 +237,6 @@ impl Plan {
         }
         format!("{hash:016x}")
     }
-}
-
-fn bare(address: &str) -> &str {
-    address.split_once(':').map_or(address, |(_, rest)| rest)
 }
 
 fn version_at_least(version: &str, minimum: [u32; 4]) -> bool {

@@ -357,11 +357,7 @@ fn verify(read: &CloudUserRead, facts: &SagaFacts) -> StepAnswer {
     let Some(user) = &read.user else {
         return StepAnswer::NotYet("no live user in the cloud".into());
     };
-    let bare = |a: &str| {
-        a.split_once(':')
-            .map_or(a, |(_, rest)| rest)
-            .to_ascii_lowercase()
-    };
+    let bare = |a: &str| detour_contracts::address::bare(a).to_ascii_lowercase();
     let problems: Vec<&str> = [
         (user.id != facts.cloud_id, "a different cloud object"),
         (user.on_premises_sync_enabled != Some(true), "not synced"),

@@ -2,7 +2,10 @@
 //! approval, each visible step done, compensating, needs attention, and one final word), as
 //! plain data the shell publishes. Pure: the phase before and after in, milestones out.
 
-use detour_contracts::saga_coordinator::{Outcome, Stage};
+use detour_contracts::{
+    address::bare,
+    saga_coordinator::{Outcome, Stage},
+};
 
 use super::{
     definition::Step,
@@ -269,11 +272,6 @@ fn diff(plan: &Plan) -> Vec<String> {
         .filter(|b| !plan.after.contains(b))
         .map(|b| format!("- {b}"));
     added.chain(removed).collect()
-}
-
-/// `smtp:a@b` as `a@b`.
-fn bare(address: &str) -> &str {
-    address.split_once(':').map_or(address, |(_, rest)| rest)
 }
 
 #[cfg(test)]

@@ -24,11 +24,7 @@ impl Seen {
                 synced_as_before: false,
             };
         };
-        let bare = |a: &str| {
-            a.split_once(':')
-                .map_or(a, |(_, rest)| rest)
-                .to_ascii_lowercase()
-        };
+        let bare = |a: &str| detour_contracts::address::bare(a).to_ascii_lowercase();
         Self {
             has_address: user
                 .proxy_addresses
