@@ -201,17 +201,10 @@ fn validate_text(what: &str, value: &str) -> Result<(), String> {
 
 fn validate_lookup(lookup: &UserLookup) -> Result<(), String> {
     match lookup {
-        UserLookup::UserPrincipalName(upn) => {
-            validate_text("userPrincipalName", upn)?;
-            match upn.split_once('@') {
-                Some((local, domain))
-                    if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
-                {
-                    Ok(())
-                }
-                _ => Err(format!("{upn:?} is not a userPrincipalName (name@domain)")),
-            }
-        }
+        // The same rule as everywhere else: a UPN Entra could hold.
+        UserLookup::UserPrincipalName(upn) => detour_contracts::Upn::parse(upn)
+            .map(|_| ())
+            .map_err(|error| error.to_string()),
         UserLookup::SamAccountName(sam) => {
             validate_text("sAMAccountName", sam)?;
             match sam.chars().find(|c| SAM_FORBIDDEN.contains(*c)) {
