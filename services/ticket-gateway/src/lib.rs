@@ -4,7 +4,8 @@
 //! transition or state change on success and an escalation when a person is needed.
 //!
 //! It serves the webhooks on its ops port, consumes the `ticket-gateway` queue (its own
-//! `post-ticket-note` command, and `saga-coordinator.*` events on `detour.events`) and
+//! `post-ticket-note` command, and the coordinator's progress, accepted and rejected events on
+//! `detour.events`, bound one by one) and
 //! publishes `saga-coordinator.start-remediation` and `approve-remediation`.
 //!
 //! # Layout

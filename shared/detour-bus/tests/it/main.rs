@@ -214,13 +214,7 @@ async fn malformed_messages_are_dead_lettered_and_the_consumer_keeps_going() {
 async fn a_lost_connection_under_a_handler_that_never_returns_is_noticed_and_recovered() {
     let harness = Harness::start("wedged").await;
     let calls = harness.hang_on_the_first_call();
-    harness
-        .publisher
-        .publish(&Envelope::new(Ping {
-            target: Service::AdOps,
-        }))
-        .await
-        .unwrap();
+    harness.publish_ping().await;
     eventually(Duration::from_secs(10), "the first call", || async {
         (calls.load(std::sync::atomic::Ordering::SeqCst) == 1).then_some(())
     })
@@ -246,13 +240,7 @@ async fn a_lost_connection_under_a_handler_that_never_returns_is_noticed_and_rec
 async fn a_handler_that_never_returns_is_abandoned_at_its_timeout_and_retried() {
     let harness = Harness::start_with("hung", |settings| settings.handler_timeout_ms = 300).await;
     let calls = harness.hang_on_the_first_call();
-    harness
-        .publisher
-        .publish(&Envelope::new(Ping {
-            target: Service::AdOps,
-        }))
-        .await
-        .unwrap();
+    harness.publish_ping().await;
     eventually(
         Duration::from_secs(10),
         "the retry after the timeout",

@@ -7,7 +7,7 @@ use std::{
 };
 
 use detour_bus::{AmqpSettings, Consumer, Incoming, Outcome, Publisher, QueueSpec};
-use detour_contracts::{COMMANDS_EXCHANGE, Ping};
+use detour_contracts::{COMMANDS_EXCHANGE, Envelope, Ping};
 use detour_testkit::TestVhost;
 use lapin::types::{AMQPValue, FieldTable};
 use tokio_util::sync::CancellationToken;
@@ -78,6 +78,14 @@ impl Harness {
     /// Whether the consumer says it is consuming.
     pub fn ready(&self) -> bool {
         *self.consumer.readiness().borrow()
+    }
+
+    /// Publishes one ping to the harness's queue, confirmed.
+    pub async fn publish_ping(&self) {
+        let ping = Envelope::new(Ping {
+            target: detour_contracts::Service::AdOps,
+        });
+        self.publisher.publish(&ping).await.unwrap();
     }
 
     /// Never returns from the first call (wedged, as a sync request waits for a cycle, so
