@@ -48,41 +48,17 @@ fn is_requested(phase: &Phase) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use uuid::Uuid;
-
     use super::*;
     use crate::saga::{
-        Compensation, Plan, Saga, State, Step, Strategy,
-        messages::SagaFacts,
-        remediation::{Phase, Reads},
+        Compensation, Saga, State, Step,
+        remediation::{Phase, Reads, sample_round_trip},
     };
 
     fn round_trip(state: State, completed: &[Step]) -> Phase {
-        Phase::Running {
-            plan: Plan {
-                strategy: Strategy::RoundTrip,
-                address: "smtp:ada@contoso.mail.onmicrosoft.com".into(),
-                before: Vec::new(),
-                after: Vec::new(),
-            },
-            facts: SagaFacts {
-                object_guid: Uuid::from_u128(1),
-                original_dn: "CN=Ada,OU=Staff,DC=corp".into(),
-                parking_ou: "OU=Parked,DC=corp".into(),
-                user_principal_name: "ada@contoso.com".into(),
-                cloud_id: Uuid::from_u128(2),
-                immutable_id: None,
-                address: "smtp:ada@contoso.mail.onmicrosoft.com".into(),
-                temporary_sku: Uuid::from_u128(3),
-                usage_location: None,
-                snapshot_usn: None,
-            },
-            saga: Saga {
-                state,
-                completed: completed.to_vec(),
-            },
-            seen: None,
-        }
+        sample_round_trip(Saga {
+            state,
+            completed: completed.to_vec(),
+        })
     }
 
     fn running(step: Step) -> State {

@@ -829,5 +829,34 @@ impl Phase {
     }
 }
 
+/// A round trip for ada@contoso.com, at whatever point `saga` says: the fixture the tests of
+/// admission and of the store share.
+#[cfg(test)]
+pub(crate) fn sample_round_trip(saga: Saga) -> Phase {
+    let address = "smtp:ada@contoso.mail.onmicrosoft.com";
+    Phase::Running {
+        plan: Plan {
+            strategy: Strategy::RoundTrip,
+            address: address.into(),
+            before: vec!["SMTP:ada@contoso.com".into()],
+            after: vec!["SMTP:ada@contoso.com".into(), address.into()],
+        },
+        facts: SagaFacts {
+            object_guid: Uuid::from_u128(1),
+            original_dn: "CN=Ada,OU=Staff,DC=corp".into(),
+            parking_ou: "OU=Parked,DC=corp".into(),
+            user_principal_name: "ada@contoso.com".into(),
+            cloud_id: Uuid::from_u128(2),
+            immutable_id: None,
+            address: address.into(),
+            temporary_sku: Uuid::from_u128(3),
+            usage_location: Some("PL".into()),
+            snapshot_usn: None,
+        },
+        saga,
+        seen: None,
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -6,9 +6,7 @@ use detour_testkit::{TestDatabase, TestSqlite};
 use uuid::Uuid;
 
 use super::*;
-use crate::saga::{
-    Budgets, Plan, Reads, Saga, State, Step, Strategy, diagnosis::Diagnosis, messages::SagaFacts,
-};
+use crate::saga::{Budgets, Reads, Saga, State, Step, diagnosis::Diagnosis};
 
 /// Keeps the backing database alive for the test's length.
 enum Backing {
@@ -94,34 +92,10 @@ fn diagnosing() -> Phase {
 }
 
 fn round_trip(state: State) -> Phase {
-    Phase::Running {
-        plan: Plan {
-            strategy: Strategy::RoundTrip,
-            address: "smtp:ada@contoso.mail.onmicrosoft.com".into(),
-            before: vec!["SMTP:ada@contoso.com".into()],
-            after: vec![
-                "SMTP:ada@contoso.com".into(),
-                "smtp:ada@contoso.mail.onmicrosoft.com".into(),
-            ],
-        },
-        facts: SagaFacts {
-            object_guid: Uuid::from_u128(1),
-            original_dn: "CN=Ada,OU=Staff,DC=corp".into(),
-            parking_ou: "OU=Parked,DC=corp".into(),
-            user_principal_name: "ada@contoso.com".into(),
-            cloud_id: Uuid::from_u128(2),
-            immutable_id: None,
-            address: "smtp:ada@contoso.mail.onmicrosoft.com".into(),
-            temporary_sku: Uuid::from_u128(3),
-            usage_location: Some("PL".into()),
-            snapshot_usn: None,
-        },
-        saga: Saga {
-            state,
-            completed: Vec::new(),
-        },
-        seen: None,
-    }
+    crate::saga::remediation::sample_round_trip(Saga {
+        state,
+        completed: Vec::new(),
+    })
 }
 
 fn running() -> State {
