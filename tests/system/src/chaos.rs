@@ -214,6 +214,8 @@ pub async fn run(
         client: reqwest::Client::new(),
         api: format!("http://127.0.0.1:{coordinator}/api/v1"),
     };
+    // What the coordinator sent, read from its store (opened once, beside the coordinator).
+    let sent = Store::open(&store.url).await?;
     // Copies go straight to the broker, past the proxy, as a publisher's re-send would.
     let replayer = Publisher::new(amqp_settings(&vhost)?, "chaos replayer");
 
@@ -275,7 +277,7 @@ pub async fn run(
                 }
             }
         }
-        report.duplicates += replay_some(&store.url, &replayer, plan.duplicates_per_second).await;
+        report.duplicates += replay_some(&sent, &replayer, plan.duplicates_per_second).await;
         // And a webhook Jira delivers again, under its own delivery id.
         if file_ticket(&desk, pick(plan.sagas), Duration::ZERO)
             .await
@@ -433,10 +435,7 @@ async fn judge(
 /// Delivers again up to `count` commands the coordinator already sent, picked at random:
 /// exact copies (same message id, same expiry), as a broker redelivery or a publisher's
 /// re-send would bring them. Returns how many went out.
-async fn replay_some(store_url: &str, publisher: &Publisher, count: usize) -> usize {
-    let Ok(store) = Store::open(store_url).await else {
-        return 0;
-    };
+async fn replay_some(store: &Store, publisher: &Publisher, count: usize) -> usize {
     let every = saga_coordinator::store::Filter {
         limit: Some(10_000),
         ..Default::default()
