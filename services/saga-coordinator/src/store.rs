@@ -8,16 +8,18 @@
 //! [`Commit`], written in one transaction: the record with an optimistic version check, the
 //! inbox row, the outbox rows, the timers and the log entries, or none of them.
 
+mod admission;
+mod commit;
 mod schema;
 
-use std::{collections::BTreeMap, future::Future};
+use std::collections::BTreeMap;
 
 use detour_contracts::{SagaId, TicketRef};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
-use crate::saga::{Budgets, Phase, Purpose, Timer};
+use crate::saga::{Phase, Purpose, Timer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -201,159 +203,6 @@ impl Store {
         .transpose()
     }
 
-    /// Writes `commit` in one transaction. A version that moved is a [`StoreError::Conflict`]:
-    /// reload and decide again.
-    pub async fn commit(&self, commit: &Commit) -> Result<Committed, StoreError> {
-        let saga_id = commit.record.saga_id;
-        let id = saga_id.to_string();
-        let now = millis(OffsetDateTime::now_utc());
-        let mut tx = self.pool.begin().await?;
-        if let Some(message_id) = &commit.inbox {
-            let inserted = sqlx::query(
-                "INSERT INTO inbox (message_id, saga_id, received_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (message_id) DO NOTHING",
-            )
-            .bind(message_id)
-            .bind(&id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if inserted.rows_affected() == 0 {
-                return Ok(Committed::Duplicate);
-            }
-        }
-        let record = &commit.record;
-        let body = serde_json::to_string(record).map_err(|source| StoreError::Corrupt {
-            what: "saga record",
-            source,
-        })?;
-        let status = record.phase.status();
-        let strategy = record.phase.strategy().map(|s| format!("{s:?}"));
-        let version = match commit.expected_version {
-            None => {
-                let inserted = sqlx::query(
-                    "INSERT INTO sagas (saga_id, version, user_key, user_name, ticket, status, \
-                     strategy, holds_user, holds_slot, record, created_at, updated_at) \
-                     VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(&id)
-                .bind(user_key(&record.user))
-                .bind(&record.user)
-                .bind(record.ticket.as_ref().map(ToString::to_string))
-                .bind(status)
-                .bind(strategy)
-                .bind(i32::from(record.holds_user()))
-                .bind(i32::from(record.holds_slot()))
-                .bind(&body)
-                .bind(millis(record.created_at))
-                .bind(now)
-                .execute(&mut *tx)
-                .await;
-                match inserted {
-                    Ok(_) => 1,
-                    Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
-                        drop(tx);
-                        return match self.active_for(&record.user).await? {
-                            Some(existing) => Ok(Committed::UserTaken { existing }),
-                            None => Err(StoreError::Conflict(saga_id)),
-                        };
-                    }
-                    Err(error) => return Err(error.into()),
-                }
-            }
-            Some(expected) => {
-                let updated = sqlx::query(
-                    "UPDATE sagas SET version = $1, status = $2, strategy = $3, holds_user = $4, \
-                     holds_slot = $5, record = $6, updated_at = $7 \
-                     WHERE saga_id = $8 AND version = $9",
-                )
-                .bind(expected + 1)
-                .bind(status)
-                .bind(strategy)
-                .bind(i32::from(record.holds_user()))
-                .bind(i32::from(record.holds_slot()))
-                .bind(&body)
-                .bind(now)
-                .bind(&id)
-                .bind(expected)
-                .execute(&mut *tx)
-                .await?;
-                if updated.rows_affected() == 0 {
-                    return Err(StoreError::Conflict(saga_id));
-                }
-                expected + 1
-            }
-        };
-        let trace = serde_json::to_string(&record.trace_context).unwrap_or_else(|_| "{}".into());
-        for message in &commit.outbox {
-            let purpose = message
-                .purpose
-                .map(|p| serde_json::to_string(&p))
-                .transpose()
-                .map_err(|source| StoreError::Corrupt {
-                    what: "purpose",
-                    source,
-                })?;
-            sqlx::query(
-                "INSERT INTO outbox (message_id, saga_id, purpose, exchange, routing_key, \
-                 message_type, body, trace_context, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&message.message_id)
-            .bind(&id)
-            .bind(purpose)
-            .bind(&message.exchange)
-            .bind(&message.routing_key)
-            .bind(&message.message_type)
-            .bind(&message.body)
-            .bind(&trace)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for (at, timer) in &commit.timers {
-            let json = serde_json::to_string(timer).map_err(|source| StoreError::Corrupt {
-                what: "timer",
-                source,
-            })?;
-            sqlx::query(
-                "INSERT INTO timers (timer_id, saga_id, due_at, timer) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (timer_id) DO NOTHING",
-            )
-            .bind(format!("{id}/{json}"))
-            .bind(&id)
-            .bind(millis(*at))
-            .bind(&json)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some(timer_id) = &commit.fired_timer {
-            sqlx::query("DELETE FROM timers WHERE timer_id = $1")
-                .bind(timer_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if !commit.log.is_empty() {
-            let rows = numbered(1, commit.log.len(), |n| {
-                let first = 4 * n - 3;
-                format!("(${first}, ${}, ${}, ${})", first + 1, first + 2, first + 3)
-            });
-            let sql = format!("INSERT INTO saga_log (saga_id, at, kind, detail) VALUES {rows}");
-            // Only placeholders are interpolated.
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for entry in &commit.log {
-                query = query
-                    .bind(id.clone())
-                    .bind(millis(entry.at))
-                    .bind(entry.kind.clone())
-                    .bind(entry.detail.clone());
-            }
-            query.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(Committed::Applied { version })
-    }
-
     /// The remediation holding `user` now, if any.
     pub async fn active_for(&self, user: &str) -> Result<Option<SagaId>, StoreError> {
         let row = sqlx::query("SELECT saga_id FROM sagas WHERE user_key = $1 AND holds_user = 1")
@@ -524,91 +373,6 @@ impl Store {
             .collect()
     }
 
-    /// Holds the store-wide admission lock while `pass` runs, so replicas sharing a
-    /// PostgreSQL store never count free slots at the same time (SQLite has one process).
-    pub async fn admitting<T, F>(&self, pass: F) -> Result<T, StoreError>
-    where
-        F: Future<Output = T>,
-    {
-        if self.backend == Backend::Sqlite {
-            return Ok(pass.await);
-        }
-        // A transaction's lock: if the pass is cancelled, the rollback releases it.
-        let mut lock = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(7468378)")
-            .execute(&mut *lock)
-            .await?;
-        let result = pass.await;
-        lock.commit().await?;
-        Ok(result)
-    }
-
-    /// Who may be admitted now, oldest first: requested remediations while diagnosis slots
-    /// are free, every queued remediation that needs no descope slot, and as many round trips
-    /// as there are free descope slots. Costs what it admits, not the length of the lines.
-    /// Each comes with the line it leaves (`requested` or `queued`).
-    pub async fn admissible(&self, budgets: Budgets) -> Result<Vec<(SagaId, String)>, StoreError> {
-        let round_trip = format!("{:?}", crate::saga::Strategy::RoundTrip);
-        let free = |max: usize, taken: i64| {
-            let free = max.saturating_sub(usize::try_from(taken).unwrap_or(usize::MAX));
-            i64::try_from(free).unwrap_or(i64::MAX)
-        };
-        let holding = self
-            .count("SELECT COUNT(*) AS n FROM sagas WHERE holds_slot = 1")
-            .await?;
-        let diagnosing = self
-            .count("SELECT COUNT(*) AS n FROM sagas WHERE status = 'diagnosing'")
-            .await?;
-        let mut rows = sqlx::query(
-            "SELECT saga_id, status, created_at FROM sagas WHERE status = 'queued' AND strategy <> $1 \
-             ORDER BY created_at, saga_id",
-        )
-        .bind(&round_trip)
-        .fetch_all(&self.pool)
-        .await?;
-        let free_slots = free(budgets.max_descoped, holding);
-        if free_slots > 0 {
-            rows.extend(
-                sqlx::query(
-                    "SELECT saga_id, status, created_at FROM sagas \
-                     WHERE status = 'queued' AND strategy = $1 \
-                     ORDER BY created_at, saga_id LIMIT $2",
-                )
-                .bind(&round_trip)
-                .bind(free_slots)
-                .fetch_all(&self.pool)
-                .await?,
-            );
-        }
-        let free_readers = free(budgets.max_diagnosing, diagnosing);
-        if free_readers > 0 {
-            rows.extend(
-                sqlx::query(
-                    "SELECT saga_id, status, created_at FROM sagas WHERE status = 'requested' \
-                     ORDER BY created_at, saga_id LIMIT $1",
-                )
-                .bind(free_readers)
-                .fetch_all(&self.pool)
-                .await?,
-            );
-        }
-        let mut line = rows
-            .iter()
-            .map(|row| {
-                let created_at: i64 = row.try_get("created_at")?;
-                Ok((created_at, saga_id(row)?, row.try_get("status")?))
-            })
-            .collect::<Result<Vec<(i64, SagaId, String)>, StoreError>>()?;
-        line.sort();
-        Ok(line.into_iter().map(|(_, id, line)| (id, line)).collect())
-    }
-
-    async fn count(&self, query: &'static str) -> Result<i64, StoreError> {
-        Ok(sqlx::query(query)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?)
-    }
 }
 
 fn pending(row: &sqlx::any::AnyRow) -> Result<Pending, StoreError> {

@@ -9,7 +9,7 @@ use detour_contracts::{
 };
 
 use super::*;
-use crate::saga::diagnosis::{SAMPLE_SKU, sample_facts};
+use crate::saga::diagnosis::{Facts, Refusal, SAMPLE_SKU, sample_facts};
 
 fn policy(approval_required: bool) -> Policy {
     Policy {
