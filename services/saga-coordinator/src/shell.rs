@@ -1,10 +1,12 @@
-//! The I/O around the pure core: the `engine` (load, decide, store), the `wire` format of
-//! commands and answers, the `intake` of answers from the bus, the outbox `relay`, and the
-//! `timers` that fire from the store.
+//! The I/O around the pure core: the `engine` (load, decide, store), what one decision writes
+//! to the `outbox` and the `timeline`, the `wire` format of commands and answers, the `intake`
+//! of answers from the bus, the outbox `relay`, and the `timers` that fire from the store.
 
 pub mod engine;
 pub mod intake;
+mod outbox;
 pub mod relay;
+pub mod timeline;
 pub mod timers;
 pub mod wire;
 

@@ -372,7 +372,6 @@ impl Store {
             .map(|row| Ok((row.try_get("status")?, row.try_get("n")?)))
             .collect()
     }
-
 }
 
 fn pending(row: &sqlx::any::AnyRow) -> Result<Pending, StoreError> {

@@ -12,13 +12,12 @@ use detour_contracts::{ContractError, MessageId, SagaId, TicketRef, Upn};
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, Notify};
 
-use super::wire::{self, Origin};
+use super::{outbox, timeline::entry, wire::Origin};
 use crate::{
     saga::{
-        Budgets, Event, Input, Phase, Policy, Purpose, State, admission_due, advance,
-        command_expiry, messages::StepEvent, progress::milestones, requested,
+        Budgets, Event, Input, Phase, Policy, Purpose, State, admission_due, advance, requested,
     },
-    store::{Commit, Committed, Filter, LogEntry, OutboxMessage, SagaRecord, Store, StoreError},
+    store::{Commit, Committed, Filter, OutboxMessage, SagaRecord, Store, StoreError},
 };
 
 /// How many times a change is re-decided after losing a race before giving up.
@@ -343,20 +342,8 @@ impl Engine {
                 ticket: record.ticket.clone(),
                 causation: delivery.causation,
             };
-            let mut outbox = self.encode_all(&decided.sends, &decided.next, &origin, now)?;
-            let told = told(&record, &decided.next, &origin)?;
-            let mut log = vec![entry(now, "input", describe(&delivery.event))];
-            log.push(match &decided.note {
-                Some(note) => entry(now, "decision", note.clone()),
-                None => entry(now, "ignored", "stale or out of place: nothing changes"),
-            });
-            log.extend(outbox.iter().map(|m| command_entry(now, m)));
-            log.extend(
-                told.iter().map(|(key, _)| {
-                    entry(now, "ticket", format!("milestone {key} for the ticket"))
-                }),
-            );
-            outbox.extend(told.into_iter().map(|(_, row)| row));
+            let (outbox, log) =
+                outbox::changes(&self.policy, &record, delivery, &decided, &origin, now)?;
             let next = SagaRecord {
                 phase: decided.next.clone(),
                 ..record
@@ -415,23 +402,6 @@ impl Engine {
         Ok(())
     }
 
-    /// The outbox rows for `sends`, each expiring when the saga stops waiting for it.
-    fn encode_all(
-        &self,
-        sends: &[(Purpose, crate::saga::messages::StepCommand)],
-        next: &Phase,
-        origin: &Origin,
-        now: OffsetDateTime,
-    ) -> Result<Vec<OutboxMessage>, ContractError> {
-        sends
-            .iter()
-            .map(|(purpose, command)| {
-                let expires_at = command_expiry(&self.policy, next, purpose, now);
-                wire::encode(command, *purpose, origin, expires_at)
-            })
-            .collect()
-    }
-
     /// An operator's word on a saga (approve, abort, retry, resolve).
     pub async fn operator(&self, saga_id: SagaId, input: Input) -> Result<Handled, EngineError> {
         self.handle(Delivery {
@@ -452,106 +422,6 @@ fn validate_user(user: &str) -> Result<String, EngineError> {
     Upn::parse(user)
         .map(String::from)
         .map_err(|error| EngineError::Invalid(error.to_string()))
-}
-
-/// The progress events a ticketed remediation owes its ticket for going to `next`, each with
-/// its milestone's key.
-fn told(
-    record: &SagaRecord,
-    next: &Phase,
-    origin: &Origin,
-) -> Result<Vec<(String, OutboxMessage)>, ContractError> {
-    if record.ticket.is_none() {
-        return Ok(Vec::new());
-    }
-    // `traceparent` is `version-traceid-spanid-flags`.
-    let trace_id = record
-        .trace_context
-        .get("traceparent")
-        .and_then(|parent| parent.split('-').nth(1))
-        .map(str::to_owned);
-    milestones(&record.user, &record.phase, next)
-        .into_iter()
-        .map(|milestone| {
-            let key = milestone.key.clone();
-            wire::progress(milestone, &record.user, trace_id.clone(), origin).map(|row| (key, row))
-        })
-        .collect()
-}
-
-fn entry(at: OffsetDateTime, kind: &str, detail: impl Into<String>) -> LogEntry {
-    LogEntry {
-        at,
-        kind: kind.to_owned(),
-        detail: detail.into(),
-    }
-}
-
-fn command_entry(at: OffsetDateTime, message: &OutboxMessage) -> LogEntry {
-    let purpose = message
-        .purpose
-        .map(|p| purpose_label(&p))
-        .unwrap_or_default();
-    entry(
-        at,
-        "command",
-        format!(
-            "{purpose}: {} (message {})",
-            message.routing_key, message.message_id
-        ),
-    )
-}
-
-pub fn purpose_label(purpose: &Purpose) -> String {
-    match wire::step_and_attempt(purpose) {
-        (step, Some(attempt)) => format!("{step} attempt {attempt}"),
-        (step, None) => step,
-    }
-}
-
-fn describe(event: &Event) -> String {
-    match event {
-        Event::Answered { purpose, answer } => {
-            format!(
-                "{} answered: {}",
-                purpose_label(purpose),
-                answer_label(answer)
-            )
-        }
-        Event::Undeliverable { purpose, reason } => {
-            format!(
-                "{} could not be delivered: {reason}",
-                purpose_label(purpose)
-            )
-        }
-        Event::Admitted => "admitted: a descope slot is free".into(),
-        Event::Saga(input) => format!("{input:?}"),
-    }
-}
-
-/// The answer's kind and, for failures, why: enough for the timeline without the payload.
-fn answer_label(answer: &StepEvent) -> String {
-    match answer {
-        StepEvent::AdFailed(f) => format!("ad-ops failed: {}", f.reason),
-        StepEvent::CloudFailed(f) => format!("cloud-directory failed: {}", f.reason),
-        StepEvent::MailboxFailed(f) => format!("mailbox-ops failed: {}", f.reason),
-        StepEvent::SyncCycleRefused(r) => format!("sync refused: {}", r.reason),
-        StepEvent::SyncCycleCompleted(completed) => {
-            let runs: Vec<String> = completed
-                .runs
-                .iter()
-                .map(|run| {
-                    let outcomes: Vec<_> = run.objects.iter().map(|o| o.outcome).collect();
-                    format!("{} {:?}: {outcomes:?}", run.run_id, run.outcome)
-                })
-                .collect();
-            format!("sync runs {}", runs.join("; "))
-        }
-        other => {
-            let text = format!("{other:?}");
-            text.split(['(', ' ']).next().unwrap_or_default().to_owned()
-        }
-    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use detour_contracts::{
 };
 
 use super::{
-    engine::{Delivery, Engine, EngineError, StartRequest, Started, purpose_label},
+    engine::{Delivery, Engine, EngineError, StartRequest, Started},
+    timeline::purpose_label,
     wire,
 };
 use crate::saga::Event;

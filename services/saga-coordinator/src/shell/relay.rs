@@ -11,7 +11,10 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::engine::{Delivery, Engine, purpose_label};
+use super::{
+    engine::{Delivery, Engine},
+    timeline::purpose_label,
+};
 use crate::{saga::Event, store::Pending};
 
 /// How often the outbox is looked at without a wake-up (rows from other replicas, restarts).

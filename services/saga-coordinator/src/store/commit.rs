@@ -60,7 +60,12 @@ impl Store {
 }
 
 /// Records `message_id` as handled; `false` when it already was (a redelivery).
-async fn claim_inbox(tx: &mut Tx, message_id: &str, id: &str, now: i64) -> Result<bool, StoreError> {
+async fn claim_inbox(
+    tx: &mut Tx,
+    message_id: &str,
+    id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
         "INSERT INTO inbox (message_id, saga_id, received_at) VALUES ($1, $2, $3) \
          ON CONFLICT (message_id) DO NOTHING",
