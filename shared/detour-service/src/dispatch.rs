@@ -148,6 +148,31 @@ impl Dispatch {
         self
     }
 
+    /// Routes `C` commands to `step`, which is given the service's `state` (its port to the
+    /// outside: LDAP, Graph, Exchange, Connect) and the command, and answers with the event or
+    /// a [`StepFailure`]. Replying, retrying and refusing are done here, the same way for every
+    /// step service, so a step is a plain async function a test can call with a fake port.
+    pub fn step<S, C, E, F, H, Fut>(self, state: &Arc<S>, step: H) -> Self
+    where
+        S: Send + Sync + ?Sized + 'static,
+        C: Message + Clone,
+        E: Message,
+        F: StepFailure + Send,
+        H: Fn(Arc<S>, C) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<E, F>> + Send + 'static,
+    {
+        let state = Arc::clone(state);
+        self.on::<C, _, _>(move |command, context| {
+            let answer = step(Arc::clone(&state), command.payload.clone());
+            async move {
+                match answer.await {
+                    Ok(event) => context.reply(&command, event).await,
+                    Err(failure) => context.fail(&command, failure).await,
+                }
+            }
+        })
+    }
+
     /// The routing keys of the events it has handlers for.
     pub fn event_keys(&self) -> &[RoutingKey] {
         &self.events
