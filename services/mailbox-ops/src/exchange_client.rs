@@ -4,39 +4,13 @@
 
 use std::sync::Arc;
 
-use detour_contracts::mailbox_ops::MailboxState;
-use detour_entra::{AfterWrite, Answer, CallError, Caller, EntraSettings};
+use detour_contracts::{ProxyAddress, mailbox_ops::MailboxState};
+use detour_entra::{AfterWrite, Answer, Caller, EntraSettings};
 use reqwest::StatusCode;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ExchangeError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    OutOfWriteScope(String),
-    #[error("{0}")]
-    ObjectConflict(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    Unsupported(String),
-    #[error("{0}")]
-    Unavailable(String),
-}
-
-impl From<CallError> for ExchangeError {
-    fn from(error: CallError) -> Self {
-        match error {
-            CallError::Token(detour_entra::TokenError::Refused(reason)) => {
-                ExchangeError::Forbidden(reason)
-            }
-            other => ExchangeError::Unavailable(other.to_string()),
-        }
-    }
-}
+use crate::exchange::{Exchange, ExchangeError};
 
 #[derive(Debug, Clone)]
 pub struct ExchangeClient {
@@ -68,51 +42,9 @@ impl ExchangeClient {
             .send(|http| http.post(&self.url).json(&body), AfterWrite::No)
             .await?)
     }
-
-    /// The active mailbox, or `None` when there is none (now).
-    pub async fn mailbox(&self, identity: &str) -> Result<Option<MailboxState>, ExchangeError> {
-        let answer = self
-            .invoke(
-                "Get-Mailbox",
-                Map::from_iter([("Identity".into(), json!(identity))]),
-            )
-            .await?;
-        if answer.status.is_success() {
-            return answer.body["value"].get(0).map(to_state).transpose();
-        }
-        match classify(&answer) {
-            ExchangeError::NotFound(_) => Ok(None),
-            other => Err(other),
-        }
-    }
-
-    /// `Set-Mailbox -EmailAddresses @{Add=...}`, the hashtable marked as one [S31][S33].
-    pub async fn add_address(&self, identity: &str, address: &str) -> Result<(), ExchangeError> {
-        let parameters = Map::from_iter([
-            ("Identity".into(), json!(identity)),
-            (
-                "EmailAddresses".into(),
-                json!({ "@odata.type": "#Exchange.GenericHashTable", "Add": [address] }),
-            ),
-        ]);
-        let answer = self.invoke("Set-Mailbox", parameters).await?;
-        if answer.status.is_success() {
-            Ok(())
-        } else {
-            Err(classify(&answer))
-        }
-    }
-
-    pub async fn set_cloud_managed(
-        &self,
-        identity: &str,
-        value: bool,
-    ) -> Result<(), ExchangeError> {
-        let parameters = Map::from_iter([
-            ("Identity".into(), json!(identity)),
-            ("IsExchangeCloudManaged".into(), json!(value)),
-        ]);
-        let answer = self.invoke("Set-Mailbox", parameters).await?;
+    /// A cmdlet that answers nothing Detour reads.
+    async fn run(&self, cmdlet: &str, parameters: Map<String, Value>) -> Result<(), ExchangeError> {
+        let answer = self.invoke(cmdlet, parameters).await?;
         if answer.status.is_success() {
             Ok(())
         } else {
@@ -121,34 +53,83 @@ impl ExchangeClient {
     }
 }
 
-fn to_state(mailbox: &Value) -> Result<MailboxState, ExchangeError> {
-    let text = |field: &str| mailbox[field].as_str().unwrap_or_default().to_owned();
-    // Whether the mailbox is synced, and whether its Exchange attributes are cloud-managed,
-    // decide the strategy: a mailbox that does not say is an error, never "no".
-    let flag = |field: &str| {
-        mailbox[field].as_bool().ok_or_else(|| {
-            ExchangeError::Invalid(format!(
-                "Get-Mailbox answered without {field} (true or false)"
-            ))
-        })
-    };
-    Ok(MailboxState {
-        external_directory_object_id: text("ExternalDirectoryObjectId").parse().map_err(|_| {
-            ExchangeError::Invalid(
-                "Get-Mailbox answered without an ExternalDirectoryObjectId".into(),
+impl Exchange for ExchangeClient {
+    async fn mailbox(&self, identity: &str) -> Result<Option<MailboxState>, ExchangeError> {
+        let answer = self
+            .invoke(
+                "Get-Mailbox",
+                Map::from_iter([("Identity".into(), json!(identity))]),
             )
-        })?,
-        primary_smtp_address: text("PrimarySmtpAddress"),
-        email_addresses: mailbox["EmailAddresses"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a.as_str().map(str::to_owned))
-            .collect(),
-        recipient_type_details: text("RecipientTypeDetails"),
-        is_dir_synced: flag("IsDirSynced")?,
-        is_exchange_cloud_managed: flag("IsExchangeCloudManaged")?,
-    })
+            .await?;
+        if answer.status.is_success() {
+            let answer: GetMailbox = serde_json::from_value(answer.body).map_err(|error| {
+                ExchangeError::Invalid(format!(
+                    "Get-Mailbox answered what Detour cannot read: {error}"
+                ))
+            })?;
+            return Ok(answer.value.into_iter().next().map(Into::into));
+        }
+        match classify(&answer) {
+            ExchangeError::NotFound(_) => Ok(None),
+            other => Err(other),
+        }
+    }
+
+    /// `Set-Mailbox -EmailAddresses @{Add=...}`, the hashtable marked as one [S31][S33].
+    async fn add_address(
+        &self,
+        identity: &str,
+        address: &ProxyAddress,
+    ) -> Result<(), ExchangeError> {
+        let parameters = Map::from_iter([
+            ("Identity".into(), json!(identity)),
+            (
+                "EmailAddresses".into(),
+                json!({ "@odata.type": "#Exchange.GenericHashTable", "Add": [address.to_string()] }),
+            ),
+        ]);
+        self.run("Set-Mailbox", parameters).await
+    }
+
+    async fn set_cloud_managed(&self, identity: &str, value: bool) -> Result<(), ExchangeError> {
+        let parameters = Map::from_iter([
+            ("Identity".into(), json!(identity)),
+            ("IsExchangeCloudManaged".into(), json!(value)),
+        ]);
+        self.run("Set-Mailbox", parameters).await
+    }
+}
+
+/// Get-Mailbox's answer: the mailboxes found, with the properties Detour reads. Whether the
+/// mailbox is synced, and whether its Exchange attributes are cloud-managed, decide the
+/// strategy: a mailbox that does not say is an error, never "no".
+#[derive(Debug, Deserialize)]
+struct GetMailbox {
+    value: Vec<Mailbox>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Mailbox {
+    external_directory_object_id: uuid::Uuid,
+    primary_smtp_address: String,
+    email_addresses: Vec<String>,
+    recipient_type_details: String,
+    is_dir_synced: bool,
+    is_exchange_cloud_managed: bool,
+}
+
+impl From<Mailbox> for MailboxState {
+    fn from(mailbox: Mailbox) -> Self {
+        MailboxState {
+            external_directory_object_id: mailbox.external_directory_object_id,
+            primary_smtp_address: mailbox.primary_smtp_address,
+            email_addresses: mailbox.email_addresses,
+            recipient_type_details: mailbox.recipient_type_details,
+            is_dir_synced: mailbox.is_dir_synced,
+            is_exchange_cloud_managed: mailbox.is_exchange_cloud_managed,
+        }
+    }
 }
 
 /// The cmdlet's own error text, read as CIPP and ExoHelper read it: `details.message` first
@@ -205,22 +186,35 @@ mod tests {
         })
     }
 
+    fn read(mailbox: Value) -> Result<MailboxState, String> {
+        serde_json::from_value::<GetMailbox>(json!({ "value": [mailbox] }))
+            .map(|answer| answer.value.into_iter().next().unwrap().into())
+            .map_err(|error| error.to_string())
+    }
+
     #[test]
     fn the_flags_are_read_as_given() {
-        let state = to_state(&mailbox()).unwrap();
+        let state = read(mailbox()).unwrap();
         assert!(state.is_dir_synced && !state.is_exchange_cloud_managed);
     }
 
     #[test]
-    fn a_missing_or_malformed_flag_is_an_error_not_false() {
-        for field in ["IsDirSynced", "IsExchangeCloudManaged"] {
+    fn a_missing_or_malformed_field_a_step_decides_on_is_an_error_not_a_default() {
+        for field in [
+            "IsDirSynced",
+            "IsExchangeCloudManaged",
+            "ExternalDirectoryObjectId",
+            "EmailAddresses",
+        ] {
             let mut missing = mailbox();
             missing.as_object_mut().unwrap().remove(field);
-            let error = to_state(&missing).unwrap_err();
-            assert!(error.to_string().contains(field), "{field}: {error}");
+            let error = read(missing).unwrap_err();
+            assert!(error.contains(field), "{field}: {error}");
+        }
+        for field in ["IsDirSynced", "IsExchangeCloudManaged"] {
             let mut text = mailbox();
             text[field] = json!("True");
-            assert!(to_state(&text).is_err(), "{field} as a string");
+            assert!(read(text).is_err(), "{field} as a string");
         }
     }
 }

@@ -4,36 +4,22 @@
 
 use std::sync::Arc;
 
-use detour_bus::Outcome;
 use detour_contracts::{
-    Envelope, Service,
+    Service,
     mailbox_ops::{
         AddEmailAddress, EmailAddressAdded, ExchangeCloudManagedSet, MailboxCommandFailed,
-        MailboxFailureKind, MailboxRead, ReadMailbox, SetExchangeCloudManaged,
+        MailboxFailureKind, MailboxRead, MailboxState, ReadMailbox, SetExchangeCloudManaged,
     },
 };
-use detour_service::{Dispatch, HandlerContext, StepFailure};
+use detour_service::{Dispatch, StepFailure};
 
-use crate::exchange_client::{ExchangeClient, ExchangeError};
+use crate::exchange::{Exchange, ExchangeError};
 
-/// An SMTP address is at most 320 characters (RFC 5321's 64 + 1 + 255).
-const MAX_ADDRESS: usize = 320;
-
-pub fn dispatch(exchange: Arc<ExchangeClient>) -> Dispatch {
-    let (read, add, flag) = (exchange.clone(), exchange.clone(), exchange);
+pub fn dispatch<X: Exchange>(exchange: Arc<X>) -> Dispatch {
     Dispatch::new(Service::MailboxOps)
-        .on::<ReadMailbox, _, _>(move |command, context| {
-            let exchange = read.clone();
-            async move { read_mailbox(&exchange, command, context).await }
-        })
-        .on::<AddEmailAddress, _, _>(move |command, context| {
-            let exchange = add.clone();
-            async move { add_address(&exchange, command, context).await }
-        })
-        .on::<SetExchangeCloudManaged, _, _>(move |command, context| {
-            let exchange = flag.clone();
-            async move { set_cloud_managed(&exchange, command, context).await }
-        })
+        .step(&exchange, read_mailbox)
+        .step(&exchange, add_address)
+        .step(&exchange, set_cloud_managed)
 }
 
 fn check_identity(identity: &str) -> Result<(), ExchangeError> {
@@ -46,102 +32,64 @@ fn check_identity(identity: &str) -> Result<(), ExchangeError> {
     Ok(())
 }
 
-/// `smtp:local@domain`, `SMTP:...` or a bare address (Exchange assumes smtp [S28]).
-fn bare_address(address: &str) -> Result<&str, ExchangeError> {
-    let bare = address
-        .strip_prefix("smtp:")
-        .or_else(|| address.strip_prefix("SMTP:"))
-        .unwrap_or(address);
-    let valid = bare.len() <= MAX_ADDRESS
-        && !bare.chars().any(|c| c.is_control() || c.is_whitespace())
-        && matches!(bare.split_once('@'), Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.contains('@'));
-    if valid {
-        Ok(bare)
-    } else {
-        Err(ExchangeError::Invalid(format!(
-            "{address:?} is not an SMTP address"
-        )))
-    }
+async fn read_mailbox<X: Exchange>(
+    exchange: Arc<X>,
+    command: ReadMailbox,
+) -> Result<MailboxRead, ExchangeError> {
+    check_identity(&command.identity)?;
+    let mailbox = exchange.mailbox(&command.identity).await?;
+    Ok(MailboxRead {
+        identity: command.identity,
+        mailbox,
+    })
 }
 
-async fn read_mailbox(
-    exchange: &ExchangeClient,
-    command: Envelope<ReadMailbox>,
-    context: HandlerContext,
-) -> Outcome {
-    let identity = command.payload.identity.clone();
-    let result = async {
-        check_identity(&identity)?;
-        exchange.mailbox(&identity).await
-    };
-    match result.await {
-        Ok(mailbox) => {
-            context
-                .reply(&command, MailboxRead { identity, mailbox })
-                .await
-        }
-        Err(error) => context.fail(&command, error).await,
-    }
+/// The active mailbox a write needs.
+async fn active<X: Exchange>(exchange: &X, identity: &str) -> Result<MailboxState, ExchangeError> {
+    check_identity(identity)?;
+    exchange
+        .mailbox(identity)
+        .await?
+        .ok_or_else(|| ExchangeError::NotFound(format!("{identity} has no active mailbox")))
 }
 
-async fn add_address(
-    exchange: &ExchangeClient,
-    command: Envelope<AddEmailAddress>,
-    context: HandlerContext,
-) -> Outcome {
-    let AddEmailAddress { identity, address } = command.payload.clone();
-    let result = async {
-        check_identity(&identity)?;
-        let bare = bare_address(&address)?;
-        let mailbox = exchange
-            .mailbox(&identity)
-            .await?
-            .ok_or_else(|| ExchangeError::NotFound(format!("{identity} has no active mailbox")))?;
-        let present = mailbox
-            .email_addresses
-            .iter()
-            .any(|a| detour_contracts::address::same_address(a, bare));
-        if !present {
-            exchange.add_address(&identity, &address).await?;
-        }
-        Ok::<_, ExchangeError>(EmailAddressAdded {
-            identity: identity.clone(),
-            address: address.clone(),
-            already_present: present,
-        })
-    };
-    match result.await {
-        Ok(event) => context.reply(&command, event).await,
-        Err(error) => context.fail(&command, error).await,
+async fn add_address<X: Exchange>(
+    exchange: Arc<X>,
+    command: AddEmailAddress,
+) -> Result<EmailAddressAdded, ExchangeError> {
+    let AddEmailAddress { identity, address } = command;
+    if !address.is_smtp() {
+        return Err(ExchangeError::Invalid(format!(
+            "{address} is not an SMTP address"
+        )));
     }
+    let mailbox = active(exchange.as_ref(), &identity).await?;
+    let present = mailbox.email_addresses.iter().any(|a| address.same_as(a));
+    if !present {
+        exchange.add_address(&identity, &address).await?;
+    }
+    Ok(EmailAddressAdded {
+        identity,
+        address,
+        already_present: present,
+    })
 }
 
-async fn set_cloud_managed(
-    exchange: &ExchangeClient,
-    command: Envelope<SetExchangeCloudManaged>,
-    context: HandlerContext,
-) -> Outcome {
-    let SetExchangeCloudManaged { identity, value } = command.payload.clone();
-    let result = async {
-        check_identity(&identity)?;
-        let mailbox = exchange
-            .mailbox(&identity)
-            .await?
-            .ok_or_else(|| ExchangeError::NotFound(format!("{identity} has no active mailbox")))?;
-        let already = mailbox.is_exchange_cloud_managed == value;
-        if !already {
-            exchange.set_cloud_managed(&identity, value).await?;
-        }
-        Ok::<_, ExchangeError>(ExchangeCloudManagedSet {
-            identity: identity.clone(),
-            value,
-            already,
-        })
-    };
-    match result.await {
-        Ok(event) => context.reply(&command, event).await,
-        Err(error) => context.fail(&command, error).await,
+async fn set_cloud_managed<X: Exchange>(
+    exchange: Arc<X>,
+    command: SetExchangeCloudManaged,
+) -> Result<ExchangeCloudManagedSet, ExchangeError> {
+    let SetExchangeCloudManaged { identity, value } = command;
+    let mailbox = active(exchange.as_ref(), &identity).await?;
+    let already = mailbox.is_exchange_cloud_managed == value;
+    if !already {
+        exchange.set_cloud_managed(&identity, value).await?;
     }
+    Ok(ExchangeCloudManagedSet {
+        identity,
+        value,
+        already,
+    })
 }
 
 impl StepFailure for ExchangeError {
@@ -166,27 +114,4 @@ impl StepFailure for ExchangeError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_are_checked_before_exchange_sees_them() {
-        assert_eq!(
-            bare_address("smtp:ada@contoso.mail.onmicrosoft.com").unwrap(),
-            "ada@contoso.mail.onmicrosoft.com"
-        );
-        assert!(bare_address("ada@contoso.com").is_ok());
-        for bad in [
-            "",
-            "smtp:",
-            "no-at",
-            "a@b",
-            "a b@c.com",
-            "a@b@c.com",
-            "x:\u{0}@c.com",
-        ] {
-            assert!(bare_address(bad).is_err(), "{bad:?}");
-        }
-        assert!(bare_address(&format!("{}@contoso.com", "a".repeat(400))).is_err());
-    }
-}
+mod tests;

@@ -7,9 +7,11 @@
 //! `detour_contracts::mailbox_ops`.
 //!
 //! # Layout
-//! `settings` (`[exchange]` and the shared sections), `exchange_client` (InvokeCommand, cmdlet
+//! `settings` (`[exchange]` and the shared sections), `exchange` (the port the steps use: what
+//! they need of Exchange), `exchange_client` (the real one: InvokeCommand, answers typed, cmdlet
 //! errors classified), `handlers` (commands in, events out).
 
+pub mod exchange;
 pub mod exchange_client;
 pub mod handlers;
 pub mod settings;

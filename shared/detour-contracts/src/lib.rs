@@ -31,6 +31,7 @@ pub mod sync_trigger;
 pub mod ticket_gateway;
 mod upn;
 
+pub use address::{AddressError, ProxyAddress};
 pub use catalog::{MessageSpec, catalog};
 pub use envelope::{ContractError, Envelope, EnvelopeHeader};
 pub use ids::{MessageId, SagaId, TicketRef, TicketSystem};

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::message::service_message;
+use crate::{address::ProxyAddress, message::service_message};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,7 +43,7 @@ service_message!(MailboxRead, MailboxOps, "mailbox-read", Event);
 #[serde(deny_unknown_fields)]
 pub struct AddEmailAddress {
     pub identity: String,
-    pub address: String,
+    pub address: ProxyAddress,
 }
 service_message!(AddEmailAddress, MailboxOps, "add-email-address", Command);
 
@@ -51,7 +51,7 @@ service_message!(AddEmailAddress, MailboxOps, "add-email-address", Command);
 #[serde(deny_unknown_fields)]
 pub struct EmailAddressAdded {
     pub identity: String,
-    pub address: String,
+    pub address: ProxyAddress,
     pub already_present: bool,
 }
 service_message!(EmailAddressAdded, MailboxOps, "email-address-added", Event);

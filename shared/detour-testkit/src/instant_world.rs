@@ -278,7 +278,11 @@ impl InstantWorld {
             }
             AddEmailAddress::NAME => {
                 reply(publisher, &incoming, |c: AddEmailAddress| {
-                    let key = format!("{}|{}", c.identity.to_lowercase(), c.address.to_lowercase());
+                    let key = format!(
+                        "{}|{}",
+                        c.identity.to_lowercase(),
+                        c.address.address().to_lowercase()
+                    );
                     let added = self.lock().addressed.insert(key);
                     if added {
                         let id = Self::cloud_id(&c.identity);

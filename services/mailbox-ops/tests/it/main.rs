@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use detour_contracts::ProxyAddress;
 use detour_contracts::mailbox_ops::{
     AddEmailAddress, EmailAddressAdded, ExchangeCloudManagedSet, MailboxCommandFailed,
     MailboxFailureKind, MailboxRead, ReadMailbox, SetExchangeCloudManaged,
@@ -31,8 +32,12 @@ async fn start(
     (tenant, service)
 }
 
-fn coexistence(tenant: &TenantFixture, name: &str) -> String {
-    format!("smtp:{}@contoso.mail.onmicrosoft.com", tenant.sam(name))
+fn coexistence(tenant: &TenantFixture, name: &str) -> ProxyAddress {
+    ProxyAddress::parse(&format!(
+        "smtp:{}@contoso.mail.onmicrosoft.com",
+        tenant.sam(name)
+    ))
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,7 +83,8 @@ async fn a_synced_mailbox_is_read_and_its_edit_refused_with_exchanges_reason() {
     let bad = service
         .send(AddEmailAddress {
             identity: tenant.upn("ada"),
-            address: "not an address".into(),
+            // Typed, a non-address cannot even be sent; a non-SMTP one is refused.
+            address: ProxyAddress::parse("x500:/o=ExchangeLabs/cn=ada").unwrap(),
         })
         .await;
     assert_eq!(
@@ -145,7 +151,7 @@ async fn the_cloud_managed_path_adds_the_address_once_and_refuses_anothers() {
     assert!(
         read.email_addresses
             .iter()
-            .any(|a| a.eq_ignore_ascii_case(&coexistence(&tenant, "ada")))
+            .any(|a| coexistence(&tenant, "ada").same_as(a))
     );
 
     // Bob holds his own coexistence address: Ada cannot have it.

@@ -2,8 +2,8 @@
 //! safe, and how. Pure: the facts come in, a verdict goes out.
 
 use detour_contracts::{
+    AddressError, ProxyAddress,
     ad_ops::AdUserSnapshot,
-    address::{bare, same_address},
     cloud_directory::{CloudUserState, TenantRead},
     mailbox_ops::MailboxState,
     sync_trigger::ConnectStateRead,
@@ -55,12 +55,14 @@ pub enum Refusal {
     NoFreeSeat,
     /// A licence cannot be assigned without a usage location, and none is known.
     NoUsageLocation,
+    /// The user's alias makes no valid address at the coexistence domain.
+    NoValidAddress,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub strategy: Strategy,
-    pub address: String,
+    pub address: ProxyAddress,
     pub before: Vec<String>,
     pub after: Vec<String>,
 }
@@ -68,7 +70,7 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "kebab-case")]
 pub enum Diagnosis {
-    NothingToDo { address: String },
+    NothingToDo { address: ProxyAddress },
     Refused { refusal: Refusal, detail: String },
     Plan(Plan),
 }
@@ -99,22 +101,21 @@ pub fn diagnose(facts: &Facts, prefer_cloud_managed: bool) -> Diagnosis {
             format!("{} has no active mailbox", cloud.user_principal_name),
         );
     };
-    let address = coexistence_address(cloud, &facts.coexistence_domain);
-    if mailbox
-        .email_addresses
-        .iter()
-        .any(|a| same_address(a, &address))
-    {
+    let address = match coexistence_address(cloud, &facts.coexistence_domain) {
+        Ok(address) => address,
+        Err(error) => return refuse(Refusal::NoValidAddress, error.to_string()),
+    };
+    if mailbox.email_addresses.iter().any(|a| address.same_as(a)) {
         return Diagnosis::NothingToDo { address };
     }
     if let Some(holder) = &facts.address_holder {
         return refuse(
             Refusal::AddressHeldElsewhere,
-            format!("{} already belongs to {holder}", bare(&address)),
+            format!("{} already belongs to {holder}", address.address()),
         );
     }
     let mut after = mailbox.email_addresses.clone();
-    after.push(address.clone());
+    after.push(address.to_string());
     let plan = |strategy| {
         Diagnosis::Plan(Plan {
             strategy,
@@ -207,7 +208,10 @@ pub fn diagnose(facts: &Facts, prefer_cloud_managed: bool) -> Diagnosis {
 
 /// The address the user should have: its alias (mailNickname, else the UPN's name) at the
 /// coexistence domain, as a secondary `smtp:` address.
-pub fn coexistence_address(cloud: &CloudUserState, coexistence_domain: &str) -> String {
+pub fn coexistence_address(
+    cloud: &CloudUserState,
+    coexistence_domain: &str,
+) -> Result<ProxyAddress, AddressError> {
     let alias = cloud.mail_nickname.clone().unwrap_or_else(|| {
         cloud
             .user_principal_name
@@ -216,7 +220,7 @@ pub fn coexistence_address(cloud: &CloudUserState, coexistence_domain: &str) -> 
             .unwrap_or_default()
             .to_owned()
     });
-    format!("smtp:{alias}@{coexistence_domain}")
+    ProxyAddress::parse(&format!("smtp:{alias}@{coexistence_domain}"))
 }
 
 impl Plan {
@@ -339,11 +343,14 @@ mod tests {
             Strategy::RoundTrip,
             "Connect 2.4 cannot do cloud-managed"
         );
-        assert_eq!(plan.address, "smtp:ada@contoso.mail.onmicrosoft.com");
+        assert_eq!(
+            plan.address.to_string(),
+            "smtp:ada@contoso.mail.onmicrosoft.com"
+        );
         assert_eq!(plan.after.len(), plan.before.len() + 1);
         assert_eq!(plan.hash(), plan.clone().hash(), "stable");
         let mut other = plan.clone();
-        other.address = "smtp:x@contoso.mail.onmicrosoft.com".into();
+        other.address = ProxyAddress::parse("smtp:x@contoso.mail.onmicrosoft.com").unwrap();
         assert_ne!(other.hash(), plan.hash());
     }
 

@@ -3,6 +3,7 @@
 //! waiting on it. Pure: the shell publishes and decodes; the meaning lives here.
 
 use detour_contracts::{
+    ProxyAddress,
     ad_ops::{
         AdOpsCommandFailed, FindUser, MoveUser, MoveUserToDn, UserFound, UserLookup, UserMoved,
     },
@@ -38,7 +39,7 @@ pub struct SagaFacts {
     pub cloud_id: Uuid,
     pub immutable_id: Option<String>,
     /// The address to add, e.g. `smtp:ada@contoso.mail.onmicrosoft.com`.
-    pub address: String,
+    pub address: ProxyAddress,
     pub temporary_sku: Uuid,
     pub usage_location: Option<String>,
     /// The user's `uSNChanged` at the Snapshot step, just before it is descoped: the descope
@@ -357,7 +358,6 @@ fn verify(read: &CloudUserRead, facts: &SagaFacts) -> StepAnswer {
     let Some(user) = &read.user else {
         return StepAnswer::NotYet("no live user in the cloud".into());
     };
-    let bare = |a: &str| detour_contracts::address::bare(a).to_ascii_lowercase();
     let problems: Vec<&str> = [
         (user.id != facts.cloud_id, "a different cloud object"),
         (user.on_premises_sync_enabled != Some(true), "not synced"),
@@ -369,7 +369,7 @@ fn verify(read: &CloudUserRead, facts: &SagaFacts) -> StepAnswer {
             !user
                 .proxy_addresses
                 .iter()
-                .any(|a| bare(a) == bare(&facts.address)),
+                .any(|a| facts.address.same_as(a)),
             "the address is missing",
         ),
         (

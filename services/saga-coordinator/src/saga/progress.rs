@@ -2,10 +2,7 @@
 //! approval, each visible step done, compensating, needs attention, and one final word), as
 //! plain data the shell publishes. Pure: the phase before and after in, milestones out.
 
-use detour_contracts::{
-    address::bare,
-    saga_coordinator::{Outcome, Stage},
-};
+use detour_contracts::saga_coordinator::{Outcome, Stage};
 
 use super::{
     definition::Step,
@@ -73,7 +70,7 @@ fn diagnosed(user: &str, after: &Phase) -> Option<Milestone> {
             stage: Stage::Diagnosed,
             headline: format!(
                 "Diagnosed: {user} lacks {}. Detour will fix it {}.",
-                bare(&plan.address),
+                plan.address.address(),
                 strategy_words(plan.strategy)
             ),
             details: plan_details(plan),
@@ -84,7 +81,7 @@ fn diagnosed(user: &str, after: &Phase) -> Option<Milestone> {
             Outcome::Planned,
             format!(
                 "Dry run: {user} lacks {}. This is the plan; nothing was changed.",
-                bare(&plan.address)
+                plan.address.address()
             ),
             plan_details(plan),
         ),
@@ -92,7 +89,7 @@ fn diagnosed(user: &str, after: &Phase) -> Option<Milestone> {
             diagnosis: Diagnosis::NothingToDo { address },
         } => final_word(
             Outcome::NothingToDo,
-            format!("Nothing to do: {user} already has {}.", bare(address)),
+            format!("Nothing to do: {user} already has {}.", address.address()),
             Vec::new(),
         ),
         Phase::Diagnosed {
@@ -173,7 +170,7 @@ fn entered(
             Stage::Final(Outcome::Fixed),
             format!(
                 "Fixed: {user} has {} and is synced as before (same object, group licence only).",
-                bare(&plan.address)
+                plan.address.address()
             ),
             diff(plan),
         ),
@@ -185,7 +182,7 @@ fn entered(
             format!(
                 "Fixed: {user} has {} and is synced as before (same object), though a later \
                  step failed and was undone.",
-                bare(&plan.address)
+                plan.address.address()
             ),
             vec![reason.clone()],
         ),
@@ -196,12 +193,12 @@ fn entered(
                 Some(seen) if seen.has_address => format!(
                     "Not fixed: the remediation was undone; {user} has {} but is not synced as \
                      before.",
-                    bare(&plan.address)
+                    plan.address.address()
                 ),
                 _ => format!(
                     "Not fixed: the remediation was undone and {user} is back as before, \
                      without {}.",
-                    bare(&plan.address)
+                    plan.address.address()
                 ),
             },
             vec![reason.clone()],
@@ -228,7 +225,7 @@ fn step_done(step: Step, user: &str, plan: &Plan) -> Option<(&'static str, Strin
         ),
         Step::AddAddress => (
             "address-added",
-            format!("{} is added to the mailbox.", bare(&plan.address)),
+            format!("{} is added to the mailbox.", plan.address.address()),
         ),
         Step::AwaitRematch => (
             "back-in-sync",

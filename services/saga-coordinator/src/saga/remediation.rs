@@ -420,7 +420,7 @@ pub(crate) fn sample_round_trip(saga: Saga) -> Phase {
     Phase::Running {
         plan: Plan {
             strategy: Strategy::RoundTrip,
-            address: address.into(),
+            address: detour_contracts::ProxyAddress::parse(address).unwrap(),
             before: vec!["SMTP:ada@contoso.com".into()],
             after: vec!["SMTP:ada@contoso.com".into(), address.into()],
         },
@@ -431,7 +431,7 @@ pub(crate) fn sample_round_trip(saga: Saga) -> Phase {
             user_principal_name: "ada@contoso.com".into(),
             cloud_id: Uuid::from_u128(2),
             immutable_id: None,
-            address: address.into(),
+            address: detour_contracts::ProxyAddress::parse(address).unwrap(),
             temporary_sku: Uuid::from_u128(3),
             usage_location: Some("PL".into()),
             snapshot_usn: None,

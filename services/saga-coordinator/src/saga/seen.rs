@@ -24,12 +24,11 @@ impl Seen {
                 synced_as_before: false,
             };
         };
-        let bare = |a: &str| detour_contracts::address::bare(a).to_ascii_lowercase();
         Self {
             has_address: user
                 .proxy_addresses
                 .iter()
-                .any(|a| bare(a) == bare(&facts.address)),
+                .any(|a| facts.address.same_as(a)),
             synced_as_before: user.id == facts.cloud_id
                 && user.on_premises_sync_enabled == Some(true)
                 && user.on_premises_immutable_id == facts.immutable_id,

@@ -255,7 +255,7 @@ on_both_backends! {
         let mut queued = Vec::new();
         for (i, user) in ["q1@contoso.com", "q2@contoso.com"].into_iter().enumerate() {
             let mut r = record(user, Phase::Diagnosed {
-                diagnosis: Diagnosis::NothingToDo { address: "x".into() },
+                diagnosis: Diagnosis::NothingToDo { address: detour_contracts::ProxyAddress::parse("x@contoso.com").unwrap() },
             });
             r.created_at = now() + time::Duration::seconds(i as i64);
             if let Phase::Running { plan, facts, .. } = round_trip(running()) {

@@ -185,7 +185,7 @@ async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_th
     let added = bus
         .send(AddEmailAddress {
             identity: upn.clone(),
-            address: address.clone(),
+            address: detour_contracts::ProxyAddress::parse(&address).unwrap(),
         })
         .await
         .decode::<EmailAddressAdded>();

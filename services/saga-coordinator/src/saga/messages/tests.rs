@@ -17,7 +17,8 @@ fn facts() -> SagaFacts {
         user_principal_name: "ada@contoso.test".into(),
         cloud_id: Uuid::from_u128(2),
         immutable_id: Some("anchor".into()),
-        address: "smtp:ada@contoso.mail.onmicrosoft.com".into(),
+        address: detour_contracts::ProxyAddress::parse("smtp:ada@contoso.mail.onmicrosoft.com")
+            .unwrap(),
         temporary_sku: Uuid::from_u128(3),
         usage_location: Some("GB".into()),
         snapshot_usn: None,

@@ -78,7 +78,7 @@ fn every_end_at_diagnosis_is_final() {
         (
             Phase::Diagnosed {
                 diagnosis: Diagnosis::NothingToDo {
-                    address: "smtp:a@b".into(),
+                    address: detour_contracts::ProxyAddress::parse("smtp:a@b.com").unwrap(),
                 },
             },
             Outcome::NothingToDo,

@@ -140,13 +140,16 @@ pub(super) fn gathered(
             if reads.cloud.is_none()
                 && let Some(user) = &read.user
             {
-                let address = coexistence_address(user, &policy.coexistence_domain);
-                sends.push((
-                    Purpose::Read {
-                        read: Read::AddressHolders,
-                    },
-                    Read::AddressHolders.command(&address),
-                ));
+                match coexistence_address(user, &policy.coexistence_domain) {
+                    Ok(address) => sends.push((
+                        Purpose::Read {
+                            read: Read::AddressHolders,
+                        },
+                        Read::AddressHolders.command(&address.to_string()),
+                    )),
+                    // No address to look for: the diagnosis refuses the alias.
+                    Err(_) => reads.holders = Some(Vec::new()),
+                }
             }
             reads.cloud.get_or_insert(read.user.clone());
             true

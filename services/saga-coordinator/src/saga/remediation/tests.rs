@@ -112,7 +112,10 @@ fn the_seeds_user_is_diagnosed_queued_and_started_at_its_snapshot() {
     assert_eq!(plan.strategy, Strategy::RoundTrip);
     assert_eq!(facts.parking_ou, policy.parking_ou);
     assert_eq!(facts.original_dn, "CN=Ada,OU=Staff,DC=corp");
-    assert_eq!(facts.address, "smtp:ada@contoso.mail.onmicrosoft.com");
+    assert_eq!(
+        facts.address.to_string(),
+        "smtp:ada@contoso.mail.onmicrosoft.com"
+    );
 
     let started = advance(&policy, &diagnosed.next, false, &Event::Admitted, now());
     assert_eq!(started.next.status(), "running");
