@@ -1,7 +1,43 @@
-//! What can go wrong in the directory, classified once at the edge: LDAP result codes become
-//! these, and handlers turn them into Retry (transient) or a failure event (permanent).
+//! The port ad-ops's steps stand on: what they need of Active Directory (find a user, see
+//! whether an entry exists, rename an entry, replace one attribute), and what can go wrong
+//! there, classified once at the edge: LDAP result codes become [`DirectoryError`]s, which the
+//! steps answer as Retry (transient) or a failure event (permanent). `ldap_directory` is the
+//! real adapter; the handlers' tests use an in-memory one.
 
-use detour_contracts::ad_ops::AdFailureKind;
+use std::future::Future;
+
+use detour_contracts::{
+    Dn,
+    ad_ops::{AdFailureKind, AdUserSnapshot, UserLookup},
+};
+
+/// What the steps read and change in AD.
+pub trait Directory: Send + Sync + 'static {
+    /// The one user `lookup` names; none is `NotFound`, several a `Conflict`.
+    fn find(
+        &self,
+        lookup: &UserLookup,
+    ) -> impl Future<Output = Result<AdUserSnapshot, DirectoryError>> + Send;
+
+    /// Whether an entry exists at `dn`.
+    fn exists(&self, dn: &Dn) -> impl Future<Output = Result<bool, DirectoryError>> + Send;
+
+    /// Moves and renames the entry at `from` to `to` (its parent and name); a name taken
+    /// there is a `Conflict`.
+    fn rename(&self, from: &Dn, to: &Dn)
+    -> impl Future<Output = Result<(), DirectoryError>> + Send;
+
+    /// Replaces the user's `attribute` with `value`, or clears it.
+    fn replace_attribute(
+        &self,
+        dn: &Dn,
+        attribute: &str,
+        value: Option<&str>,
+    ) -> impl Future<Output = Result<(), DirectoryError>> + Send;
+
+    /// The attribute Connect filters users on (e.g. `extensionAttribute15`).
+    fn filter_attribute(&self) -> &str;
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DirectoryError {

@@ -3,184 +3,141 @@
 
 use std::sync::Arc;
 
-use detour_bus::Outcome;
 use detour_contracts::{
-    Envelope, Message, Service,
+    Dn, Service,
     ad_ops::{
-        AdOpsCommandFailed, FilterAttributeSet, FindUser, MoveUser, MoveUserToDn,
+        AdOpsCommandFailed, AdUserSnapshot, FilterAttributeSet, FindUser, MoveUser, MoveUserToDn,
         SetFilterAttribute, UserFound, UserLookup, UserMoved,
     },
 };
-use detour_service::{Dispatch, HandlerContext, StepFailure};
+use detour_service::{Dispatch, StepFailure};
+use uuid::Uuid;
 
-use crate::{directory::DirectoryError, dn::Dn, ldap_directory::LdapDirectory};
+use crate::directory::{Directory, DirectoryError};
 
 /// The longest value accepted for a name, UPN or attribute value.
 const MAX_VALUE: usize = 1024;
 /// Characters AD does not allow in a sAMAccountName.
 const SAM_FORBIDDEN: &str = "\"/\\[]:;|=,+*?<>";
 
-pub fn dispatch(directory: Arc<LdapDirectory>) -> Dispatch {
-    let (find, move_to_ou, move_to_dn, filter) = (
-        directory.clone(),
-        directory.clone(),
-        directory.clone(),
-        directory,
-    );
+pub fn dispatch<D: Directory>(directory: Arc<D>) -> Dispatch {
     Dispatch::new(Service::AdOps)
-        .on::<FindUser, _, _>(move |command, context| {
-            let directory = find.clone();
-            async move { find_user(&directory, command, context).await }
-        })
-        .on::<MoveUser, _, _>(move |command, context| {
-            let directory = move_to_ou.clone();
-            async move { move_user(&directory, command, context).await }
-        })
-        .on::<MoveUserToDn, _, _>(move |command, context| {
-            let directory = move_to_dn.clone();
-            async move { move_user_to_dn(&directory, command, context).await }
-        })
-        .on::<SetFilterAttribute, _, _>(move |command, context| {
-            let directory = filter.clone();
-            async move { set_filter_attribute(&directory, command, context).await }
-        })
+        .step(&directory, find_user)
+        .step(&directory, move_user)
+        .step(&directory, move_user_to_dn)
+        .step(&directory, set_filter_attribute)
 }
 
-async fn find_user(
-    directory: &LdapDirectory,
-    command: Envelope<FindUser>,
-    context: HandlerContext,
-) -> Outcome {
-    if let Err(problem) = validate_lookup(&command.payload.lookup) {
-        return context
-            .fail(&command, DirectoryError::Invalid(problem))
-            .await;
-    }
-    match directory.find(&command.payload.lookup).await {
-        Ok(snapshot) => context.reply(&command, UserFound { snapshot }).await,
-        Err(error) => context.fail(&command, error).await,
-    }
+async fn find_user<D: Directory>(
+    directory: Arc<D>,
+    command: FindUser,
+) -> Result<UserFound, DirectoryError> {
+    validate_lookup(&command.lookup).map_err(DirectoryError::Invalid)?;
+    let snapshot = directory.find(&command.lookup).await?;
+    Ok(UserFound { snapshot })
 }
 
-async fn move_user(
-    directory: &LdapDirectory,
-    command: Envelope<MoveUser>,
-    context: HandlerContext,
-) -> Outcome {
-    let target = match Dn::parse(&command.payload.target_ou) {
-        Ok(target) => target,
-        Err(error) => {
-            return context
-                .fail(
-                    &command,
-                    DirectoryError::Invalid(format!("target_ou: {error}")),
-                )
-                .await;
-        }
-    };
-    let guid = command.payload.object_guid;
-    let current = match directory.find(&UserLookup::ObjectGuid(guid)).await {
-        Ok(current) => current,
-        Err(error) => return context.fail(&command, error).await,
-    };
-    let rdn = match Dn::parse(&current.distinguished_name) {
-        Ok(dn) => dn.rdn().to_owned(),
-        Err(error) => {
-            return context
-                .fail(&command, DirectoryError::Invalid(error.to_string()))
-                .await;
-        }
-    };
-    moved(
-        directory
-            .move_to(guid, &target, &rdn, command.payload.only_if_usn_changed)
-            .await,
-        &context,
-        &command,
-        guid,
+/// Under `target_ou`, keeping its name; only while `uSNChanged` is what the snapshot saw.
+async fn move_user<D: Directory>(
+    directory: Arc<D>,
+    command: MoveUser,
+) -> Result<UserMoved, DirectoryError> {
+    let MoveUser {
+        object_guid,
+        target_ou,
+        only_if_usn_changed,
+    } = command;
+    relocate(
+        directory.as_ref(),
+        object_guid,
+        only_if_usn_changed,
+        |current| current.distinguished_name.with_parent(&target_ou),
     )
     .await
 }
 
-async fn move_user_to_dn(
-    directory: &LdapDirectory,
-    command: Envelope<MoveUserToDn>,
-    context: HandlerContext,
-) -> Outcome {
-    let dn = match Dn::parse(&command.payload.distinguished_name) {
-        Ok(dn) => dn,
-        Err(error) => {
-            return context
-                .fail(
-                    &command,
-                    DirectoryError::Invalid(format!("distinguished_name: {error}")),
-                )
-                .await;
-        }
-    };
-    let Some(parent) = dn.parent().and_then(|p| Dn::parse(&p).ok()) else {
-        let problem = format!("{dn} has no parent to move into");
-        return context
-            .fail(&command, DirectoryError::Invalid(problem))
-            .await;
-    };
-    let guid = command.payload.object_guid;
-    moved(
-        directory.move_to(guid, &parent, dn.rdn(), None).await,
-        &context,
-        &command,
-        guid,
-    )
+/// Back to exactly the DN it had, name included.
+async fn move_user_to_dn<D: Directory>(
+    directory: Arc<D>,
+    command: MoveUserToDn,
+) -> Result<UserMoved, DirectoryError> {
+    let MoveUserToDn {
+        object_guid,
+        distinguished_name,
+    } = command;
+    relocate(directory.as_ref(), object_guid, None, |_| {
+        distinguished_name.clone()
+    })
     .await
 }
 
-async fn moved<C: Message>(
-    result: Result<crate::ldap_directory::Moved, DirectoryError>,
-    context: &HandlerContext,
-    command: &Envelope<C>,
-    object_guid: uuid::Uuid,
-) -> Outcome {
-    match result {
-        Ok(moved) => {
-            let event = UserMoved {
-                object_guid,
-                from: moved.from,
-                to: moved.to,
-                already_there: moved.already_there,
-            };
-            context.reply(command, event).await
-        }
-        Err(error) => context.fail(command, error).await,
+/// Moves the user to `target(current)`. Already there is success whatever the fence says (a
+/// repeat of the move); otherwise the fence must hold (a late copy moves nothing), the target's
+/// parent must exist, and its name must be free.
+async fn relocate<D: Directory>(
+    directory: &D,
+    object_guid: Uuid,
+    only_if_usn_changed: Option<u64>,
+    target: impl FnOnce(&AdUserSnapshot) -> Dn,
+) -> Result<UserMoved, DirectoryError> {
+    let current = directory.find(&UserLookup::ObjectGuid(object_guid)).await?;
+    let from = current.distinguished_name.clone();
+    let to = target(&current);
+    let moved = |already_there| UserMoved {
+        object_guid,
+        from: from.clone(),
+        to: to.clone(),
+        already_there,
+    };
+    if from.same_as(&to) {
+        return Ok(UserMoved {
+            to: from.clone(),
+            ..moved(true)
+        });
+    }
+    if let Some(expected) = only_if_usn_changed
+        && current.usn_changed != expected
+    {
+        return Err(DirectoryError::Stale(format!(
+            "{from} changed since the snapshot (uSNChanged {} now, {expected} then): not moved",
+            current.usn_changed
+        )));
+    }
+    let parent = to
+        .parent_dn()
+        .ok_or_else(|| DirectoryError::Invalid(format!("{to} has no parent to move into")))?;
+    if !directory.exists(&parent).await? {
+        return Err(DirectoryError::NotFound(format!(
+            "the target {parent} does not exist"
+        )));
+    }
+    match directory.rename(&from, &to).await {
+        Ok(()) => Ok(moved(false)),
+        Err(DirectoryError::Conflict(_)) => Err(DirectoryError::Conflict(format!(
+            "another object is already named {to}"
+        ))),
+        Err(other) => Err(other),
     }
 }
 
-async fn set_filter_attribute(
-    directory: &LdapDirectory,
-    command: Envelope<SetFilterAttribute>,
-    context: HandlerContext,
-) -> Outcome {
-    if let Some(value) = &command.payload.value
-        && let Err(problem) = validate_text("value", value)
-    {
-        return context
-            .fail(&command, DirectoryError::Invalid(problem))
-            .await;
+async fn set_filter_attribute<D: Directory>(
+    directory: Arc<D>,
+    command: SetFilterAttribute,
+) -> Result<FilterAttributeSet, DirectoryError> {
+    let SetFilterAttribute { object_guid, value } = command;
+    if let Some(value) = &value {
+        validate_text("value", value).map_err(DirectoryError::Invalid)?;
     }
-    let guid = command.payload.object_guid;
-    match directory
-        .set_filter_attribute(guid, command.payload.value.as_deref())
-        .await
-    {
-        Ok(()) => {
-            let event = FilterAttributeSet {
-                object_guid: guid,
-                attribute: directory.filter_attribute().to_owned(),
-                value: command.payload.value.clone(),
-            };
-            context.reply(&command, event).await
-        }
-        Err(error) => context.fail(&command, error).await,
-    }
+    let current = directory.find(&UserLookup::ObjectGuid(object_guid)).await?;
+    let attribute = directory.filter_attribute().to_owned();
+    directory
+        .replace_attribute(&current.distinguished_name, &attribute, value.as_deref())
+        .await?;
+    Ok(FilterAttributeSet {
+        object_guid,
+        attribute,
+        value,
+    })
 }
 
 fn validate_text(what: &str, value: &str) -> Result<(), String> {
@@ -231,23 +188,4 @@ impl StepFailure for DirectoryError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lookups_are_checked_before_ldap_sees_them() {
-        let upn = |s: &str| validate_lookup(&UserLookup::UserPrincipalName(s.into()));
-        let sam = |s: &str| validate_lookup(&UserLookup::SamAccountName(s.into()));
-        assert!(upn("ada@contoso.com").is_ok());
-        assert!(upn("Zoë.Ångström@contoso.com").is_ok());
-        // Filter metacharacters are legal in a UPN: they are escaped, never refused.
-        assert!(upn("*)(objectClass=*@contoso.com").is_ok());
-        assert!(upn("no-at-sign").is_err());
-        assert!(upn("a@b@c").is_err());
-        assert!(upn("nul\u{0}@contoso.com").is_err());
-        assert!(upn(&format!("{}@contoso.com", "a".repeat(10_000))).is_err());
-        assert!(sam("ada").is_ok());
-        assert!(sam("*)(objectClass=*").is_err());
-        assert!(sam("").is_err());
-    }
-}
+mod tests;

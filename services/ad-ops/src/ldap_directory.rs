@@ -1,18 +1,24 @@
-//! The directory over LDAP (ldap3): TLS verified against the configured CA, a bind as the
-//! service account, filter values escaped per RFC 4515, and one shared connection that is
-//! dropped and rebuilt after a transport failure (a DC restart).
+//! The real [`Directory`], over LDAP (ldap3): TLS verified against the configured CA, a bind
+//! as the service account, filter values escaped per RFC 4515, and one shared connection that
+//! is dropped and rebuilt after a transport failure (a DC restart).
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use base64::Engine;
 use detour_config::Secret;
-use detour_contracts::ad_ops::{AdUserSnapshot, UserLookup};
+use detour_contracts::{
+    Dn,
+    ad_ops::{AdUserSnapshot, UserLookup},
+};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Mod, Scope, SearchEntry};
 use rustls::pki_types::{CertificateDer, pem::PemObject};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use crate::{directory::DirectoryError, dn::Dn, settings::LdapSettings};
+use crate::{
+    directory::{Directory, DirectoryError},
+    settings::LdapSettings,
+};
 
 const USER_FILTER: &str = "(objectCategory=person)(objectClass=user)";
 
@@ -22,14 +28,6 @@ pub struct LdapDirectory {
     password: Secret,
     tls: Arc<rustls::ClientConfig>,
     connection: Mutex<Option<Ldap>>,
-}
-
-/// Where a user is and where it is to go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Moved {
-    pub from: String,
-    pub to: String,
-    pub already_there: bool,
 }
 
 impl LdapDirectory {
@@ -51,10 +49,6 @@ impl LdapDirectory {
             tls: Arc::new(tls),
             connection: Mutex::new(None),
         })
-    }
-
-    pub fn filter_attribute(&self) -> &str {
-        &self.settings.filter_attribute
     }
 
     fn timeout(&self) -> Duration {
@@ -96,8 +90,10 @@ impl LdapDirectory {
         }
         result
     }
+}
 
-    pub async fn find(&self, lookup: &UserLookup) -> Result<AdUserSnapshot, DirectoryError> {
+impl Directory for LdapDirectory {
+    async fn find(&self, lookup: &UserLookup) -> Result<AdUserSnapshot, DirectoryError> {
         let filter = user_filter(lookup);
         let attribute = self.settings.filter_attribute.clone();
         let base = self.settings.search_base.clone();
@@ -141,8 +137,8 @@ impl LdapDirectory {
         }
     }
 
-    async fn exists(&self, dn: &str) -> Result<bool, DirectoryError> {
-        let (dn, timeout) = (dn.to_owned(), self.timeout());
+    async fn exists(&self, dn: &Dn) -> Result<bool, DirectoryError> {
+        let (dn, timeout) = (dn.to_string(), self.timeout());
         self.with_ldap(|mut ldap| async move {
             match ldap
                 .with_timeout(timeout)
@@ -158,93 +154,47 @@ impl LdapDirectory {
         .await
     }
 
-    /// Moves the user to `parent`, named `rdn`. Already there is success; a missing parent or
-    /// a name taken there is a clear refusal.
-    /// Moves the object to `rdn,parent`; with `only_if_usn_changed`, only while its uSNChanged
-    /// is still that number (a move to where it already is succeeds regardless).
-    pub async fn move_to(
-        &self,
-        guid: Uuid,
-        parent: &Dn,
-        rdn: &str,
-        only_if_usn_changed: Option<u64>,
-    ) -> Result<Moved, DirectoryError> {
-        let current = self.find(&UserLookup::ObjectGuid(guid)).await?;
-        let from = current.distinguished_name.clone();
-        let target = format!("{rdn},{parent}");
-        let from_dn = Dn::parse(&from).map_err(|e| {
-            DirectoryError::Invalid(format!("AD returned an unparsable DN {from:?}: {e}"))
-        })?;
-        let target_dn = Dn::parse(&target).map_err(|e| DirectoryError::Invalid(e.to_string()))?;
-        if from_dn.same_as(&target_dn) {
-            return Ok(Moved {
-                from: from.clone(),
-                to: from,
-                already_there: true,
-            });
-        }
-        if let Some(expected) = only_if_usn_changed
-            && current.usn_changed != expected
-        {
-            return Err(DirectoryError::Stale(format!(
-                "{from} changed since the snapshot (uSNChanged {} now, {expected} then): \
-                 not moved",
-                current.usn_changed
-            )));
-        }
-        if !self.exists(&parent.to_string()).await? {
-            return Err(DirectoryError::NotFound(format!(
-                "the target {parent} does not exist"
-            )));
-        }
-        let (rdn, parent_text, timeout) = (rdn.to_owned(), parent.to_string(), self.timeout());
-        let moved = self
-            .with_ldap(|mut ldap| {
-                let from = from.clone();
-                async move {
-                    // AD requires the old RDN to be deleted when moving to a new parent.
-                    ldap.with_timeout(timeout)
-                        .modifydn(&from, &rdn, true, Some(&parent_text))
-                        .await?
-                        .success()?;
-                    Ok(())
-                }
-            })
-            .await;
-        match moved {
-            Ok(()) => Ok(Moved {
-                from,
-                to: target,
-                already_there: false,
-            }),
-            Err(DirectoryError::Conflict(_)) => Err(DirectoryError::Conflict(format!(
-                "another object is already named {target}"
-            ))),
-            Err(other) => Err(other),
-        }
-    }
-
-    /// Sets the filter attribute to `value`, or clears it.
-    pub async fn set_filter_attribute(
-        &self,
-        guid: Uuid,
-        value: Option<&str>,
-    ) -> Result<(), DirectoryError> {
-        let current = self.find(&UserLookup::ObjectGuid(guid)).await?;
-        let attribute = self.settings.filter_attribute.clone();
-        let values: HashSet<String> = value.map(str::to_owned).into_iter().collect();
-        let timeout = self.timeout();
+    async fn rename(&self, from: &Dn, to: &Dn) -> Result<(), DirectoryError> {
+        let parent = to
+            .parent_dn()
+            .ok_or_else(|| DirectoryError::Invalid(format!("{to} has no parent to move into")))?;
+        let (from, rdn, parent, timeout) = (
+            from.to_string(),
+            to.rdn().to_owned(),
+            parent.to_string(),
+            self.timeout(),
+        );
         self.with_ldap(|mut ldap| async move {
+            // AD requires the old RDN to be deleted when moving to a new parent.
             ldap.with_timeout(timeout)
-                .modify(
-                    &current.distinguished_name,
-                    vec![Mod::Replace(attribute, values)],
-                )
+                .modifydn(&from, &rdn, true, Some(&parent))
                 .await?
                 .success()?;
             Ok(())
         })
         .await
+    }
+
+    async fn replace_attribute(
+        &self,
+        dn: &Dn,
+        attribute: &str,
+        value: Option<&str>,
+    ) -> Result<(), DirectoryError> {
+        let values: HashSet<String> = value.map(str::to_owned).into_iter().collect();
+        let (dn, attribute, timeout) = (dn.to_string(), attribute.to_owned(), self.timeout());
+        self.with_ldap(|mut ldap| async move {
+            ldap.with_timeout(timeout)
+                .modify(&dn, vec![Mod::Replace(attribute, values)])
+                .await?
+                .success()?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn filter_attribute(&self) -> &str {
+        &self.settings.filter_attribute
     }
 }
 
@@ -308,7 +258,9 @@ fn to_snapshot(entry: SearchEntry) -> Result<AdUserSnapshot, DirectoryError> {
         consistency_guid: binary(&entry, "mS-DS-ConsistencyGuid")
             .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
         user_principal_name: first("userPrincipalName"),
-        sam_account_name: first("sAMAccountName").unwrap_or_default(),
+        sam_account_name: first("sAMAccountName").ok_or_else(|| {
+            DirectoryError::Invalid(format!("{} has no sAMAccountName", entry.dn))
+        })?,
         proxy_addresses: entry
             .attrs
             .get("proxyAddresses")
@@ -321,6 +273,8 @@ fn to_snapshot(entry: SearchEntry) -> Result<AdUserSnapshot, DirectoryError> {
             .ok_or_else(|| {
                 DirectoryError::Invalid(format!("{} has no readable uSNChanged", entry.dn))
             })?,
-        distinguished_name: entry.dn.clone(),
+        distinguished_name: Dn::parse(&entry.dn).map_err(|error| {
+            DirectoryError::Invalid(format!("AD answered a DN Detour cannot read: {error}"))
+        })?,
     })
 }

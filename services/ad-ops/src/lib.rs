@@ -6,12 +6,11 @@
 //! publishes `ad-ops.<event>.v1` on `detour.events`: see `detour_contracts::ad_ops`.
 //!
 //! # Layout
-//! `settings` (`[ldap]` and the shared sections), `dn` (RFC 4514 parsing), `directory` (errors,
+//! `settings` (`[ldap]` and the shared sections), `directory` (errors,
 //! classified from LDAP result codes), `ldap_directory` (the ldap3 adapter), `handlers`
 //! (commands in, events out).
 
 pub mod directory;
-pub mod dn;
 pub mod handlers;
 pub mod ldap_directory;
 pub mod settings;

@@ -73,7 +73,7 @@ impl Settings for AdOpsSettings {
         );
         ldap.password_source().validate(problems);
         problems.check(
-            crate::dn::Dn::parse(&ldap.search_base).is_ok(),
+            detour_contracts::Dn::parse(&ldap.search_base).is_ok(),
             "ldap.search_base",
             "is not a DN",
         );

@@ -30,7 +30,7 @@ pub const DEFAULT_PORT: u16 = 8085;
 
 pub fn spec(settings: &CoordinatorSettings) -> anyhow::Result<ServiceSpec> {
     let url = settings.store.url.clone();
-    let policy = settings.saga.policy();
+    let policy = settings.saga.policy()?;
     let budgets = settings.saga.budgets();
     let tick = settings.saga.timer_tick();
     let token = settings.api.token()?;

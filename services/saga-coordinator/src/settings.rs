@@ -5,6 +5,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use detour_config::{Problems, Secret, SecretError, SecretSource, Settings};
+use detour_contracts::Dn;
 use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -120,13 +121,18 @@ impl SagaSettings {
         }
     }
 
-    /// The policy the pure core follows; call after validation.
-    pub fn policy(&self) -> Policy {
-        Policy {
+    /// The policy the pure core follows; what validation refuses is an error here too.
+    pub fn policy(&self) -> anyhow::Result<Policy> {
+        Ok(Policy {
             coexistence_domain: self.coexistence_domain.trim().to_ascii_lowercase(),
-            parking_ou: self.parking_ou.trim().to_owned(),
+            parking_ou: Dn::parse(self.parking_ou.trim())
+                .map_err(|error| anyhow::anyhow!("saga.parking_ou: {error}"))?,
             parking_ou_in_scope: self.parking_ou_in_scope,
-            temporary_sku: self.temporary_sku.trim().parse().unwrap_or(Uuid::nil()),
+            temporary_sku: self
+                .temporary_sku
+                .trim()
+                .parse()
+                .map_err(|error| anyhow::anyhow!("saga.temporary_sku: {error}"))?,
             default_usage_location: Some(self.default_usage_location.trim().to_ascii_uppercase())
                 .filter(|l| !l.is_empty()),
             prefer_cloud_managed: self.prefer_cloud_managed,
@@ -138,7 +144,7 @@ impl SagaSettings {
                 compensation_attempts: self.compensation_attempts,
                 compensation_backoff: Duration::from_millis(self.compensation_backoff_ms),
             },
-        }
+        })
     }
 
     pub fn timer_tick(&self) -> Duration {
@@ -176,7 +182,9 @@ impl Settings for CoordinatorSettings {
         );
         let parking = saga.parking_ou.trim().to_ascii_uppercase();
         problems.check(
-            (parking.starts_with("OU=") || parking.starts_with("CN=")) && parking.contains(",DC="),
+            Dn::parse(&parking).is_ok()
+                && (parking.starts_with("OU=") || parking.starts_with("CN="))
+                && parking.contains("DC="),
             "saga.parking_ou",
             "must be the DN of an OU or container outside Connect's scope, e.g. \
              OU=Parked,DC=corp,DC=example or CN=Users,DC=corp,DC=example",

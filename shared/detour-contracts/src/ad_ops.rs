@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::message::service_message;
+use crate::{dn::Dn, message::service_message};
 
 /// How to find a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,7 +28,7 @@ service_message!(FindUser, AdOps, "find-user", Command);
 #[serde(deny_unknown_fields)]
 pub struct AdUserSnapshot {
     pub object_guid: Uuid,
-    pub distinguished_name: String,
+    pub distinguished_name: Dn,
     /// `mS-DS-ConsistencyGuid`, base64, when set.
     pub consistency_guid: Option<String>,
     pub user_principal_name: Option<String>,
@@ -53,7 +53,7 @@ service_message!(UserFound, AdOps, "user-found", Event);
 #[serde(deny_unknown_fields)]
 pub struct MoveUser {
     pub object_guid: Uuid,
-    pub target_ou: String,
+    pub target_ou: Dn,
     /// Move only while the object's `uSNChanged` is still this (from the snapshot taken just
     /// before): a late copy, arriving after the user was moved back or changed at all, is
     /// answered `stale` and moves nothing. A user already under `target_ou` is "already there"
@@ -68,7 +68,7 @@ service_message!(MoveUser, AdOps, "move-user", Command);
 #[serde(deny_unknown_fields)]
 pub struct MoveUserToDn {
     pub object_guid: Uuid,
-    pub distinguished_name: String,
+    pub distinguished_name: Dn,
 }
 service_message!(MoveUserToDn, AdOps, "move-user-to-dn", Command);
 
@@ -76,8 +76,8 @@ service_message!(MoveUserToDn, AdOps, "move-user-to-dn", Command);
 #[serde(deny_unknown_fields)]
 pub struct UserMoved {
     pub object_guid: Uuid,
-    pub from: String,
-    pub to: String,
+    pub from: Dn,
+    pub to: Dn,
     /// It was already there: nothing changed.
     pub already_there: bool,
 }

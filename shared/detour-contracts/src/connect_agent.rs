@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::dn::Dn;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PolicyType {
     Delta,
@@ -145,6 +147,6 @@ pub struct DeletionThreshold {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConnectorScope {
-    pub included_containers: Vec<String>,
+    pub included_containers: Vec<Dn>,
     pub filter_attribute: Option<String>,
 }

@@ -7,19 +7,21 @@
 //!
 //! # Layout
 //! `envelope` (the wire envelope), `message` (trait, kinds, routing keys), `ids` (typed
-//! identifiers), `upn` (user principal names as Entra accepts them), `address` (proxy addresses compared as
-//! Exchange compares them), `service` (the six services by name), `ping` (liveness command and event),
-//! `sync_trigger` (sync-trigger's commands and events),
-//! `ad_ops` (ad-ops's commands and events), `cloud_directory` (cloud-directory's),
-//! `mailbox_ops` (mailbox-ops's), `saga_coordinator` (requests to remediate a user, and their
-//! answers, progress for tickets), `ticket_gateway` (notes for tickets), `catalog` (every message type, for routers and contract tests), `connect_agent` (the HTTP
-//! API of the agent on the Entra Connect server, shared by sync-trigger and tenant-sim).
+//! identifiers), `upn` (user principal names as Entra accepts them), `address` (proxy
+//! addresses compared as Exchange compares them), `dn` (distinguished names per RFC 4514, and
+//! containment), `service` (the six services by name), `ping` (liveness command and event),
+//! `sync_trigger`, `ad_ops`, `cloud_directory` and `mailbox_ops` (each step service's commands
+//! and events), `saga_coordinator` (requests to remediate a user, their answers, progress for
+//! tickets), `ticket_gateway` (notes for tickets), `catalog` (every message type, for routers
+//! and contract tests), `connect_agent` (the HTTP API of the agent on the Entra Connect
+//! server, shared by sync-trigger and tenant-sim).
 
 pub mod ad_ops;
 pub mod address;
 mod catalog;
 pub mod cloud_directory;
 pub mod connect_agent;
+pub mod dn;
 mod envelope;
 mod ids;
 pub mod mailbox_ops;
@@ -33,6 +35,7 @@ mod upn;
 
 pub use address::{AddressError, ProxyAddress};
 pub use catalog::{MessageSpec, catalog};
+pub use dn::{Dn, DnError};
 pub use envelope::{ContractError, Envelope, EnvelopeHeader};
 pub use ids::{MessageId, SagaId, TicketRef, TicketSystem};
 pub use message::{COMMANDS_EXCHANGE, EVENTS_EXCHANGE, Message, MessageKind, RoutingKey};

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::{
     connect_agent::{ObjectResult, PolicyType, RunOutcome, SchedulerState},
+    dn::Dn,
     message::service_message,
 };
 
@@ -103,6 +104,6 @@ pub struct ConnectStateRead {
     pub deletion_threshold: u32,
     /// The containers (DNs) Connect syncs: an object outside all of them is out of scope.
     #[serde(default)]
-    pub included_containers: Vec<String>,
+    pub included_containers: Vec<Dn>,
 }
 service_message!(ConnectStateRead, SyncTrigger, "connect-state-read", Event);

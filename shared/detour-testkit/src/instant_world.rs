@@ -11,7 +11,7 @@ use std::{
 
 use detour_bus::{AmqpSettings, Consumer, Incoming, Outcome, Publisher, QueueSpec};
 use detour_contracts::{
-    COMMANDS_EXCHANGE, Envelope, Message,
+    COMMANDS_EXCHANGE, Dn, Envelope, Message,
     ad_ops::{AdUserSnapshot, FindUser, MoveUser, MoveUserToDn, UserFound, UserLookup, UserMoved},
     cloud_directory::{
         AddressHoldersFound, AssignLicense, CloudUserRead, CloudUserState, DeletedUserRead,
@@ -324,7 +324,10 @@ impl InstantWorld {
             snapshot: AdUserSnapshot {
                 object_guid,
                 usn_changed,
-                distinguished_name: format!("CN={},OU=Staff,{WORLD_BASE}", object_guid.simple()),
+                distinguished_name: dn(&format!(
+                    "CN={},OU=Staff,{WORLD_BASE}",
+                    object_guid.simple()
+                )),
                 consistency_guid: None,
                 sam_account_name: upn.split('@').next().unwrap_or_default().to_owned(),
                 user_principal_name: Some(upn),
@@ -351,8 +354,14 @@ impl InstantWorld {
                 effects.rescoped += 1;
             }
         }
-        let staff = format!("CN={},OU=Staff,{WORLD_BASE}", object_guid.simple());
-        let parked_dn = format!("CN={},OU=Parked,{WORLD_BASE}", object_guid.simple());
+        let staff = dn(&format!(
+            "CN={},OU=Staff,{WORLD_BASE}",
+            object_guid.simple()
+        ));
+        let parked_dn = dn(&format!(
+            "CN={},OU=Parked,{WORLD_BASE}",
+            object_guid.simple()
+        ));
         let (from, to) = if park {
             (staff, parked_dn)
         } else {
@@ -526,6 +535,11 @@ pub fn healthy_connect_state() -> ConnectStateRead {
         },
         deletion_threshold_enabled: true,
         deletion_threshold: 500,
-        included_containers: vec![format!("OU=Staff,{WORLD_BASE}")],
+        included_containers: vec![dn(&format!("OU=Staff,{WORLD_BASE}"))],
     }
+}
+
+/// A DN this world writes itself: always well-formed.
+fn dn(text: &str) -> Dn {
+    Dn::parse(text).unwrap_or_else(|error| unreachable!("{text}: {error}"))
 }

@@ -71,7 +71,7 @@ impl Limits {
 #[serde(deny_unknown_fields)]
 pub struct ConnectSpec {
     pub version: String,
-    pub scope_ous: Vec<String>,
+    pub scope_ous: Vec<detour_contracts::Dn>,
     #[serde(default)]
     pub filter_attribute: Option<String>,
     #[serde(default = "default_filter_prefix")]

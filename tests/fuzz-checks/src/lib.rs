@@ -6,10 +6,10 @@
 
 use std::sync::OnceLock;
 
-use ad_ops::{dn::Dn, ldap_directory::user_filter};
+use ad_ops::ldap_directory::user_filter;
 use detour_config::Sources;
 use detour_contracts::{
-    Envelope, EnvelopeHeader, ad_ops::UserLookup, saga_coordinator::StartRemediation,
+    Dn, Envelope, EnvelopeHeader, ad_ops::UserLookup, saga_coordinator::StartRemediation,
 };
 use ticket_gateway::{
     GatewaySettings,

@@ -265,7 +265,7 @@ pub(crate) fn sample_facts() -> Facts {
         ad: AdUserSnapshot {
             usn_changed: 4711,
             object_guid: Uuid::from_u128(2),
-            distinguished_name: "CN=Ada,OU=Staff,DC=corp".into(),
+            distinguished_name: "CN=Ada,OU=Staff,DC=corp".parse().unwrap(),
             consistency_guid: None,
             user_principal_name: Some("ada@contoso.com".into()),
             sam_account_name: "ada".into(),

@@ -3,7 +3,7 @@
 //! waiting on it. Pure: the shell publishes and decodes; the meaning lives here.
 
 use detour_contracts::{
-    ProxyAddress,
+    Dn, ProxyAddress,
     ad_ops::{
         AdOpsCommandFailed, FindUser, MoveUser, MoveUserToDn, UserFound, UserLookup, UserMoved,
     },
@@ -32,9 +32,9 @@ use super::definition::{Compensation, Step};
 pub struct SagaFacts {
     pub object_guid: Uuid,
     /// Where the user was before the saga moved it.
-    pub original_dn: String,
+    pub original_dn: Dn,
     /// The out-of-scope OU it is parked in.
-    pub parking_ou: String,
+    pub parking_ou: Dn,
     pub user_principal_name: String,
     pub cloud_id: Uuid,
     pub immutable_id: Option<String>,

@@ -2,6 +2,7 @@
 //! wait for admission, then run the saga, turning each step service's answer into the saga's
 //! input. Pure, like `decide`: what happened comes in, the next phase and the effects go out.
 
+use detour_contracts::Dn;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -25,7 +26,7 @@ pub struct Policy {
     /// The hybrid coexistence domain, e.g. `contoso.mail.onmicrosoft.com`.
     pub coexistence_domain: String,
     /// The out-of-scope OU users are parked in during a round trip.
-    pub parking_ou: String,
+    pub parking_ou: Dn,
     /// Whether Connect syncs the parking OU (then parking would not descope anyone).
     pub parking_ou_in_scope: bool,
     /// The SKU given directly while the group's licence is gone.
@@ -426,8 +427,8 @@ pub(crate) fn sample_round_trip(saga: Saga) -> Phase {
         },
         facts: SagaFacts {
             object_guid: Uuid::from_u128(1),
-            original_dn: "CN=Ada,OU=Staff,DC=corp".into(),
-            parking_ou: "OU=Parked,DC=corp".into(),
+            original_dn: "CN=Ada,OU=Staff,DC=corp".parse().unwrap(),
+            parking_ou: "OU=Parked,DC=corp".parse().unwrap(),
             user_principal_name: "ada@contoso.com".into(),
             cloud_id: Uuid::from_u128(2),
             immutable_id: None,

@@ -174,7 +174,7 @@ pub struct ConnectState {
     pub deletion_threshold_enabled: bool,
     pub deletion_threshold: u32,
     /// OUs in sync scope, by DN (compared case-insensitively) [S20].
-    pub scope_ous: Vec<String>,
+    pub scope_ous: Vec<detour_contracts::Dn>,
     /// Attribute filtering: an object whose `filter_attribute` starts with `filter_prefix` is
     /// out of scope.
     pub filter_attribute: Option<String>,

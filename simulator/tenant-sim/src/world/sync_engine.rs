@@ -57,12 +57,6 @@ impl AdUser {
     }
 }
 
-/// `dn` is `ou` or below it (DNs compare case-insensitively, by whole RDNs).
-pub fn dn_within(dn: &str, ou: &str) -> bool {
-    let (dn, ou) = (dn.to_ascii_lowercase(), ou.to_ascii_lowercase());
-    dn == ou || dn.ends_with(&format!(",{ou}"))
-}
-
 enum Join {
     Restored(Uuid),
     HardMatch(Uuid),
@@ -107,11 +101,9 @@ impl Tally {
 
 impl World {
     fn in_scope(&self, user: &AdUser) -> bool {
-        let in_ou = self
-            .connect
-            .scope_ous
-            .iter()
-            .any(|ou| dn_within(&user.distinguished_name, ou));
+        // A DN that does not parse is in no container.
+        let in_ou = detour_contracts::Dn::parse(&user.distinguished_name)
+            .is_ok_and(|dn| dn.is_within_any(&self.connect.scope_ous));
         let filtered = self
             .connect
             .filter_attribute

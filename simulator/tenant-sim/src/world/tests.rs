@@ -57,8 +57,10 @@ fn world() -> World {
             deletion_threshold_enabled: true,
             deletion_threshold: 500,
             scope_ous: vec![
-                STAFF.into(),
-                "OU=Groups,OU=Corp,DC=corp,DC=example,DC=com".into(),
+                STAFF.parse().unwrap(),
+                "OU=Groups,OU=Corp,DC=corp,DC=example,DC=com"
+                    .parse()
+                    .unwrap(),
             ],
             filter_attribute: Some("adminDescription".into()),
             filter_prefix: "NoSync".into(),

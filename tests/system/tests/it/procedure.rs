@@ -119,7 +119,7 @@ async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_th
     let out = bus
         .send(MoveUser {
             object_guid: snapshot.object_guid,
-            target_ou: tenant.parked(),
+            target_ou: tenant.parked().parse().unwrap(),
             only_if_usn_changed: Some(snapshot.usn_changed),
         })
         .await

@@ -12,8 +12,8 @@ use super::*;
 fn facts() -> SagaFacts {
     SagaFacts {
         object_guid: Uuid::from_u128(1),
-        original_dn: "CN=Ada,OU=Staff,DC=contoso,DC=test".into(),
-        parking_ou: "OU=Parking,DC=contoso,DC=test".into(),
+        original_dn: "CN=Ada,OU=Staff,DC=contoso,DC=test".parse().unwrap(),
+        parking_ou: "OU=Parking,DC=contoso,DC=test".parse().unwrap(),
         user_principal_name: "ada@contoso.test".into(),
         cloud_id: Uuid::from_u128(2),
         immutable_id: Some("anchor".into()),
@@ -46,7 +46,7 @@ fn runs(runs: &[(RunOutcome, Option<ObjectOutcome>)]) -> StepEvent {
             objects: object
                 .map(|outcome| ObjectResult {
                     object_guid: facts().object_guid,
-                    distinguished_name: facts().original_dn,
+                    distinguished_name: facts().original_dn.to_string(),
                     outcome,
                     cloud_object_id: Some(facts().cloud_id),
                     detail: "what the run did".into(),
@@ -71,7 +71,7 @@ fn healthy_user() -> CloudUserState {
         mail_nickname: Some("ada".into()),
         on_premises_sync_enabled: Some(true),
         on_premises_immutable_id: facts().immutable_id,
-        on_premises_distinguished_name: Some(facts().original_dn),
+        on_premises_distinguished_name: Some(facts().original_dn.to_string()),
         proxy_addresses: vec![
             "SMTP:ada@contoso.test".into(),
             "smtp:ADA@contoso.mail.onmicrosoft.com".into(),

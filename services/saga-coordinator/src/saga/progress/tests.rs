@@ -25,8 +25,8 @@ fn running(state: State, completed: &[Step]) -> Phase {
 fn sample_saga_facts() -> SagaFacts {
     SagaFacts {
         object_guid: uuid::Uuid::nil(),
-        original_dn: "CN=Ada,OU=Staff,DC=corp".into(),
-        parking_ou: "OU=Parked,DC=corp".into(),
+        original_dn: "CN=Ada,OU=Staff,DC=corp".parse().unwrap(),
+        parking_ou: "OU=Parked,DC=corp".parse().unwrap(),
         user_principal_name: USER.into(),
         cloud_id: uuid::Uuid::nil(),
         immutable_id: None,

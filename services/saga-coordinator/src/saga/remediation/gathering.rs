@@ -215,18 +215,11 @@ fn complete(policy: &Policy, reads: &Reads) -> Option<Facts> {
         coexistence_domain: policy.coexistence_domain.clone(),
         address_holder,
         parking_ou_in_scope: policy.parking_ou_in_scope
-            || within_any(&policy.parking_ou, &connect.included_containers),
+            || policy
+                .parking_ou
+                .is_within_any(&connect.included_containers),
         temporary_sku: policy.temporary_sku,
         connect,
-    })
-}
-
-/// Whether `dn` is one of `containers` or lies beneath one (DNs compare case-insensitively).
-fn within_any(dn: &str, containers: &[String]) -> bool {
-    let dn = dn.trim().to_ascii_lowercase();
-    containers.iter().any(|container| {
-        let container = container.trim().to_ascii_lowercase();
-        dn == container || dn.ends_with(&format!(",{container}"))
     })
 }
 

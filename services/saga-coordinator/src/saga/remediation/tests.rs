@@ -14,7 +14,7 @@ use crate::saga::diagnosis::{Facts, Refusal, SAMPLE_SKU, sample_facts};
 fn policy(approval_required: bool) -> Policy {
     Policy {
         coexistence_domain: "contoso.mail.onmicrosoft.com".into(),
-        parking_ou: "OU=Parked,DC=corp".into(),
+        parking_ou: "OU=Parked,DC=corp".parse().unwrap(),
         parking_ou_in_scope: false,
         temporary_sku: SAMPLE_SKU,
         default_usage_location: None,
@@ -111,7 +111,7 @@ fn the_seeds_user_is_diagnosed_queued_and_started_at_its_snapshot() {
     };
     assert_eq!(plan.strategy, Strategy::RoundTrip);
     assert_eq!(facts.parking_ou, policy.parking_ou);
-    assert_eq!(facts.original_dn, "CN=Ada,OU=Staff,DC=corp");
+    assert_eq!(facts.original_dn.to_string(), "CN=Ada,OU=Staff,DC=corp");
     assert_eq!(
         facts.address.to_string(),
         "smtp:ada@contoso.mail.onmicrosoft.com"
@@ -302,8 +302,8 @@ fn a_compensation_that_finds_the_user_not_back_yet_counts_as_a_failed_attempt() 
     }
     let moved = UserMoved {
         object_guid: sample_facts().ad.object_guid,
-        from: "CN=Ada,OU=Parked,DC=corp".into(),
-        to: "CN=Ada,OU=Staff,DC=corp".into(),
+        from: "CN=Ada,OU=Parked,DC=corp".parse().unwrap(),
+        to: "CN=Ada,OU=Staff,DC=corp".parse().unwrap(),
         already_there: false,
     };
     let failing = Event::Undeliverable {
@@ -389,7 +389,7 @@ fn an_answer_of_none_survives_the_store() {
 #[test]
 fn a_parking_ou_that_connect_syncs_is_refused() {
     let mut facts = sample_facts();
-    facts.connect.included_containers = vec!["DC=Corp".into()];
+    facts.connect.included_containers = vec!["DC=Corp".parse().unwrap()];
     let refused = diagnose_with(&policy(false), &facts, false);
     let Phase::Diagnosed {
         diagnosis: Diagnosis::Refused { refusal, .. },
@@ -398,8 +398,10 @@ fn a_parking_ou_that_connect_syncs_is_refused() {
         panic!("{:?}", refused.next)
     };
     assert_eq!(refusal, Refusal::ParkingOuInScope);
-    facts.connect.included_containers =
-        vec!["OU=Staff,DC=corp".into(), "OU=Parkedx,DC=corp".into()];
+    facts.connect.included_containers = vec![
+        "OU=Staff,DC=corp".parse().unwrap(),
+        "OU=Parkedx,DC=corp".parse().unwrap(),
+    ];
     assert_eq!(
         diagnose_with(&policy(false), &facts, false).next.status(),
         "queued"

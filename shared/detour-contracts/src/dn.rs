@@ -2,6 +2,8 @@
 //! `attr=value` components joined by unescaped `,`, multi-valued with `+`, values escaped with
 //! `\` before `,+"\<>;=`, a leading `#` or space, a trailing space, or as `\XX` hex pairs.
 
+use serde::{Deserialize, Serialize};
+
 /// The longest DN accepted; AD's are far shorter in practice.
 const MAX_LEN: usize = 2048;
 
@@ -23,8 +25,10 @@ pub enum DnError {
     Unescaped(String, char),
 }
 
-/// A syntactically valid DN, split into its RDNs (each as written, escapes kept).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A syntactically valid DN, split into its RDNs (each as written, escapes kept). On the wire
+/// the string, checked as it is read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Dn {
     rdns: Vec<String>,
 }
@@ -61,14 +65,64 @@ impl Dn {
         (self.rdns.len() > 1).then(|| self.rdns[1..].join(","))
     }
 
+    /// This DN's first RDN under `parent`: where a move to `parent` that keeps the name ends.
+    pub fn with_parent(&self, parent: &Dn) -> Dn {
+        let mut rdns = vec![self.rdns[0].clone()];
+        rdns.extend(parent.rdns.iter().cloned());
+        Self { rdns }
+    }
+
+    /// The parent as a DN; `None` for a one-RDN DN.
+    pub fn parent_dn(&self) -> Option<Dn> {
+        (self.rdns.len() > 1).then(|| Self {
+            rdns: self.rdns[1..].to_vec(),
+        })
+    }
+
     /// Compares as AD does: case-insensitively, ignoring spaces around separators.
     pub fn same_as(&self, other: &Dn) -> bool {
-        self.rdns.len() == other.rdns.len()
+        self.rdns.len() == other.rdns.len() && self.is_within(other)
+    }
+
+    /// This DN is `container` or lies beneath it: its last RDNs are `container`'s, compared
+    /// as [`Dn::same_as`] does (whole RDNs, so `OU=Staff2` is not within `OU=Staff`).
+    pub fn is_within(&self, container: &Dn) -> bool {
+        self.rdns.len() >= container.rdns.len()
             && self
                 .rdns
                 .iter()
-                .zip(&other.rdns)
+                .rev()
+                .zip(container.rdns.iter().rev())
                 .all(|(a, b)| normalise(a) == normalise(b))
+    }
+
+    /// Within any of `containers`.
+    pub fn is_within_any<'a>(&self, containers: impl IntoIterator<Item = &'a Dn>) -> bool {
+        containers
+            .into_iter()
+            .any(|container| self.is_within(container))
+    }
+}
+
+impl TryFrom<String> for Dn {
+    type Error = DnError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
+}
+
+impl From<Dn> for String {
+    fn from(dn: Dn) -> Self {
+        dn.to_string()
+    }
+}
+
+impl std::str::FromStr for Dn {
+    type Err = DnError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text)
     }
 }
 
@@ -225,6 +279,32 @@ mod tests {
         assert!(Dn::parse(&dn.to_string()).unwrap().same_as(&dn));
         // An escaped backslash before a space escapes nothing: that space goes.
         assert_eq!(Dn::parse("CN=a\\\\ ,DC=b").unwrap().rdn(), "CN=a\\\\");
+    }
+
+    #[test]
+    fn containment_is_by_whole_rdns_whatever_the_case_and_spacing() {
+        let staff = Dn::parse("OU=Staff,DC=corp,DC=example").unwrap();
+        let ada = Dn::parse("CN=Ada,ou=staff, dc=CORP,DC=example").unwrap();
+        assert!(ada.is_within(&staff));
+        assert!(staff.is_within(&staff), "a container is within itself");
+        assert!(!staff.is_within(&ada));
+        let lookalike = Dn::parse("CN=Ada,OU=Staff2,DC=corp,DC=example").unwrap();
+        assert!(!lookalike.is_within(&staff), "OU=Staff2 is not OU=Staff");
+        assert!(ada.is_within_any([&lookalike, &staff]));
+        assert_eq!(
+            ada.parent_dn().unwrap().to_string(),
+            "ou=staff,dc=CORP,DC=example"
+        );
+    }
+
+    #[test]
+    fn the_wire_form_is_the_string_and_a_bad_one_does_not_read() {
+        let dn: Dn = serde_json::from_str("\"CN=Ada,OU=Staff,DC=corp\"").unwrap();
+        assert_eq!(
+            serde_json::to_string(&dn).unwrap(),
+            "\"CN=Ada,OU=Staff,DC=corp\""
+        );
+        assert!(serde_json::from_str::<Dn>("\"*)(objectClass=*\"").is_err());
     }
 
     #[test]
