@@ -1,5 +1,5 @@
-//! A client of the Connect agent API (`detour_contracts::connect_agent`) over reqwest: each
-//! answer classified into what the caller can do about it.
+//! The [`Connect`] port over the Connect agent API (`detour_contracts::connect_agent`) with
+//! reqwest: each answer classified into what the caller can do about it.
 
 use std::time::Duration;
 
@@ -12,21 +12,7 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AgentCallError {
-    /// A cycle is running: ask again shortly [S40].
-    #[error("Connect is busy: {0}")]
-    Busy(String),
-    /// Connect will not run a cycle now, for a reason waiting will not fix (staging mode).
-    #[error("Connect refused ({code}): {message}")]
-    Refused { code: String, message: String },
-    /// Timeouts, 429, 5xx, connection trouble.
-    #[error("the Connect agent is unavailable: {0}")]
-    Transient(String),
-    /// A wrong key or a request the agent does not understand.
-    #[error("the Connect agent rejected the call: {0}")]
-    Rejected(String),
-}
+use crate::connect::{Connect, ConnectError};
 
 #[derive(Debug, Clone)]
 pub struct AgentClient {
@@ -45,35 +31,47 @@ impl AgentClient {
         })
     }
 
-    pub async fn scheduler(&self) -> Result<SchedulerState, AgentCallError> {
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ConnectError> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .bearer_auth(self.key.expose())
+            .send()
+            .await
+            .map_err(|e| ConnectError::Transient(e.to_string()))?;
+        read(response).await
+    }
+}
+
+impl Connect for AgentClient {
+    async fn scheduler(&self) -> Result<SchedulerState, ConnectError> {
         self.get("/connect/v1/scheduler").await
     }
 
-    pub async fn version(&self) -> Result<AgentVersion, AgentCallError> {
+    async fn version(&self) -> Result<AgentVersion, ConnectError> {
         self.get("/connect/v1/version").await
     }
 
-    pub async fn deletion_threshold(&self) -> Result<DeletionThreshold, AgentCallError> {
+    async fn deletion_threshold(&self) -> Result<DeletionThreshold, ConnectError> {
         self.get("/connect/v1/deletion-threshold").await
     }
 
-    pub async fn scope(&self) -> Result<ConnectorScope, AgentCallError> {
+    async fn scope(&self) -> Result<ConnectorScope, ConnectError> {
         self.get("/connect/v1/scope").await
     }
 
-    /// The newest `limit` runs, newest first, without their per-object outcomes.
-    pub async fn recent_runs(&self, limit: usize) -> Result<Vec<RunResult>, AgentCallError> {
+    async fn recent_runs(&self, limit: usize) -> Result<Vec<RunResult>, ConnectError> {
         let list: RunList = self
             .get(&format!("/connect/v1/runs?limit={limit}&objects=false"))
             .await?;
         Ok(list.runs)
     }
 
-    pub async fn run(&self, run_id: Uuid) -> Result<RunResult, AgentCallError> {
+    async fn run(&self, run_id: Uuid) -> Result<RunResult, ConnectError> {
         self.get(&format!("/connect/v1/runs/{run_id}")).await
     }
 
-    pub async fn start(&self, policy_type: PolicyType) -> Result<Uuid, AgentCallError> {
+    async fn start(&self, policy_type: PolicyType) -> Result<Uuid, ConnectError> {
         let response = self
             .http
             .post(format!("{}/connect/v1/sync-cycles", self.base_url))
@@ -81,33 +79,22 @@ impl AgentClient {
             .json(&StartCycle { policy_type })
             .send()
             .await
-            .map_err(|e| AgentCallError::Transient(e.to_string()))?;
+            .map_err(|e| ConnectError::Transient(e.to_string()))?;
         read::<CycleStarted>(response)
             .await
             .map(|started| started.run_id)
     }
-
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, AgentCallError> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .bearer_auth(self.key.expose())
-            .send()
-            .await
-            .map_err(|e| AgentCallError::Transient(e.to_string()))?;
-        read(response).await
-    }
 }
 
-async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, AgentCallError> {
+async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ConnectError> {
     let status = response.status();
     let body = response
         .bytes()
         .await
-        .map_err(|e| AgentCallError::Transient(e.to_string()))?;
+        .map_err(|e| ConnectError::Transient(e.to_string()))?;
     if status.is_success() {
         return serde_json::from_slice(&body).map_err(|e| {
-            AgentCallError::Rejected(format!("the agent answered something unexpected: {e}"))
+            ConnectError::Rejected(format!("the agent answered something unexpected: {e}"))
         });
     }
     let error: Option<AgentError> = serde_json::from_slice(&body).ok();
@@ -116,8 +103,8 @@ async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, Age
         |e| e.message.clone(),
     );
     Err(match (status, error) {
-        (StatusCode::CONFLICT, Some(e)) if e.code == "busy" => AgentCallError::Busy(message),
-        (StatusCode::CONFLICT, Some(e)) => AgentCallError::Refused {
+        (StatusCode::CONFLICT, Some(e)) if e.code == "busy" => ConnectError::Busy(message),
+        (StatusCode::CONFLICT, Some(e)) => ConnectError::Refused {
             code: e.code,
             message,
         },
@@ -126,8 +113,8 @@ async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, Age
                 || s.is_server_error()
                 || s == StatusCode::REQUEST_TIMEOUT =>
         {
-            AgentCallError::Transient(format!("{status}: {message}"))
+            ConnectError::Transient(format!("{status}: {message}"))
         }
-        _ => AgentCallError::Rejected(format!("{status}: {message}")),
+        _ => ConnectError::Rejected(format!("{status}: {message}")),
     })
 }

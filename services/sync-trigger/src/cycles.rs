@@ -16,7 +16,7 @@ use tokio::{
 };
 
 use crate::{
-    connect_agent_client::{AgentCallError, AgentClient},
+    connect::{Connect, ConnectError},
     history::{CompletedRun, History, Listed},
 };
 
@@ -62,7 +62,7 @@ pub struct Cycles {
 
 impl Cycles {
     /// Starts the runner; it stops when the last `Cycles` handle is dropped.
-    pub fn start(client: Arc<AgentClient>, pacing: Pacing) -> Self {
+    pub fn start<C: Connect>(client: Arc<C>, pacing: Pacing) -> Self {
         let (requests, queue) = mpsc::unbounded_channel();
         tokio::spawn(Runner::new(client, pacing).run(queue));
         Self { requests }
@@ -87,8 +87,8 @@ impl Cycles {
     }
 }
 
-struct Runner {
-    client: Arc<AgentClient>,
+struct Runner<C> {
+    client: Arc<C>,
     pacing: Pacing,
     history: History,
     waiting: Vec<Waiting>,
@@ -97,8 +97,8 @@ struct Runner {
     quiet_until: Instant,
 }
 
-impl Runner {
-    fn new(client: Arc<AgentClient>, pacing: Pacing) -> Self {
+impl<C: Connect> Runner<C> {
+    fn new(client: Arc<C>, pacing: Pacing) -> Self {
         Self {
             client,
             pacing,
@@ -144,7 +144,7 @@ impl Runner {
         self.start_if_needed().await;
     }
 
-    async fn refresh(&mut self) -> Result<(), AgentCallError> {
+    async fn refresh(&mut self) -> Result<(), ConnectError> {
         let listed = self.client.recent_runs(HISTORY).await?;
         let oldest = self.waiting.iter().map(|w| w.since).min();
         self.history
@@ -231,20 +231,20 @@ impl Runner {
                 // The next pass's history shows the run; until then, no second start.
                 self.quiet_until = now + self.pacing.busy_retry;
             }
-            Err(AgentCallError::Busy(message)) => {
+            Err(ConnectError::Busy(message)) => {
                 tracing::info!(waiting = count, %message, "Connect is busy; its cycle will be watched");
                 self.quiet_until = now + self.pacing.busy_retry;
             }
-            Err(AgentCallError::Refused { code, message }) => {
+            Err(ConnectError::Refused { code, message }) => {
                 self.answer_needy(&CycleAnswer::Refused {
                     code,
                     reason: message,
                 });
             }
-            Err(error @ AgentCallError::Rejected(_)) => {
+            Err(error @ ConnectError::Rejected(_)) => {
                 self.answer_needy(&CycleAnswer::Failed(error.to_string()));
             }
-            Err(error @ AgentCallError::Transient(_)) => {
+            Err(error @ ConnectError::Transient(_)) => {
                 tracing::warn!(%error, waiting = count, "cannot start a cycle yet");
                 self.quiet_until = now + self.pacing.busy_retry;
             }
@@ -263,3 +263,6 @@ impl Runner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

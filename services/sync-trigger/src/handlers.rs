@@ -14,14 +14,14 @@ use detour_contracts::{
 use detour_service::{Dispatch, HandlerContext};
 
 use crate::{
-    connect_agent_client::{AgentCallError, AgentClient},
+    connect::{Connect, ConnectError},
     cycles::{CycleAnswer, Cycles},
 };
 
 /// More objects than one saga batch would ever name.
 const MAX_OBJECTS: usize = 10_000;
 
-pub fn dispatch(client: Arc<AgentClient>, cycles: Cycles) -> Dispatch {
+pub fn dispatch<C: Connect>(client: Arc<C>, cycles: Cycles) -> Dispatch {
     Dispatch::new(Service::SyncTrigger)
         .on::<RequestSyncCycle, _, _>(move |command, context| {
             let cycles = cycles.clone();
@@ -29,7 +29,7 @@ pub fn dispatch(client: Arc<AgentClient>, cycles: Cycles) -> Dispatch {
         })
         .on::<ReadConnectState, _, _>(move |command, context| {
             let client = client.clone();
-            async move { read_state(&client, command, context).await }
+            async move { read_state(client.as_ref(), command, context).await }
         })
 }
 
@@ -67,8 +67,8 @@ async fn request_cycle(
     }
 }
 
-async fn read_state(
-    client: &AgentClient,
+async fn read_state<C: Connect>(
+    client: &C,
     command: Envelope<ReadConnectState>,
     context: HandlerContext,
 ) -> Outcome {
@@ -77,7 +77,7 @@ async fn read_state(
         let scheduler = client.scheduler().await?;
         let threshold = client.deletion_threshold().await?;
         let scope = client.scope().await?;
-        Ok::<_, AgentCallError>(ConnectStateRead {
+        Ok::<_, ConnectError>(ConnectStateRead {
             connect_version: version.connect_version,
             scheduler,
             deletion_threshold_enabled: threshold.enabled,
@@ -87,7 +87,7 @@ async fn read_state(
     };
     match read.await {
         Ok(event) => context.reply(&command, event).await,
-        Err(error @ AgentCallError::Rejected(_)) => Outcome::Reject(error.to_string()),
+        Err(error @ ConnectError::Rejected(_)) => Outcome::Reject(error.to_string()),
         Err(error) => Outcome::Retry(error.to_string()),
     }
 }

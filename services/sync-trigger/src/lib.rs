@@ -8,10 +8,11 @@
 //! `detour_contracts::sync_trigger`.
 //!
 //! # Layout
-//! `settings` (`[connect]` and the shared sections), `connect_agent_client` (the agent API
-//! over reqwest), `history` (which runs answer which request: pure), `cycles` (the runner that
+//! `settings` (`[connect]` and the shared sections), `connect` (the port: what it needs of the
+//! Connect server), `connect_agent_client` (the port over the agent's HTTP API), `history` (which runs answer which request: pure), `cycles` (the runner that
 //! watches runs and starts cycles), `handlers` (commands in, events out).
 
+pub mod connect;
 pub mod connect_agent_client;
 pub mod cycles;
 pub mod handlers;

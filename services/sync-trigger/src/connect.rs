@@ -1,0 +1,56 @@
+//! The port sync-trigger stands on: what it needs of the Entra Connect server (its scheduler,
+//! version, deletion threshold and scope; its run history; starting a cycle), and what can go
+//! wrong. `connect_agent_client` is the adapter for the Connect agent's HTTP API; the runner's
+//! and handlers' logic does not care which adapter answers.
+
+use std::future::Future;
+
+use detour_contracts::connect_agent::{
+    AgentVersion, ConnectorScope, DeletionThreshold, PolicyType, RunResult, SchedulerState,
+};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    /// A cycle is running: ask again shortly [S40].
+    #[error("Connect is busy: {0}")]
+    Busy(String),
+    /// Connect will not run a cycle now, for a reason waiting will not fix (staging mode).
+    #[error("Connect refused ({code}): {message}")]
+    Refused { code: String, message: String },
+    /// Timeouts, 429, 5xx, connection trouble.
+    #[error("the Connect agent is unavailable: {0}")]
+    Transient(String),
+    /// A wrong key or a request the agent does not understand.
+    #[error("the Connect agent rejected the call: {0}")]
+    Rejected(String),
+}
+
+pub trait Connect: Send + Sync + 'static {
+    /// `Get-ADSyncScheduler` [S40].
+    fn scheduler(&self) -> impl Future<Output = Result<SchedulerState, ConnectError>> + Send;
+
+    fn version(&self) -> impl Future<Output = Result<AgentVersion, ConnectError>> + Send;
+
+    fn deletion_threshold(
+        &self,
+    ) -> impl Future<Output = Result<DeletionThreshold, ConnectError>> + Send;
+
+    /// The AD connector's containers and filter attribute.
+    fn scope(&self) -> impl Future<Output = Result<ConnectorScope, ConnectError>> + Send;
+
+    /// The newest `limit` runs, newest first, without their per-object outcomes.
+    fn recent_runs(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<RunResult>, ConnectError>> + Send;
+
+    /// One run with what it did to each object.
+    fn run(&self, run_id: Uuid) -> impl Future<Output = Result<RunResult, ConnectError>> + Send;
+
+    /// `Start-ADSyncSyncCycle`: the new run's id; `Busy` while one runs [S40].
+    fn start(
+        &self,
+        policy_type: PolicyType,
+    ) -> impl Future<Output = Result<Uuid, ConnectError>> + Send;
+}
