@@ -42,7 +42,7 @@ impl LdapDirectory {
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let password = settings.password()?;
+        let password = settings.bind_password.clone();
         Ok(Self {
             settings,
             password,

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use detour_config::{Problems, Secret, SecretError, SecretSource, Settings};
+use detour_config::{Problems, Secret, SecretKey, Settings};
 use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
 use serde::Deserialize;
 
@@ -25,10 +25,8 @@ pub struct LdapSettings {
     /// The CA that signed the DC's certificate; the certificate is always verified.
     pub ca_file: PathBuf,
     pub bind_dn: String,
-    #[serde(default)]
-    pub bind_password: Option<Secret>,
-    #[serde(default)]
-    pub bind_password_file: Option<PathBuf>,
+    /// Or `bind_password_file`.
+    pub bind_password: Secret,
     /// Where users are searched (the domain root, usually).
     pub search_base: String,
     /// The attribute Connect's attribute filter reads [S20].
@@ -36,22 +34,9 @@ pub struct LdapSettings {
     pub operation_timeout_ms: u64,
 }
 
-impl LdapSettings {
-    pub fn password(&self) -> Result<Secret, SecretError> {
-        self.password_source().read()
-    }
-
-    fn password_source(&self) -> SecretSource<'_> {
-        SecretSource {
-            key: "ldap.bind_password",
-            value: self.bind_password.as_ref(),
-            file: self.bind_password_file.as_deref(),
-        }
-    }
-}
-
 impl Settings for AdOpsSettings {
     const LIST_KEYS: &'static [&'static str] = detour_bus::AmqpSettings::LIST_KEYS;
+    const SECRETS: &'static [SecretKey] = &[SecretKey::required("ldap.bind_password")];
 
     fn validate(&self, problems: &mut Problems) {
         self.base().validate(problems);
@@ -71,7 +56,6 @@ impl Settings for AdOpsSettings {
             "ldap.bind_dn",
             "must not be empty",
         );
-        ldap.password_source().validate(problems);
         problems.check(
             detour_contracts::Dn::parse(&ldap.search_base).is_ok(),
             "ldap.search_base",
@@ -125,7 +109,7 @@ mod tests {
     #[test]
     fn the_bind_password_may_be_given_inline_but_never_blank_or_missing() {
         let inline = load(&[("DETOUR__LDAP__BIND_PASSWORD", "s3cret")]).unwrap();
-        assert_eq!(inline.ldap.password().unwrap().expose(), "s3cret");
+        assert_eq!(inline.ldap.bind_password.expose(), "s3cret");
         for blank in ["", "   "] {
             let error = load(&[("DETOUR__LDAP__BIND_PASSWORD", blank)]).unwrap_err();
             assert!(error.contains("ldap.bind_password"), "{error}");

@@ -1,7 +1,7 @@
 //! cloud-directory's settings: the shared sections, and `[graph]`: where Graph is, and the
 //! Entra app that calls it.
 
-use detour_config::{Problems, Settings};
+use detour_config::{Problems, SecretKey, Settings};
 use detour_entra::ApiSettings;
 use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
 use serde::Deserialize;
@@ -18,6 +18,7 @@ pub struct CloudDirectorySettings {
 
 impl Settings for CloudDirectorySettings {
     const LIST_KEYS: &'static [&'static str] = detour_bus::AmqpSettings::LIST_KEYS;
+    const SECRETS: &'static [SecretKey] = &[SecretKey::required("graph.entra.client_secret")];
 
     fn validate(&self, problems: &mut Problems) {
         self.base().validate(problems);

@@ -33,7 +33,7 @@ pub fn spec(settings: &CoordinatorSettings) -> anyhow::Result<ServiceSpec> {
     let policy = settings.saga.policy()?;
     let budgets = settings.saga.budgets();
     let tick = settings.saga.timer_tick();
-    let token = settings.api.token()?;
+    let token = settings.api.token.clone();
     let setup = Setup::new(move |publisher| {
         let (url, policy, token) = (url.clone(), policy.clone(), token.clone());
         async move {

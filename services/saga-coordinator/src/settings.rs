@@ -2,9 +2,9 @@
 //! `[saga]` (how remediations are run: the tenant's coexistence domain, the parking OU, the
 //! temporary licence, approvals, admission and every wait's timing).
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
-use detour_config::{Problems, Secret, SecretError, SecretSource, Settings};
+use detour_config::{Problems, Secret, SecretKey, Settings};
 use detour_contracts::Dn;
 use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
 use serde::Deserialize;
@@ -29,25 +29,9 @@ pub struct CoordinatorSettings {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSettings {
+    /// Or `token_file`.
     #[serde(default)]
     pub token: Option<Secret>,
-    #[serde(default)]
-    pub token_file: Option<PathBuf>,
-}
-
-impl ApiSettings {
-    fn source(&self) -> Option<SecretSource<'_>> {
-        (self.token.is_some() || self.token_file.is_some()).then_some(SecretSource {
-            key: "api.token",
-            value: self.token.as_ref(),
-            file: self.token_file.as_deref(),
-        })
-    }
-
-    /// The token operators must present, if one is configured.
-    pub fn token(&self) -> Result<Option<Secret>, SecretError> {
-        self.source().map(|source| source.read()).transpose()
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -154,18 +138,16 @@ impl SagaSettings {
 
 impl Settings for CoordinatorSettings {
     const LIST_KEYS: &'static [&'static str] = detour_bus::AmqpSettings::LIST_KEYS;
+    const SECRETS: &'static [SecretKey] = &[SecretKey::optional("api.token")];
 
     fn validate(&self, problems: &mut Problems) {
         self.base().validate(problems);
-        match self.api.source() {
-            Some(source) => source.validate(problems),
-            None => problems.check(
-                self.http.listen.ip().is_loopback(),
-                "api.token",
-                "the operator API would be open to the network: set api.token or \
-                 api.token_file, or listen on 127.0.0.1",
-            ),
-        }
+        problems.check(
+            self.api.token.is_some() || self.http.listen.ip().is_loopback(),
+            "api.token",
+            "the operator API would be open to the network: set api.token or \
+             api.token_file, or listen on 127.0.0.1",
+        );
         let store = &self.store.url;
         problems.check(
             store.starts_with("sqlite:") || store.starts_with("postgres"),
@@ -291,7 +273,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            guarded.api.token().unwrap().map(|t| t.expose().to_owned()),
+            guarded.api.token.as_ref().map(|t| t.expose().to_owned()),
             Some("s3cret-operator-token".to_owned())
         );
         assert!(

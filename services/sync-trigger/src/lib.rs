@@ -35,7 +35,7 @@ pub fn spec(settings: &SyncTriggerSettings) -> anyhow::Result<ServiceSpec> {
     let connect = &settings.connect;
     let client = Arc::new(connect_agent_client::AgentClient::new(
         &connect.base_url,
-        connect.key()?,
+        connect.agent_key.clone(),
         connect.request_timeout(),
     )?);
     let pacing = cycles::Pacing {

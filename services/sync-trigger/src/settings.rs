@@ -1,9 +1,9 @@
 //! sync-trigger's settings: the shared sections, and `[connect]`: where the Connect agent is,
 //! its key, and how cycles are paced.
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
-use detour_config::{Problems, Secret, SecretError, SecretSource, Settings};
+use detour_config::{Problems, Secret, SecretKey, Settings};
 use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
 use serde::Deserialize;
 
@@ -22,10 +22,8 @@ pub struct SyncTriggerSettings {
 pub struct ConnectSettings {
     /// The Connect agent API, e.g. `https://aadc01.corp.example.com:8443`.
     pub base_url: String,
-    #[serde(default)]
-    pub agent_key: Option<Secret>,
-    #[serde(default)]
-    pub agent_key_file: Option<PathBuf>,
+    /// Or `agent_key_file`.
+    pub agent_key: Secret,
     /// The longest a request waits for others to ride the same cycle.
     pub coalesce_window_ms: u64,
     /// A cycle starts sooner once no new request has come for this long.
@@ -40,18 +38,6 @@ pub struct ConnectSettings {
 }
 
 impl ConnectSettings {
-    fn key_source(&self) -> SecretSource<'_> {
-        SecretSource {
-            key: "connect.agent_key",
-            value: self.agent_key.as_ref(),
-            file: self.agent_key_file.as_deref(),
-        }
-    }
-
-    pub fn key(&self) -> Result<Secret, SecretError> {
-        self.key_source().read()
-    }
-
     pub fn coalesce_window(&self) -> Duration {
         Duration::from_millis(self.coalesce_window_ms)
     }
@@ -79,6 +65,7 @@ impl ConnectSettings {
 
 impl Settings for SyncTriggerSettings {
     const LIST_KEYS: &'static [&'static str] = detour_bus::AmqpSettings::LIST_KEYS;
+    const SECRETS: &'static [SecretKey] = &[SecretKey::required("connect.agent_key")];
 
     fn validate(&self, problems: &mut Problems) {
         self.base().validate(problems);
@@ -88,7 +75,6 @@ impl Settings for SyncTriggerSettings {
             "connect.base_url",
             "must be an http(s) URL",
         );
-        connect.key_source().validate(problems);
         problems.check(
             connect.poll_interval_ms > 0,
             "connect.poll_interval_ms",

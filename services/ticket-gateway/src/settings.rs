@@ -3,9 +3,7 @@
 //! authenticated, how a ticket is mapped to a remediation (which field carries the user, what
 //! marks a dry run, which state is an approval), and where its REST API is.
 
-use std::path::PathBuf;
-
-use detour_config::{Problems, Secret, SecretError, SecretSource, Settings};
+use detour_config::{Problems, Secret, SecretKey, Settings};
 use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
 use serde::Deserialize;
 
@@ -70,15 +68,13 @@ pub struct JiraSettings {
     /// REST API version for writes: 2 (plain-text comments) or 3 (Atlassian Document Format).
     pub api_version: u8,
     pub email: String,
+    /// Or `api_token_file`; needed while the section is enabled.
     #[serde(default)]
     pub api_token: Option<Secret>,
-    #[serde(default)]
-    pub api_token_file: Option<PathBuf>,
     /// The webhook's secret: Jira signs each body with HMAC-SHA256 in `X-Hub-Signature`.
+    /// Or `webhook_secret_file`; needed while the section is enabled.
     #[serde(default)]
     pub webhook_secret: Option<Secret>,
-    #[serde(default)]
-    pub webhook_secret_file: Option<PathBuf>,
     pub mapping: Mapping,
     /// The status that approves the plan waiting on the ticket.
     pub approval_status: String,
@@ -99,15 +95,13 @@ pub struct ServiceNowSettings {
     /// The instance, e.g. `https://acme.service-now.com`.
     pub base_url: String,
     pub user: String,
+    /// Or `password_file`; needed while the section is enabled.
     #[serde(default)]
     pub password: Option<Secret>,
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
     /// The outbound REST message's shared token, sent in `token_header`.
+    /// Or `webhook_token_file`; needed while the section is enabled.
     #[serde(default)]
     pub webhook_token: Option<Secret>,
-    #[serde(default)]
-    pub webhook_token_file: Option<PathBuf>,
     pub token_header: String,
     pub mapping: Mapping,
     /// The field and value that approve the plan waiting on the incident.
@@ -127,10 +121,9 @@ pub struct ServiceNowSettings {
 pub struct GenericSettings {
     pub enabled: bool,
     /// Callers send `Authorization: Bearer <token>`.
+    /// Or `token_file`; needed while the section is enabled.
     #[serde(default)]
     pub token: Option<Secret>,
-    #[serde(default)]
-    pub token_file: Option<PathBuf>,
 }
 
 pub const OWN_DEFAULTS: &str = r#"
@@ -185,77 +178,46 @@ dry_run_marker = "u_detour_dry_run"
 enabled = false
 "#;
 
-fn secret<'a>(
-    key: &'a str,
-    value: Option<&'a Secret>,
-    file: Option<&'a std::path::Path>,
-) -> SecretSource<'a> {
-    SecretSource { key, value, file }
+/// A secret an enabled section needs: there, or an error naming the key (validation has
+/// already refused settings without it).
+fn needed(key: &str, secret: Option<&Secret>) -> anyhow::Result<Secret> {
+    secret
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("{key}: give {key} or {key}_file"))
+}
+
+/// Records a problem when an enabled section lacks `key`.
+fn require(key: &str, secret: Option<&Secret>, problems: &mut Problems) {
+    problems.check(
+        secret.is_some(),
+        key,
+        format!("give {key} or {key}_file: the section is enabled"),
+    );
 }
 
 impl JiraSettings {
-    pub fn api_token(&self) -> Result<Secret, SecretError> {
-        self.api_token_source().read()
+    pub fn api_token(&self) -> anyhow::Result<Secret> {
+        needed("jira.api_token", self.api_token.as_ref())
     }
 
-    pub fn webhook_secret(&self) -> Result<Secret, SecretError> {
-        self.webhook_secret_source().read()
-    }
-
-    fn api_token_source(&self) -> SecretSource<'_> {
-        secret(
-            "jira.api_token",
-            self.api_token.as_ref(),
-            self.api_token_file.as_deref(),
-        )
-    }
-
-    fn webhook_secret_source(&self) -> SecretSource<'_> {
-        secret(
-            "jira.webhook_secret",
-            self.webhook_secret.as_ref(),
-            self.webhook_secret_file.as_deref(),
-        )
+    pub fn webhook_secret(&self) -> anyhow::Result<Secret> {
+        needed("jira.webhook_secret", self.webhook_secret.as_ref())
     }
 }
 
 impl ServiceNowSettings {
-    pub fn password(&self) -> Result<Secret, SecretError> {
-        self.password_source().read()
+    pub fn password(&self) -> anyhow::Result<Secret> {
+        needed("servicenow.password", self.password.as_ref())
     }
 
-    pub fn webhook_token(&self) -> Result<Secret, SecretError> {
-        self.webhook_token_source().read()
-    }
-
-    fn password_source(&self) -> SecretSource<'_> {
-        secret(
-            "servicenow.password",
-            self.password.as_ref(),
-            self.password_file.as_deref(),
-        )
-    }
-
-    fn webhook_token_source(&self) -> SecretSource<'_> {
-        secret(
-            "servicenow.webhook_token",
-            self.webhook_token.as_ref(),
-            self.webhook_token_file.as_deref(),
-        )
+    pub fn webhook_token(&self) -> anyhow::Result<Secret> {
+        needed("servicenow.webhook_token", self.webhook_token.as_ref())
     }
 }
 
 impl GenericSettings {
-    pub fn token(&self) -> Result<Secret, SecretError> {
-        self.token_source().read()
-    }
-
-    fn token_source(&self) -> SecretSource<'_> {
-        secret(
-            "generic.token",
-            self.token.as_ref(),
-            self.token_file.as_deref(),
-        )
+    pub fn token(&self) -> anyhow::Result<Secret> {
+        needed("generic.token", self.token.as_ref())
     }
 }
 
@@ -292,6 +254,13 @@ impl Settings for GatewaySettings {
         "servicenow.mapping.user_fields",
         "servicenow.mapping.match_labels",
         "servicenow.mapping.match_text",
+    ];
+    const SECRETS: &'static [SecretKey] = &[
+        SecretKey::optional("jira.api_token"),
+        SecretKey::optional("jira.webhook_secret"),
+        SecretKey::optional("servicenow.password"),
+        SecretKey::optional("servicenow.webhook_token"),
+        SecretKey::optional("generic.token"),
     ];
 
     fn validate(&self, problems: &mut Problems) {
@@ -332,8 +301,12 @@ impl Settings for GatewaySettings {
                 "must be 2 or 3",
             );
             problems.check(!jira.email.trim().is_empty(), "jira.email", "is required");
-            jira.api_token_source().validate(problems);
-            jira.webhook_secret_source().validate(problems);
+            require("jira.api_token", jira.api_token.as_ref(), problems);
+            require(
+                "jira.webhook_secret",
+                jira.webhook_secret.as_ref(),
+                problems,
+            );
         }
         let servicenow = &self.servicenow;
         if servicenow.enabled {
@@ -354,11 +327,19 @@ impl Settings for GatewaySettings {
                 "servicenow.token_header",
                 "is not a valid header name",
             );
-            servicenow.password_source().validate(problems);
-            servicenow.webhook_token_source().validate(problems);
+            require(
+                "servicenow.password",
+                servicenow.password.as_ref(),
+                problems,
+            );
+            require(
+                "servicenow.webhook_token",
+                servicenow.webhook_token.as_ref(),
+                problems,
+            );
         }
         if self.generic.enabled {
-            self.generic.token_source().validate(problems);
+            require("generic.token", self.generic.token.as_ref(), problems);
         }
     }
 }

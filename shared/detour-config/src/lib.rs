@@ -7,17 +7,19 @@
 //! with [`EXIT_BAD_CONFIG`] before it opens any connection.
 //!
 //! # Layout
-//! `sources` (where values come from), `load` (merge, deserialize, validate), `problems`
-//! (validation reports), `secret` (redacted secret values).
+//! `sources` (where values come from), `load` (merge, deserialize, validate), `twins` (a
+//! secret given in a `_file` instead), `problems` (validation reports), `secret` (redacted
+//! secret values).
 
 mod load;
 mod problems;
 mod secret;
 mod sources;
+mod twins;
 
 pub use load::{ConfigError, Settings, load, parse};
 pub use problems::Problems;
-pub use secret::{Secret, SecretError, SecretSource};
+pub use secret::{Secret, SecretKey};
 pub use sources::Sources;
 
 /// `EX_CONFIG` from sysexits.h: the process was started with a bad configuration.

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use serde::de::DeserializeOwned;
 
-use crate::{Problems, Sources};
+use crate::{
+    Problems, SecretKey, Sources,
+    twins::{self, Files},
+};
 
 const ENV_PREFIX: &str = "DETOUR";
 const ENV_SEPARATOR: &str = "__";
@@ -13,6 +16,8 @@ const ENV_SEPARATOR: &str = "__";
 pub trait Settings: DeserializeOwned {
     /// Keys (e.g. `amqp.retry_delays_ms`) whose environment values are comma-separated lists.
     const LIST_KEYS: &'static [&'static str] = &[];
+    /// Secrets that may be given in a file instead, as `<key>_file`.
+    const SECRETS: &'static [SecretKey] = &[];
 
     fn validate(&self, problems: &mut Problems);
 }
@@ -29,8 +34,7 @@ pub enum ConfigError {
 
 /// Loads and validates settings from `sources`, later layers overriding earlier ones.
 pub fn load<T: Settings>(sources: &Sources) -> Result<T, ConfigError> {
-    let settings: T = parse(sources)?;
-    let mut problems = Problems::new();
+    let (settings, mut problems): (T, _) = merged(sources, Files::Read)?;
     settings.validate(&mut problems);
     if problems.is_empty() {
         Ok(settings)
@@ -43,6 +47,17 @@ pub fn load<T: Settings>(sources: &Sources) -> Result<T, ConfigError> {
 /// the right type, but files named in the settings need not exist here (checking a container's
 /// wiring from outside it).
 pub fn parse<T: Settings>(sources: &Sources) -> Result<T, ConfigError> {
+    let (settings, problems) = merged(sources, Files::Named)?;
+    if problems.is_empty() {
+        Ok(settings)
+    } else {
+        Err(ConfigError::Invalid(problems))
+    }
+}
+
+/// The settings, and the problems with their secrets (a secret in trouble reads as a
+/// placeholder, so the rest can still be checked and every problem reported at once).
+fn merged<T: Settings>(sources: &Sources, files: Files) -> Result<(T, Problems), ConfigError> {
     let mut builder = config::Config::builder().add_source(config::File::from_str(
         &sources.defaults,
         config::FileFormat::Toml,
@@ -61,10 +76,15 @@ pub fn parse<T: Settings>(sources: &Sources) -> Result<T, ConfigError> {
         }
         .map_err(ConfigError::Unreadable)?;
     }
-    builder
+    let mut root = builder
         .build()
-        .and_then(config::Config::try_deserialize)
-        .map_err(ConfigError::Unreadable)
+        .and_then(|merged| merged.cache.into_table())
+        .map_err(ConfigError::Unreadable)?;
+    let mut problems = Problems::new();
+    twins::resolve(&mut root, T::SECRETS, files, &mut problems);
+    let settings = T::deserialize(config::Value::new(None, config::ValueKind::Table(root)))
+        .map_err(ConfigError::Unreadable)?;
+    Ok((settings, problems))
 }
 
 enum EnvValue {

@@ -1,5 +1,7 @@
 //! Secret settings (passwords, client secrets, webhook keys): never printed. `Debug` shows
 //! `[REDACTED]`, there is no `Display`, and the value is reached only through [`Secret::expose`].
+//! Each secret a settings type names in [`crate::Settings::SECRETS`] may instead be given in a
+//! file (`<key>_file`, the container-secrets convention); the loader reads it (`twins`).
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
@@ -59,77 +61,27 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// A secret given either in the settings (`<key>`) or in a file (`<key>_file`, the
-/// container-secrets convention): exactly one of the two.
-#[derive(Debug, Clone, Copy)]
-pub struct SecretSource<'a> {
-    /// The setting's full key, e.g. `ldap.bind_password`.
-    pub key: &'a str,
-    pub value: Option<&'a Secret>,
-    pub file: Option<&'a std::path::Path>,
+/// A secret setting by its full key (e.g. `ldap.bind_password`), and whether the settings need
+/// it whatever else they say. An optional one may still be needed when something is switched
+/// on; the settings type checks that itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretKey {
+    pub key: &'static str,
+    pub required: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SecretError {
-    #[error("{key}: give {key} or {key}_file")]
-    Missing { key: String },
-    #[error("{key}_file: cannot read {}: {source}", path.display())]
-    Unreadable {
-        key: String,
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{key}: the secret is empty or only white space")]
-    Blank { key: String },
-}
-
-impl SecretSource<'_> {
-    pub fn validate(&self, problems: &mut crate::Problems) {
-        let key = self.key;
-        match (self.value, self.file) {
-            (Some(_), Some(_)) => problems.add(key, "give the secret or a file, not both"),
-            (None, None) => problems.add(key, format!("give {key} or {key}_file")),
-            (None, Some(file)) => match Secret::from_file(file) {
-                Ok(secret) => problems.check(
-                    !secret.is_blank(),
-                    &format!("{key}_file"),
-                    format!("{} holds no secret (empty or white space)", file.display()),
-                ),
-                Err(_) => problems.add(
-                    &format!("{key}_file"),
-                    format!("{} is not a readable file", file.display()),
-                ),
-            },
-            (Some(secret), None) => problems.check(
-                !secret.is_blank(),
-                key,
-                "must not be empty or only white space",
-            ),
+impl SecretKey {
+    pub const fn required(key: &'static str) -> Self {
+        Self {
+            key,
+            required: true,
         }
     }
 
-    /// The secret, read from its file when it was given as one.
-    pub fn read(&self) -> Result<Secret, SecretError> {
-        let secret = match (self.value, self.file) {
-            (Some(secret), _) => secret.clone(),
-            (None, Some(path)) => {
-                Secret::from_file(path).map_err(|source| SecretError::Unreadable {
-                    key: self.key.to_owned(),
-                    path: path.to_owned(),
-                    source,
-                })?
-            }
-            (None, None) => {
-                return Err(SecretError::Missing {
-                    key: self.key.to_owned(),
-                });
-            }
-        };
-        if secret.is_blank() {
-            return Err(SecretError::Blank {
-                key: self.key.to_owned(),
-            });
+    pub const fn optional(key: &'static str) -> Self {
+        Self {
+            key,
+            required: false,
         }
-        Ok(secret)
     }
 }

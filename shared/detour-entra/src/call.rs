@@ -62,7 +62,7 @@ impl Caller {
             &settings.identity_base_url,
             &settings.tenant,
             &settings.client_id,
-            settings.secret()?,
+            settings.client_secret.clone(),
             scope,
         );
         Ok(Self {

@@ -2,9 +2,7 @@
 //! settings: the tenant, the app's credentials, the identity endpoint, and how patient calls
 //! are.
 
-use std::path::PathBuf;
-
-use detour_config::{Problems, Secret, SecretSource};
+use detour_config::{Problems, Secret};
 use serde::Deserialize;
 
 /// One Microsoft API a service calls, and the Entra app it calls it as.
@@ -63,10 +61,9 @@ pub struct EntraSettings {
     /// The tenant id (a GUID) or a verified domain.
     pub tenant: String,
     pub client_id: String,
-    #[serde(default)]
-    pub client_secret: Option<Secret>,
-    #[serde(default)]
-    pub client_secret_file: Option<PathBuf>,
+    /// Or `client_secret_file`; the service lists `<section>.entra.client_secret` among its
+    /// secrets.
+    pub client_secret: Secret,
     /// `https://login.microsoftonline.com`, or tenant-sim's base URL.
     pub identity_base_url: String,
     /// Calls of this tenant in flight at once, across every saga of this instance.
@@ -90,8 +87,6 @@ impl EntraSettings {
             &format!("{section}.client_id"),
             "must not be empty",
         );
-        self.client_secret_source(&format!("{section}.client_secret"))
-            .validate(problems);
         problems.check(
             is_http_url(&self.identity_base_url),
             &format!("{section}.identity_base_url"),
@@ -112,19 +107,5 @@ impl EntraSettings {
             &format!("{section}.request_timeout_ms"),
             "must be positive",
         );
-    }
-
-    pub fn secret(&self) -> Result<Secret, String> {
-        self.client_secret_source("client_secret")
-            .read()
-            .map_err(|e| e.to_string())
-    }
-
-    fn client_secret_source<'a>(&'a self, key: &'a str) -> SecretSource<'a> {
-        SecretSource {
-            key,
-            value: self.client_secret.as_ref(),
-            file: self.client_secret_file.as_deref(),
-        }
     }
 }

@@ -5,7 +5,7 @@
 use std::{collections::HashSet, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::{Context, ensure};
-use detour_config::{Problems, Secret, SecretSource};
+use detour_config::{Problems, Secret};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 use rustls::pki_types::{CertificateDer, pem::PemObject};
 use serde::Deserialize;
@@ -20,24 +20,13 @@ pub struct AdSettings {
     pub url: String,
     pub ca_file: PathBuf,
     pub bind_dn: String,
-    /// The password, or (below) a file holding it.
-    #[serde(default)]
-    pub bind_password: Option<Secret>,
-    #[serde(default)]
-    pub bind_password_file: Option<PathBuf>,
+    /// Or `bind_password_file`.
+    pub bind_password: Secret,
     /// Where the connector reads (the domain root, or a test's own OU).
     pub search_base: String,
 }
 
 impl AdSettings {
-    fn password_source(&self) -> SecretSource<'_> {
-        SecretSource {
-            key: "ad.bind_password",
-            value: self.bind_password.as_ref(),
-            file: self.bind_password_file.as_deref(),
-        }
-    }
-
     pub fn validate(&self, problems: &mut Problems) {
         problems.check(
             self.url.starts_with("ldaps://") || self.url.starts_with("ldap://"),
@@ -50,7 +39,6 @@ impl AdSettings {
             format!("{} is not a readable file", self.ca_file.display()),
         );
         problems.check(!self.bind_dn.is_empty(), "ad.bind_dn", "must not be empty");
-        self.password_source().validate(problems);
         problems.check(
             !self.search_base.is_empty(),
             "ad.search_base",
@@ -77,7 +65,7 @@ pub async fn bind(settings: &AdSettings) -> anyhow::Result<Ldap> {
         .set_conn_timeout(Duration::from_secs(10));
     let (connection, mut ldap) = LdapConnAsync::with_settings(conn, &settings.url).await?;
     ldap3::drive!(connection);
-    let password = settings.password_source().read()?;
+    let password = settings.bind_password.clone();
     ldap.simple_bind(&settings.bind_dn, password.expose())
         .await?
         .success()

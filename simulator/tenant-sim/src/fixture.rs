@@ -58,8 +58,7 @@ impl TenantFixture {
             url: directory.url.clone(),
             ca_file: directory.ca_file.clone().into(),
             bind_dn: admin.to_owned(),
-            bind_password: Some(Secret::new(password)),
-            bind_password_file: None,
+            bind_password: Secret::new(password),
             search_base: ou.dn.clone(),
         };
         let sim = Sim::new(settings);

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use detour_config::{Problems, Settings};
+use detour_config::{Problems, SecretKey, Settings};
 use detour_telemetry::TelemetrySettings;
 use serde::Deserialize;
 
@@ -23,6 +23,8 @@ pub struct HttpSettings {
 }
 
 impl Settings for SimSettings {
+    const SECRETS: &'static [SecretKey] = &[SecretKey::required("ad.bind_password")];
+
     fn validate(&self, problems: &mut Problems) {
         self.ad.validate(problems);
         self.telemetry.validate(problems);

@@ -154,9 +154,7 @@ mod tests {
             api_version: 2,
             email: "detour@contoso.com".into(),
             api_token: None,
-            api_token_file: None,
             webhook_secret: None,
-            webhook_secret_file: None,
             mapping: Mapping {
                 user_fields: vec!["customfield_10050".into()],
                 user_label_prefix: "user:".into(),

@@ -114,9 +114,7 @@ mod tests {
             base_url: "http://snow".into(),
             user: "detour".into(),
             password: None,
-            password_file: None,
             webhook_token: None,
-            webhook_token_file: None,
             token_header: "x-detour-token".into(),
             mapping: Mapping {
                 user_fields: vec!["u_affected_user".into(), "caller_id".into()],

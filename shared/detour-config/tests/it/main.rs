@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use detour_config::{ConfigError, Problems, Secret, SecretSource, Settings, Sources, load};
+use detour_config::{ConfigError, Problems, Secret, SecretKey, Settings, Sources, load};
 use serde::Deserialize;
 
 const DEFAULTS: &str = r#"
@@ -155,40 +155,78 @@ fn a_secret_file_loses_its_trailing_newline() {
     assert_eq!(Secret::from_file(&file.path).unwrap().expose(), "s3cret");
 }
 
+/// Settings with a required secret and an optional one, each with a `_file` twin.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WithSecrets {
+    ldap: Ldap,
+    #[serde(default)]
+    api: Api,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ldap {
+    bind_password: Secret,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Api {
+    #[serde(default)]
+    token: Option<Secret>,
+}
+
+impl Settings for WithSecrets {
+    const SECRETS: &'static [SecretKey] = &[
+        SecretKey::required("ldap.bind_password"),
+        SecretKey::optional("api.token"),
+    ];
+
+    fn validate(&self, _: &mut Problems) {}
+}
+
+fn with_secrets(env: &[(&str, &str)]) -> Result<WithSecrets, String> {
+    let sources = Sources::from_pairs("[ldap]\n", env.iter().copied());
+    load::<WithSecrets>(&sources).map_err(|error| error.to_string())
+}
+
 #[test]
 fn a_secret_comes_from_the_settings_or_a_file_never_both_nor_neither() {
     let file = temp_toml("from-file\n");
-    let inline = Secret::new("inline");
-    let missing = std::path::Path::new("/nonexistent/secret");
-    let source = |value, file| SecretSource {
-        key: "ldap.bind_password",
-        value,
-        file,
-    };
-    let problems_of = |source: SecretSource| {
-        let mut problems = Problems::new();
-        source.validate(&mut problems);
-        problems.to_string()
-    };
+    let path = file.path.to_str().unwrap();
+    let inline = with_secrets(&[("DETOUR__LDAP__BIND_PASSWORD", "inline")]).unwrap();
+    assert_eq!(inline.ldap.bind_password.expose(), "inline");
+    assert!(
+        inline.api.token.is_none(),
+        "an optional secret may be absent"
+    );
+    let from_file = with_secrets(&[
+        ("DETOUR__LDAP__BIND_PASSWORD_FILE", path),
+        ("DETOUR__API__TOKEN_FILE", path),
+    ])
+    .unwrap();
+    assert_eq!(from_file.ldap.bind_password.expose(), "from-file");
+    assert_eq!(from_file.api.token.unwrap().expose(), "from-file");
 
-    assert_eq!(
-        source(Some(&inline), None).read().unwrap().expose(),
-        "inline"
-    );
-    assert_eq!(
-        source(None, Some(&file.path)).read().unwrap().expose(),
-        "from-file"
-    );
-    assert!(problems_of(source(Some(&inline), None)).is_empty());
-    assert!(problems_of(source(Some(&inline), Some(&file.path))).contains("not both"));
-    let neither = problems_of(source(None, None));
+    let both = with_secrets(&[
+        ("DETOUR__LDAP__BIND_PASSWORD", "inline"),
+        ("DETOUR__LDAP__BIND_PASSWORD_FILE", path),
+    ])
+    .unwrap_err();
+    assert!(both.contains("not both"), "{both}");
+    let neither = with_secrets(&[]).unwrap_err();
     assert!(
         neither.contains("give ldap.bind_password or ldap.bind_password_file"),
         "{neither}"
     );
-    assert!(problems_of(source(None, Some(missing))).contains("ldap.bind_password_file"));
-    let unreadable = source(None, Some(missing)).read().unwrap_err().to_string();
-    assert!(unreadable.contains("/nonexistent/secret"), "{unreadable}");
+    let unreadable =
+        with_secrets(&[("DETOUR__LDAP__BIND_PASSWORD_FILE", "/nonexistent/secret")]).unwrap_err();
+    assert!(
+        unreadable.contains("ldap.bind_password_file")
+            && unreadable.contains("/nonexistent/secret"),
+        "{unreadable}"
+    );
 }
 
 #[test]
@@ -196,31 +234,28 @@ fn an_empty_or_blank_secret_is_a_configuration_error_inline_or_in_a_file() {
     let newline_only = temp_toml("\n");
     let spaces = temp_toml("  \t \n");
     for value in ["", "   ", "\t"] {
-        let secret = Secret::new(value);
-        let source = SecretSource {
-            key: "api.token",
-            value: Some(&secret),
-            file: None,
-        };
-        let mut problems = Problems::new();
-        source.validate(&mut problems);
-        assert!(problems.to_string().contains("api.token"), "{value:?}");
-        assert!(source.read().is_err(), "{value:?} is never handed out");
+        let error = with_secrets(&[("DETOUR__LDAP__BIND_PASSWORD", value)]).unwrap_err();
+        assert!(error.contains("ldap.bind_password"), "{value:?}: {error}");
     }
     for file in [&newline_only, &spaces] {
-        let source = SecretSource {
-            key: "api.token",
-            value: None,
-            file: Some(&file.path),
-        };
-        let mut problems = Problems::new();
-        source.validate(&mut problems);
-        assert!(
-            problems.to_string().contains("holds no secret"),
-            "{problems}"
-        );
-        assert!(source.read().is_err());
+        let error = with_secrets(&[
+            ("DETOUR__LDAP__BIND_PASSWORD", "x"),
+            ("DETOUR__API__TOKEN_FILE", file.path.to_str().unwrap()),
+        ])
+        .unwrap_err();
+        assert!(error.contains("holds no secret"), "{error}");
     }
+}
+
+#[test]
+fn checking_wiring_from_outside_names_a_secret_file_without_reading_it() {
+    let sources = Sources::from_pairs(
+        "[ldap]\n",
+        [("DETOUR__LDAP__BIND_PASSWORD_FILE", "/run/secrets/ldap")],
+    );
+    let parsed: WithSecrets = detour_config::parse(&sources).unwrap();
+    assert!(!parsed.ldap.bind_password.is_blank());
+    assert!(load::<WithSecrets>(&sources).is_err(), "loading reads it");
 }
 
 /// A named temporary file removed on drop.
