@@ -253,6 +253,20 @@ mod tests {
     }
 
     #[test]
+    fn durations_may_be_written_with_their_unit() {
+        let settings = load(&[
+            ("DETOUR__SAGA__POLL_EVERY", "2s"),
+            ("DETOUR__SAGA__WAIT_DEADLINE", "15m"),
+        ])
+        .unwrap();
+        let timing = settings.saga.policy().unwrap().timing;
+        assert_eq!(timing.poll_every, Duration::from_secs(2));
+        assert_eq!(timing.wait_deadline, Duration::from_secs(900));
+        let error = load(&[("DETOUR__SAGA__POLL_EVERY", "often")]).unwrap_err();
+        assert!(error.contains("saga.poll_every"), "{error}");
+    }
+
+    #[test]
     fn the_budgets_default_to_the_figures_the_core_documents() {
         use crate::saga::admission::{DEFAULT_MAX_DESCOPED, DEFAULT_MAX_DIAGNOSING};
         let budgets = load(&[]).unwrap().saga.budgets();

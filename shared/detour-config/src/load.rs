@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde::de::DeserializeOwned;
 
 use crate::{
-    Problems, SecretKey, Sources,
+    Problems, SecretKey, Sources, durations,
     twins::{self, Files},
 };
 
@@ -81,6 +81,7 @@ fn merged<T: Settings>(sources: &Sources, files: Files) -> Result<(T, Problems),
         .and_then(|merged| merged.cache.into_table())
         .map_err(ConfigError::Unreadable)?;
     let mut problems = Problems::new();
+    durations::resolve(&mut root, &mut problems);
     twins::resolve(&mut root, T::SECRETS, files, &mut problems);
     let settings = T::deserialize(config::Value::new(None, config::ValueKind::Table(root)))
         .map_err(ConfigError::Unreadable)?;
