@@ -2,16 +2,15 @@
 //! as the service account, filter values escaped per RFC 4515, and one shared connection that
 //! is dropped and rebuilt after a transport failure (a DC restart).
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{collections::HashSet, time::Duration};
 
 use base64::Engine;
-use detour_config::Secret;
 use detour_contracts::{
     Dn,
     ad_ops::{AdUserSnapshot, UserLookup},
 };
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Mod, Scope, SearchEntry};
-use rustls::pki_types::{CertificateDer, pem::PemObject};
+use detour_ldap::Endpoint;
+use ldap3::{Ldap, Mod, Scope, SearchEntry};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
@@ -25,28 +24,21 @@ const USER_FILTER: &str = "(objectCategory=person)(objectClass=user)";
 #[derive(Debug)]
 pub struct LdapDirectory {
     settings: LdapSettings,
-    password: Secret,
-    tls: Arc<rustls::ClientConfig>,
+    endpoint: Endpoint,
     connection: Mutex<Option<Ldap>>,
 }
 
 impl LdapDirectory {
-    /// Reads the CA and the password now (start-up), connects on first use.
+    /// Reads the CA now (start-up), connects on first use.
     pub fn new(settings: LdapSettings) -> anyhow::Result<Self> {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(&settings.ca_file)? {
-            roots.add(cert?)?;
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let password = settings.bind_password.clone();
+        let endpoint = Endpoint::new(
+            &settings.url,
+            &settings.ca_file,
+            Duration::from_millis(settings.operation_timeout_ms),
+        )?;
         Ok(Self {
             settings,
-            password,
-            tls: Arc::new(tls),
+            endpoint,
             connection: Mutex::new(None),
         })
     }
@@ -62,17 +54,10 @@ impl LdapDirectory {
         {
             return Ok(ldap.clone());
         }
-        let settings = LdapConnSettings::new()
-            .set_config(self.tls.clone())
-            .set_starttls(self.settings.url.starts_with("ldap://"))
-            .set_conn_timeout(self.timeout());
-        let (connection, mut ldap) =
-            LdapConnAsync::with_settings(settings, &self.settings.url).await?;
-        ldap3::drive!(connection);
-        ldap.with_timeout(self.timeout())
-            .simple_bind(&self.settings.bind_dn, self.password.expose())
-            .await?
-            .success()?;
+        let ldap = self
+            .endpoint
+            .bind(&self.settings.bind_dn, self.settings.bind_password.expose())
+            .await?;
         *slot = Some(ldap.clone());
         Ok(ldap)
     }

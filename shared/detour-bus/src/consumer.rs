@@ -18,8 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
-    AmqpSettings, BusError, Incoming, QueueSpec,
-    connect::{self, Backoff},
+    AmqpSettings, BusError, Incoming, QueueSpec, connect,
     headers::{
         self, ATTEMPT_HEADER, ERROR_HEADER, ERROR_KIND_HEADER, FAILED_AT_HEADER,
         ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER,
@@ -103,7 +102,7 @@ impl Consumer {
         H: Fn(Incoming) -> F + Sync,
         F: Future<Output = Outcome> + Send,
     {
-        let mut backoff = Backoff::new(&self.settings);
+        let mut backoff = connect::reconnect_backoff(&self.settings);
         while !shutdown.is_cancelled() {
             match self.session(&handler, &shutdown, &mut backoff).await {
                 Ok(()) if shutdown.is_cancelled() => break,
@@ -128,7 +127,7 @@ impl Consumer {
         &self,
         handler: &H,
         shutdown: &CancellationToken,
-        backoff: &mut Backoff,
+        backoff: &mut detour_retry::Backoff,
     ) -> Result<(), BusError>
     where
         H: Fn(Incoming) -> F + Sync,
@@ -152,7 +151,7 @@ impl Consumer {
         connection: &Connection,
         handler: &H,
         shutdown: &CancellationToken,
-        backoff: &mut Backoff,
+        backoff: &mut detour_retry::Backoff,
     ) -> Result<(), BusError>
     where
         H: Fn(Incoming) -> F + Sync,

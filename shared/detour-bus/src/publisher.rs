@@ -15,11 +15,7 @@ use lapin::{
 use tokio::sync::Mutex;
 use tracing::Instrument;
 
-use crate::{
-    AmqpSettings, BusError, PublishError,
-    connect::{self, Backoff},
-    headers, topology,
-};
+use crate::{AmqpSettings, BusError, PublishError, connect, headers, topology};
 
 /// AMQP delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
@@ -152,7 +148,7 @@ impl Publisher {
     ) -> Result<(), PublishError> {
         let settings = &self.inner.settings;
         let deadline = Instant::now() + settings.publish_timeout();
-        let mut backoff = Backoff::new(settings);
+        let mut backoff = connect::reconnect_backoff(settings);
         loop {
             let outcome = match self.channel().await {
                 Ok(channel) => {

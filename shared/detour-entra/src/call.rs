@@ -7,10 +7,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use crate::{
-    EntraSettings, TokenError, TokenSource,
-    retry::{MAX_RETRY_AFTER, retry_after},
-};
+use detour_retry::{Attempts, retry_after_seconds, transient_status};
+
+use crate::{EntraSettings, TokenError, TokenSource};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CallError {
@@ -35,8 +34,7 @@ pub struct Caller {
     http: reqwest::Client,
     tokens: Arc<TokenSource>,
     budget: Arc<Semaphore>,
-    max_attempts: u32,
-    backoff: Duration,
+    attempts: Attempts,
 }
 
 /// Whether a 404 may be replication lag after our own write [S13].
@@ -69,8 +67,10 @@ impl Caller {
             http,
             tokens: Arc::new(tokens),
             budget,
-            max_attempts: settings.max_attempts,
-            backoff: Duration::from_millis(settings.backoff_ms),
+            attempts: Attempts {
+                max_attempts: settings.max_attempts,
+                first_backoff: Duration::from_millis(settings.backoff_ms),
+            },
         })
     }
 
@@ -80,7 +80,7 @@ impl Caller {
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
         let mut last = String::new();
-        for attempt in 1..=self.max_attempts {
+        for attempt in 1..=self.attempts.max_attempts {
             let token = self.tokens.token().await?;
             let sent = {
                 let _permit = self
@@ -97,11 +97,16 @@ impl Caller {
             let wait = match sent {
                 Err(error) => {
                     last = error.to_string();
-                    self.backoff_for(attempt)
+                    self.attempts.wait(attempt, None)
                 }
                 Ok(response) => {
                     let status = response.status();
-                    let retry_after = retry_after(response.headers());
+                    let retry_after = retry_after_seconds(
+                        response
+                            .headers()
+                            .get(reqwest::header::RETRY_AFTER)
+                            .and_then(|value| value.to_str().ok()),
+                    );
                     let text = response.text().await.unwrap_or_default();
                     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
                     let concurrency = text.contains("maximum number of concurrent requests");
@@ -112,36 +117,27 @@ impl Caller {
                             self.tokens.forget().await;
                             Duration::ZERO
                         }
-                        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
-                            retry_after.unwrap_or_else(|| self.backoff_for(attempt))
-                        }
-                        s if s.is_server_error()
-                            || s == StatusCode::REQUEST_TIMEOUT
-                            || concurrency =>
-                        {
-                            self.backoff_for(attempt)
+                        s if transient_status(s.as_u16()) || concurrency => {
+                            self.attempts.wait(attempt, retry_after)
                         }
                         StatusCode::NOT_FOUND
-                            if after_write == AfterWrite::Yes && attempt < self.max_attempts =>
+                            if after_write == AfterWrite::Yes
+                                && self.attempts.more_after(attempt) =>
                         {
-                            self.backoff_for(attempt)
+                            self.attempts.wait(attempt, None)
                         }
                         _ => return Ok(Answer { status, body, text }),
                     }
                 }
             };
-            if attempt < self.max_attempts {
+            if self.attempts.more_after(attempt) {
                 tracing::debug!(attempt, ?wait, %last, "retrying");
-                tokio::time::sleep(wait.min(MAX_RETRY_AFTER)).await;
+                tokio::time::sleep(wait).await;
             }
         }
         Err(CallError::Unavailable(format!(
             "gave up after {} attempts; last: {last}",
-            self.max_attempts
+            self.attempts.max_attempts
         )))
-    }
-
-    fn backoff_for(&self, attempt: u32) -> Duration {
-        crate::retry::backoff(self.backoff, attempt)
     }
 }

@@ -1,15 +1,14 @@
 //! Talking to Microsoft's cloud the way it wants to be talked to: client-credentials tokens
 //! from the identity platform, one resource per token, cached and refreshed before they expire
 //! [S12]; and calls that honour `Retry-After` on 429 (and 503), back off with jitter on other
-//! 5xx and timeouts, and share one budget per tenant so a burst of sagas slows down instead of
-//! failing [S9]. cloud-directory (Graph) and mailbox-ops (Exchange Online) both use it.
+//! 5xx and timeouts (`detour-retry`'s policy), and share one budget per tenant so a burst of
+//! sagas slows down instead of failing [S9]. cloud-directory (Graph) and mailbox-ops (Exchange
+//! Online) both use it.
 //!
 //! # Layout
-//! `token` (token source), `call` (sending with retries and the shared budget), `retry` (when to try
-//! again), `settings`.
+//! `token` (token source), `call` (sending with retries and the shared budget), `settings`.
 
 mod call;
-pub mod retry;
 mod settings;
 mod token;
 

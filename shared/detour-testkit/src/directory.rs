@@ -1,11 +1,11 @@
 //! The Samba AD DC of the dev stack, over LDAPS verified against the stack's own CA, and one
 //! OU per test under `OU=Detour Tests`, deleted with everything in it on drop.
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{collections::HashSet, time::Duration};
 
 use anyhow::{Context, ensure};
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
-use rustls::pki_types::{CertificateDer, pem::PemObject};
+use detour_ldap::Endpoint;
+use ldap3::{Ldap, Scope, SearchEntry};
 
 use crate::Stack;
 
@@ -37,24 +37,6 @@ impl Directory {
         })
     }
 
-    /// TLS settings that trust exactly the stack's CA: no "accept invalid certificates".
-    pub fn tls_settings(&self) -> anyhow::Result<LdapConnSettings> {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(&self.ca_file)
-            .with_context(|| format!("reading {}", self.ca_file))?
-        {
-            roots.add(cert?)?;
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(LdapConnSettings::new()
-            .set_config(Arc::new(config))
-            .set_conn_timeout(Duration::from_secs(10)))
-    }
-
     /// The administrator's UPN and password, for fixtures that stand in for other parties
     /// (the simulator's Connect server reads and seeds AD with them).
     pub fn admin_credentials(&self) -> (&str, &str) {
@@ -71,15 +53,17 @@ impl Directory {
         self.bind(&self.admin_upn, &self.admin_password).await
     }
 
+    /// Binds as `who`, trusting exactly the stack's CA.
     pub async fn bind(&self, who: &str, password: &str) -> anyhow::Result<Ldap> {
-        let (connection, mut ldap) =
-            LdapConnAsync::with_settings(self.tls_settings()?, &self.url).await?;
-        ldap3::drive!(connection);
-        ldap.simple_bind(who, password)
-            .await?
-            .success()
-            .with_context(|| format!("bind as {who}"))?;
-        Ok(ldap)
+        let endpoint = Endpoint::new(
+            &self.url,
+            std::path::Path::new(&self.ca_file),
+            Duration::from_secs(10),
+        )?;
+        endpoint
+            .bind(who, password)
+            .await
+            .with_context(|| format!("bind as {who}"))
     }
 }
 

@@ -2,12 +2,12 @@
 //! and the scenario's objects created in the real directory. TLS is verified against the
 //! configured CA, never switched off.
 
-use std::{collections::HashSet, path::PathBuf, sync::Arc, time::Duration};
+use std::{collections::HashSet, path::PathBuf, time::Duration};
 
 use anyhow::{Context, ensure};
 use detour_config::{Problems, Secret};
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
-use rustls::pki_types::{CertificateDer, pem::PemObject};
+use detour_ldap::Endpoint;
+use ldap3::{Ldap, Scope, SearchEntry};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -48,29 +48,11 @@ impl AdSettings {
 }
 
 pub async fn bind(settings: &AdSettings) -> anyhow::Result<Ldap> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(&settings.ca_file)
-        .with_context(|| format!("reading {}", settings.ca_file.display()))?
-    {
-        roots.add(cert?)?;
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let conn = LdapConnSettings::new()
-        .set_config(Arc::new(tls))
-        .set_starttls(settings.url.starts_with("ldap://"))
-        .set_conn_timeout(Duration::from_secs(10));
-    let (connection, mut ldap) = LdapConnAsync::with_settings(conn, &settings.url).await?;
-    ldap3::drive!(connection);
-    let password = settings.bind_password.clone();
-    ldap.simple_bind(&settings.bind_dn, password.expose())
-        .await?
-        .success()
-        .with_context(|| format!("bind as {}", settings.bind_dn))?;
-    Ok(ldap)
+    let endpoint = Endpoint::new(&settings.url, &settings.ca_file, Duration::from_secs(10))?;
+    endpoint
+        .bind(&settings.bind_dn, settings.bind_password.expose())
+        .await
+        .with_context(|| format!("bind as {}", settings.bind_dn))
 }
 
 /// Reads every user and group under the search base: one cycle's import.

@@ -1,11 +1,10 @@
 //! One REST call to a ticket system with Basic auth, retried on 429 (after `Retry-After`),
-//! 5xx, timeouts and connection failures, with doubling, jittered backoff.
+//! 5xx, timeouts and connection failures, with `detour-retry`'s doubling, jittered backoff.
 
 use std::time::Duration;
 
 use detour_config::Secret;
-use detour_entra::retry::{MAX_RETRY_AFTER, backoff, retry_after};
-use reqwest::StatusCode;
+use detour_retry::{Attempts, retry_after_seconds, transient_status};
 use serde_json::Value;
 
 use super::WriteError;
@@ -16,8 +15,7 @@ pub struct RestClient {
     base_url: String,
     user: String,
     secret: Secret,
-    max_attempts: u32,
-    backoff: Duration,
+    attempts: Attempts,
 }
 
 impl RestClient {
@@ -38,8 +36,10 @@ impl RestClient {
             base_url: base_url.trim_end_matches('/').to_owned(),
             user: user.to_owned(),
             secret,
-            max_attempts: max_attempts.max(1),
-            backoff,
+            attempts: Attempts {
+                max_attempts: max_attempts.max(1),
+                first_backoff: backoff,
+            },
         })
     }
 
@@ -68,7 +68,7 @@ impl RestClient {
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
         let mut last = String::new();
-        for attempt in 1..=self.max_attempts {
+        for attempt in 1..=self.attempts.max_attempts {
             let mut request = build(&self.http).basic_auth(&self.user, Some(self.secret.expose()));
             for (name, value) in detour_telemetry::current_trace_headers() {
                 request = request.header(name, value);
@@ -77,33 +77,35 @@ impl RestClient {
             let wait = match sent {
                 Err(error) => {
                     last = error.to_string();
-                    backoff(self.backoff, attempt)
+                    self.attempts.wait(attempt, None)
                 }
                 Ok(response) => {
                     let status = response.status();
-                    let retry_after = retry_after(response.headers());
+                    let retry_after = retry_after_seconds(
+                        response
+                            .headers()
+                            .get(reqwest::header::RETRY_AFTER)
+                            .and_then(|value| value.to_str().ok()),
+                    );
                     let text = response.text().await.unwrap_or_default();
                     if status.is_success() {
                         return Ok(serde_json::from_str(&text).unwrap_or(Value::Null));
                     }
                     last = format!("{status}: {}", text.chars().take(300).collect::<String>());
-                    let transient = status == StatusCode::TOO_MANY_REQUESTS
-                        || status == StatusCode::REQUEST_TIMEOUT
-                        || status.is_server_error();
-                    if !transient {
+                    if !transient_status(status.as_u16()) {
                         return Err(WriteError::Refused(format!("{what}: {last}")));
                     }
-                    retry_after.unwrap_or_else(|| backoff(self.backoff, attempt))
+                    self.attempts.wait(attempt, retry_after)
                 }
             };
-            if attempt < self.max_attempts {
+            if self.attempts.more_after(attempt) {
                 tracing::debug!(attempt, ?wait, %last, "{what}: retrying");
-                tokio::time::sleep(wait.min(MAX_RETRY_AFTER)).await;
+                tokio::time::sleep(wait).await;
             }
         }
         Err(WriteError::Transient(format!(
             "{what}: gave up after {} attempts; last: {last}",
-            self.max_attempts
+            self.attempts.max_attempts
         )))
     }
 }
