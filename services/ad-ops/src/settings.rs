@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use detour_config::{Problems, Secret, SecretKey, Settings};
-use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
+use detour_service::{ServiceConfig, ShutdownSettings};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -80,14 +80,7 @@ filter_attribute = "adminDescription"
 operation_timeout_ms = 10000
 "#;
 
-    fn base(&self) -> ServiceSettings {
-        ServiceSettings {
-            amqp: self.amqp.clone(),
-            telemetry: self.telemetry.clone(),
-            http: self.http.clone(),
-            shutdown: self.shutdown.clone(),
-        }
-    }
+    detour_service::shared_sections!();
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use detour_config::{Problems, SecretKey, Settings};
 use detour_entra::ApiSettings;
-use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
+use detour_service::{ServiceConfig, ShutdownSettings};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -30,12 +30,5 @@ impl ServiceConfig for CloudDirectorySettings {
     const OWN_DEFAULTS: &'static str =
         detour_entra::api_defaults!("graph", "https://graph.microsoft.com");
 
-    fn base(&self) -> ServiceSettings {
-        ServiceSettings {
-            amqp: self.amqp.clone(),
-            telemetry: self.telemetry.clone(),
-            http: self.http.clone(),
-            shutdown: self.shutdown.clone(),
-        }
-    }
+    detour_service::shared_sections!();
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use detour_config::{Problems, Secret, SecretKey, Settings};
 use detour_contracts::Dn;
-use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
+use detour_service::{ServiceConfig, ShutdownSettings};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -215,14 +215,7 @@ impl ServiceConfig for CoordinatorSettings {
     /// Answers are short store round trips: more in hand keeps PostgreSQL busy.
     const DEFAULT_CONCURRENCY: u16 = 16;
 
-    fn base(&self) -> ServiceSettings {
-        ServiceSettings {
-            amqp: self.amqp.clone(),
-            telemetry: self.telemetry.clone(),
-            http: self.http.clone(),
-            shutdown: self.shutdown.clone(),
-        }
-    }
+    detour_service::shared_sections!();
 }
 
 #[cfg(test)]

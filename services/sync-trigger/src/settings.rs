@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use detour_config::{Problems, Secret, SecretKey, Settings};
-use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
+use detour_service::{ServiceConfig, ShutdownSettings};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,12 +113,5 @@ cycle_deadline_seconds = 7200
     /// `max_descoped` (one batch's SyncOut riding the previous batch's SyncIn) and redeliveries.
     const DEFAULT_CONCURRENCY: u16 = 4096;
 
-    fn base(&self) -> ServiceSettings {
-        ServiceSettings {
-            amqp: self.amqp.clone(),
-            telemetry: self.telemetry.clone(),
-            http: self.http.clone(),
-            shutdown: self.shutdown.clone(),
-        }
-    }
+    detour_service::shared_sections!();
 }

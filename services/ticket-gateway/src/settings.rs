@@ -4,7 +4,7 @@
 //! marks a dry run, which state is an approval), and where its REST API is.
 
 use detour_config::{Problems, Secret, SecretKey, Settings};
-use detour_service::{ServiceConfig, ServiceSettings, ShutdownSettings};
+use detour_service::{ServiceConfig, ShutdownSettings};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -349,14 +349,7 @@ impl ServiceConfig for GatewaySettings {
     /// One delivery at a time, so a ticket's comments land in the order of its milestones.
     const DEFAULT_CONCURRENCY: u16 = 1;
 
-    fn base(&self) -> ServiceSettings {
-        ServiceSettings {
-            amqp: self.amqp.clone(),
-            telemetry: self.telemetry.clone(),
-            http: self.http.clone(),
-            shutdown: self.shutdown.clone(),
-        }
-    }
+    detour_service::shared_sections!();
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use detour_retry::{Attempts, retry_after_seconds, transient_status};
+use detour_retry::{Attempt, Attempts, retry_after_seconds, transient_status};
 
 use crate::{EntraSettings, TokenError, TokenSource};
 
@@ -79,65 +79,80 @@ impl Caller {
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
-        let mut last = String::new();
-        for attempt in 1..=self.attempts.max_attempts {
-            let token = self.tokens.token().await?;
-            let sent = {
-                let _permit = self
-                    .budget
-                    .acquire()
-                    .await
-                    .map_err(|e| CallError::Unavailable(e.to_string()))?;
-                let mut request = build(&self.http).bearer_auth(token.expose());
-                for (name, value) in detour_telemetry::current_trace_headers() {
-                    request = request.header(name, value);
-                }
-                request.send().await
+        let answer = self
+            .attempts
+            .run("call", |attempt| self.attempt(&build, after_write, attempt))
+            .await;
+        answer
+            .map_err(|exhausted| CallError::Unavailable(exhausted.to_string()))
+            .and_then(|answer| answer)
+    }
+
+    /// One attempt: a token, a permit, the request; and whether its answer is worth another.
+    async fn attempt<F>(
+        &self,
+        build: &F,
+        after_write: AfterWrite,
+        attempt: u32,
+    ) -> Attempt<Result<Answer, CallError>>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let token = match self.tokens.token().await {
+            Ok(token) => token,
+            Err(error) => return Attempt::Answer(Err(error.into())),
+        };
+        let sent = {
+            let Ok(_permit) = self.budget.acquire().await else {
+                return Attempt::Answer(Err(CallError::Unavailable(
+                    "the call budget is closed".into(),
+                )));
             };
-            let wait = match sent {
-                Err(error) => {
-                    last = error.to_string();
-                    self.attempts.wait(attempt, None)
+            let mut request = build(&self.http).bearer_auth(token.expose());
+            for (name, value) in detour_telemetry::current_trace_headers() {
+                request = request.header(name, value);
+            }
+            request.send().await
+        };
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => {
+                return Attempt::Again {
+                    why: error.to_string(),
+                    retry_after: None,
+                };
+            }
+        };
+        let status = response.status();
+        let retry_after = retry_after_seconds(
+            response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|value| value.to_str().ok()),
+        );
+        let text = response.text().await.unwrap_or_default();
+        let concurrency = text.contains("maximum number of concurrent requests");
+        let why = format!("{status}: {}", text.chars().take(300).collect::<String>());
+        match status {
+            StatusCode::UNAUTHORIZED if attempt == 1 => {
+                // A token revoked or expired early: get a new one, once.
+                self.tokens.forget().await;
+                Attempt::AgainNow { why }
+            }
+            s if transient_status(s.as_u16()) || concurrency => Attempt::Again { why, retry_after },
+            // Replication lag right after Detour's own write [S13].
+            StatusCode::NOT_FOUND
+                if after_write == AfterWrite::Yes && self.attempts.more_after(attempt) =>
+            {
+                Attempt::Again {
+                    why,
+                    retry_after: None,
                 }
-                Ok(response) => {
-                    let status = response.status();
-                    let retry_after = retry_after_seconds(
-                        response
-                            .headers()
-                            .get(reqwest::header::RETRY_AFTER)
-                            .and_then(|value| value.to_str().ok()),
-                    );
-                    let text = response.text().await.unwrap_or_default();
-                    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-                    let concurrency = text.contains("maximum number of concurrent requests");
-                    last = format!("{status}: {}", text.chars().take(300).collect::<String>());
-                    match status {
-                        StatusCode::UNAUTHORIZED if attempt == 1 => {
-                            // A token revoked or expired early: get a new one, once.
-                            self.tokens.forget().await;
-                            Duration::ZERO
-                        }
-                        s if transient_status(s.as_u16()) || concurrency => {
-                            self.attempts.wait(attempt, retry_after)
-                        }
-                        StatusCode::NOT_FOUND
-                            if after_write == AfterWrite::Yes
-                                && self.attempts.more_after(attempt) =>
-                        {
-                            self.attempts.wait(attempt, None)
-                        }
-                        _ => return Ok(Answer { status, body, text }),
-                    }
-                }
-            };
-            if self.attempts.more_after(attempt) {
-                tracing::debug!(attempt, ?wait, %last, "retrying");
-                tokio::time::sleep(wait).await;
+            }
+            _ => {
+                let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+                Attempt::Answer(Ok(Answer { status, body, text }))
             }
         }
-        Err(CallError::Unavailable(format!(
-            "gave up after {} attempts; last: {last}",
-            self.attempts.max_attempts
-        )))
     }
 }

@@ -2,9 +2,10 @@
 //! ServiceNow, and the bus's reconnect loop. Doubling steps with jitter (between half and all
 //! of the step, so replicas that failed together do not return together), capped; and for
 //! HTTP, which answers are worth another attempt and how long a server's `Retry-After` is
-//! honoured. Plain data and arithmetic: the callers sleep.
+//! honoured; and the attempt loop itself ([`Attempts::run`]), so every client counts, waits and
+//! gives up the same way.
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 /// The longest `Retry-After` honoured as given; a longer one is capped (and retried).
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
@@ -62,6 +63,59 @@ impl Attempts {
     pub fn more_after(&self, attempt: u32) -> bool {
         attempt < self.max_attempts
     }
+
+    /// Calls `attempt` with 1, 2, ... until it has an answer or the attempts run out, waiting
+    /// between as [`Attempts::wait`] says.
+    pub async fn run<T, F, Fut>(&self, what: &str, mut attempt: F) -> Result<T, Exhausted>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Attempt<T>>,
+    {
+        let mut last = String::new();
+        for number in 1..=self.max_attempts {
+            let wait = match attempt(number).await {
+                Attempt::Answer(answer) => return Ok(answer),
+                Attempt::Again { why, retry_after } => {
+                    last = why;
+                    self.wait(number, retry_after)
+                }
+                Attempt::AgainNow { why } => {
+                    last = why;
+                    Duration::ZERO
+                }
+            };
+            if self.more_after(number) {
+                tracing::debug!(attempt = number, ?wait, %last, "{what}: retrying");
+                tokio::time::sleep(wait).await;
+            }
+        }
+        Err(Exhausted {
+            attempts: self.max_attempts,
+            last,
+        })
+    }
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt<T> {
+    /// The answer, good or bad: no more attempts.
+    Answer(T),
+    /// Worth another attempt, after the server's `Retry-After` if it sent one.
+    Again {
+        why: String,
+        retry_after: Option<Duration>,
+    },
+    /// Worth another attempt at once (with a renewed credential, say).
+    AgainNow { why: String },
+}
+
+/// Every attempt was worth another, and there are no more.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("gave up after {attempts} attempts; last: {last}")]
+pub struct Exhausted {
+    pub attempts: u32,
+    pub last: String,
 }
 
 /// Whether an HTTP status is worth another attempt: throttled (429), timed out (408), or a
@@ -125,6 +179,43 @@ mod tests {
         assert!(within(attempts.wait(3, None), 2_000));
         assert!(attempts.wait(64, None) <= MAX_RETRY_AFTER, "no overflow");
         assert!(attempts.more_after(2) && !attempts.more_after(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_loop_stops_at_an_answer_or_after_the_last_attempt() {
+        let attempts = Attempts {
+            max_attempts: 3,
+            first_backoff: Duration::from_millis(100),
+        };
+        let mut seen = Vec::new();
+        let answer = attempts
+            .run("test", |n| {
+                seen.push(n);
+                async move {
+                    match n {
+                        1 => Attempt::AgainNow { why: "401".into() },
+                        2 => Attempt::Again {
+                            why: "429".into(),
+                            retry_after: Some(Duration::from_secs(1)),
+                        },
+                        _ => Attempt::Answer("done"),
+                    }
+                }
+            })
+            .await;
+        assert_eq!(answer, Ok("done"));
+        assert_eq!(seen, [1, 2, 3]);
+        let exhausted = attempts
+            .run("test", |_| async {
+                Attempt::<()>::Again {
+                    why: "503".into(),
+                    retry_after: None,
+                }
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(exhausted.attempts, 3);
+        assert_eq!(exhausted.to_string(), "gave up after 3 attempts; last: 503");
     }
 
     #[test]

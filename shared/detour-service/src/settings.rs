@@ -65,6 +65,23 @@ pub trait ServiceConfig: Settings + std::fmt::Debug + Clone + Send + Sync + 'sta
     fn base(&self) -> ServiceSettings;
 }
 
+/// [`ServiceConfig::base`] for a settings struct that holds the shared sections as its
+/// fields `amqp`, `telemetry`, `http` and `shutdown`: write `detour_service::shared_sections!();`
+/// inside its `impl ServiceConfig`.
+#[macro_export]
+macro_rules! shared_sections {
+    () => {
+        fn base(&self) -> $crate::ServiceSettings {
+            $crate::ServiceSettings {
+                amqp: self.amqp.clone(),
+                telemetry: self.telemetry.clone(),
+                http: self.http.clone(),
+                shutdown: self.shutdown.clone(),
+            }
+        }
+    };
+}
+
 impl ServiceConfig for ServiceSettings {
     fn base(&self) -> ServiceSettings {
         self.clone()

@@ -89,7 +89,7 @@ impl World {
 
     /// The live user other than `except` that holds `address` (as a proxy address or UPN).
     pub fn address_holder(&self, address: &str, except: Option<Uuid>) -> Option<&CloudUser> {
-        let bare = addresses::bare(address);
+        let bare = detour_contracts::address::bare(address);
         self.users
             .values()
             .filter(|u| Some(u.id) != except)
@@ -98,7 +98,7 @@ impl World {
                     || self
                         .proxy_addresses(u)
                         .iter()
-                        .any(|p| addresses::bare(p).eq_ignore_ascii_case(bare))
+                        .any(|p| detour_contracts::address::same_address(p, bare))
             })
     }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use detour_config::Secret;
-use detour_retry::{Attempts, retry_after_seconds, transient_status};
+use detour_retry::{Attempt, Attempts, retry_after_seconds, transient_status};
 use serde_json::Value;
 
 use super::WriteError;
@@ -67,45 +67,49 @@ impl RestClient {
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
-        let mut last = String::new();
-        for attempt in 1..=self.attempts.max_attempts {
-            let mut request = build(&self.http).basic_auth(&self.user, Some(self.secret.expose()));
-            for (name, value) in detour_telemetry::current_trace_headers() {
-                request = request.header(name, value);
-            }
-            let sent = request.send().await;
-            let wait = match sent {
-                Err(error) => {
-                    last = error.to_string();
-                    self.attempts.wait(attempt, None)
-                }
-                Ok(response) => {
-                    let status = response.status();
-                    let retry_after = retry_after_seconds(
-                        response
-                            .headers()
-                            .get(reqwest::header::RETRY_AFTER)
-                            .and_then(|value| value.to_str().ok()),
-                    );
-                    let text = response.text().await.unwrap_or_default();
-                    if status.is_success() {
-                        return Ok(serde_json::from_str(&text).unwrap_or(Value::Null));
-                    }
-                    last = format!("{status}: {}", text.chars().take(300).collect::<String>());
-                    if !transient_status(status.as_u16()) {
-                        return Err(WriteError::Refused(format!("{what}: {last}")));
-                    }
-                    self.attempts.wait(attempt, retry_after)
-                }
-            };
-            if self.attempts.more_after(attempt) {
-                tracing::debug!(attempt, ?wait, %last, "{what}: retrying");
-                tokio::time::sleep(wait).await;
-            }
+        let answer = self
+            .attempts
+            .run(what, |_| self.attempt(what, &build))
+            .await;
+        answer
+            .map_err(|exhausted| WriteError::Transient(format!("{what}: {exhausted}")))
+            .and_then(|answer| answer)
+    }
+
+    /// One attempt, and whether its answer is worth another.
+    async fn attempt<F>(&self, what: &str, build: &F) -> Attempt<Result<Value, WriteError>>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let mut request = build(&self.http).basic_auth(&self.user, Some(self.secret.expose()));
+        for (name, value) in detour_telemetry::current_trace_headers() {
+            request = request.header(name, value);
         }
-        Err(WriteError::Transient(format!(
-            "{what}: gave up after {} attempts; last: {last}",
-            self.attempts.max_attempts
-        )))
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                return Attempt::Again {
+                    why: error.to_string(),
+                    retry_after: None,
+                };
+            }
+        };
+        let status = response.status();
+        let retry_after = retry_after_seconds(
+            response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|value| value.to_str().ok()),
+        );
+        let text = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            return Attempt::Answer(Ok(serde_json::from_str(&text).unwrap_or(Value::Null)));
+        }
+        let why = format!("{status}: {}", text.chars().take(300).collect::<String>());
+        if transient_status(status.as_u16()) {
+            Attempt::Again { why, retry_after }
+        } else {
+            Attempt::Answer(Err(WriteError::Refused(format!("{what}: {why}"))))
+        }
     }
 }

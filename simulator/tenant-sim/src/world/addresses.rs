@@ -1,11 +1,8 @@
 //! Proxy address calculation: what the cloud makes of the addresses AD sends [S24].
 
-use super::{CloudUser, Switches, TenantInfo};
+use detour_contracts::address::{bare, same_address};
 
-/// The address without its `SMTP:`/`smtp:` (or other) prefix.
-pub(super) fn bare(address: &str) -> &str {
-    address.split_once(':').map_or(address, |(_, rest)| rest)
-}
+use super::{CloudUser, Switches, TenantInfo};
 
 fn is_primary(address: &str) -> bool {
     address.starts_with("SMTP:")
@@ -37,10 +34,7 @@ pub(super) fn proxy_addresses(
 ) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let push = |address: String, out: &mut Vec<String>| {
-        if !out
-            .iter()
-            .any(|a| bare(a).eq_ignore_ascii_case(bare(&address)))
-        {
+        if !out.iter().any(|a| same_address(a, &address)) {
             out.push(address);
         }
     };

@@ -81,7 +81,7 @@ impl World {
         let taken = |a: &String| {
             conflicts
                 .iter()
-                .any(|c| addresses::bare(c).eq_ignore_ascii_case(addresses::bare(a)))
+                .any(|c| detour_contracts::address::same_address(c, a))
         };
         user.on_premises_proxy_addresses.retain(|a| !taken(a));
         user.cloud_addresses.retain(|a| !taken(a));

@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Mailbox, MailboxState, World, addresses};
+use super::{Mailbox, MailboxState, World};
 
 /// Why Exchange Online refused a mailbox change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,7 +100,7 @@ impl World {
                     || self
                         .proxy_addresses(u)
                         .iter()
-                        .any(|a| addresses::bare(a).eq_ignore_ascii_case(identity))
+                        .any(|a| detour_contracts::address::same_address(a, identity))
             })
             .map(|u| u.id)
     }
@@ -133,7 +133,7 @@ impl World {
         for address in add {
             if let Some(holder) = self.address_holder(address, Some(user_id)) {
                 return Err(MailboxError::ObjectConflict {
-                    address: addresses::bare(address).to_owned(),
+                    address: detour_contracts::address::bare(address).to_owned(),
                     holder: holder.user_principal_name.clone(),
                 });
             }
@@ -141,8 +141,7 @@ impl World {
         let Some(user) = self.users.get_mut(&user_id) else {
             return Err(MailboxError::NotFound(user_id.to_string()));
         };
-        let same =
-            |a: &String, b: &String| addresses::bare(a).eq_ignore_ascii_case(addresses::bare(b));
+        let same = |a: &String, b: &String| detour_contracts::address::same_address(a, b);
         for address in remove {
             user.cloud_addresses.retain(|a| !same(a, address));
             user.on_premises_proxy_addresses
