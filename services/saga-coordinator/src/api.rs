@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
-    saga::{Input, Phase, State as SagaState},
+    saga::{Input, Phase, PlanHash, State as SagaState},
     shell::{Engine, EngineError, StartRequest, Started},
     store::{Filter, LogEntry, SagaRecord, Summary},
 };
@@ -89,14 +89,14 @@ pub struct SagaView {
     pub status: String,
     pub version: i64,
     /// The hash an approval must name, while one is awaited.
-    pub plan_hash: Option<String>,
+    pub plan_hash: Option<PlanHash>,
     pub timeline: Vec<LogEntry>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
-    pub plan_hash: String,
+    pub plan_hash: PlanHash,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -10,6 +10,7 @@ pub mod decide;
 pub mod definition;
 pub mod diagnosis;
 pub mod messages;
+pub mod plan_hash;
 pub mod progress;
 pub mod remediation;
 pub mod seen;
@@ -21,6 +22,7 @@ pub use admission::{Budgets, admission_due};
 pub use decide::decide;
 pub use definition::{Compensation, Definition, Step, StepDef, StepKind, Timing};
 pub use diagnosis::{Diagnosis, Facts, Plan, Refusal, Strategy, diagnose};
+pub use plan_hash::PlanHash;
 pub use remediation::{
     Advance, Event, Phase, Policy, Purpose, Read, Reads, advance, begin, command_expiry, requested,
 };

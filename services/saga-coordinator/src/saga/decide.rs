@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use super::{
     definition::{Compensation, Definition, Step, StepKind},
+    plan_hash::PlanHash,
     state::{Command, Decision, Input, Saga, ScheduledTimer, State, Timer},
 };
 
@@ -17,9 +18,7 @@ pub fn decide(
 ) -> Decision {
     let done = &saga.completed;
     match (&saga.state, input) {
-        (State::New { approval }, Input::Start) => {
-            start(definition, saga, approval.as_deref(), now)
-        }
+        (State::New { approval }, Input::Start) => start(definition, saga, approval.as_ref(), now),
         // Only an approval of this very plan lets it go; one for another plan changes nothing.
         (State::AwaitingApproval { step, plan_hash }, Input::Approve { plan_hash: given })
             if given == plan_hash =>
@@ -181,7 +180,7 @@ fn moved(saga: &Saga, state: State) -> Saga {
 fn start(
     definition: &Definition,
     saga: &Saga,
-    approval: Option<&str>,
+    approval: Option<&PlanHash>,
     now: OffsetDateTime,
 ) -> Decision {
     match (definition.steps.first(), approval) {
@@ -190,7 +189,7 @@ fn start(
         (Some(first), Some(plan_hash)) => {
             let held = State::AwaitingApproval {
                 step: first.step,
-                plan_hash: plan_hash.to_owned(),
+                plan_hash: plan_hash.clone(),
             };
             Decision::new(moved(saga, held), Vec::new(), Vec::new())
         }

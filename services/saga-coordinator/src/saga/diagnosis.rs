@@ -9,6 +9,8 @@ use detour_contracts::{
     sync_trigger::ConnectStateRead,
 };
 use serde::{Deserialize, Serialize};
+
+use super::plan_hash::PlanHash;
 use uuid::Uuid;
 
 /// Everything the diagnosis looks at, as the step services answered it.
@@ -225,21 +227,14 @@ pub fn coexistence_address(
 
 impl Plan {
     /// A stable fingerprint of what will change, which an approval must name.
-    pub fn hash(&self) -> String {
-        // FNV-1a over the plan's canonical text: stable across builds and machines.
-        let text = format!(
+    pub fn hash(&self) -> PlanHash {
+        PlanHash::of(&format!(
             "{:?}|{}|{}|{}",
             self.strategy,
             self.address,
             self.before.join(","),
             self.after.join(",")
-        );
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in text.bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        format!("{hash:016x}")
+        ))
     }
 }
 

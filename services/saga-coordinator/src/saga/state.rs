@@ -4,7 +4,10 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::definition::{Compensation, Step};
+use super::{
+    definition::{Compensation, Step},
+    plan_hash::PlanHash,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
@@ -12,12 +15,12 @@ pub enum State {
     /// Not started; with `approval`, it will wait, before changing anything, for an approval
     /// naming that plan hash.
     New {
-        approval: Option<String>,
+        approval: Option<PlanHash>,
     },
     /// Held before `step`, its first, until an approval names this plan.
     AwaitingApproval {
         step: Step,
-        plan_hash: String,
+        plan_hash: PlanHash,
     },
     /// `step` has been asked for (attempt `attempt`); it must end by `deadline`.
     Running {
@@ -84,10 +87,10 @@ impl Saga {
     }
 
     /// A saga that must be approved, for the plan with this hash, before it changes anything.
-    pub fn gated(plan_hash: impl Into<String>) -> Self {
+    pub fn gated(plan_hash: PlanHash) -> Self {
         Self {
             state: State::New {
-                approval: Some(plan_hash.into()),
+                approval: Some(plan_hash),
             },
             completed: Vec::new(),
         }
@@ -133,7 +136,7 @@ pub enum Input {
     Timer(Timer),
     /// An operator approves the plan with this hash.
     Approve {
-        plan_hash: String,
+        plan_hash: PlanHash,
     },
     /// An operator stops the saga: what was done is undone.
     Abort {

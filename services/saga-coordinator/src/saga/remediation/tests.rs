@@ -9,6 +9,7 @@ use detour_contracts::{
 };
 
 use super::*;
+use crate::saga::PlanHash;
 use crate::saga::diagnosis::{Facts, Refusal, SAMPLE_SKU, sample_facts};
 
 fn policy(approval_required: bool) -> Policy {
@@ -278,7 +279,7 @@ fn with_approvals_required_the_saga_waits_for_its_own_plan() {
     assert_eq!(held.next.status(), "awaiting-approval");
     assert!(held.sends.is_empty());
     let wrong = Event::Saga(Input::Approve {
-        plan_hash: "0000".into(),
+        plan_hash: PlanHash::of("0000"),
     });
     assert!(
         advance(&policy, &held.next, false, &wrong, now())

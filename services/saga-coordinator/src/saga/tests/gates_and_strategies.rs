@@ -6,7 +6,7 @@ use super::*;
 #[test]
 fn a_gated_saga_changes_nothing_until_its_own_plan_is_approved() {
     let now = t0();
-    let started = step(&Saga::gated("plan-a"), Input::Start, now);
+    let started = step(&Saga::gated(PlanHash::of("plan-a")), Input::Start, now);
     assert!(
         started.commands.is_empty() && started.timers.is_empty(),
         "held before anything runs"
@@ -23,7 +23,7 @@ fn a_gated_saga_changes_nothing_until_its_own_plan_is_approved() {
     let wrong = step(
         &held,
         Input::Approve {
-            plan_hash: "plan-b".into(),
+            plan_hash: PlanHash::of("plan-b"),
         },
         now,
     );
@@ -36,7 +36,7 @@ fn a_gated_saga_changes_nothing_until_its_own_plan_is_approved() {
     let approved = step(
         &held,
         Input::Approve {
-            plan_hash: "plan-a".into(),
+            plan_hash: PlanHash::of("plan-a"),
         },
         now,
     );

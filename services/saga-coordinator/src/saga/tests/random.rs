@@ -39,9 +39,9 @@ fn random_input(rng: &mut Rng, saga: &Saga) -> Input {
         },
         10 => Input::Approve {
             plan_hash: if rng.below(2) == 0 {
-                "plan".into()
+                PlanHash::of("plan")
             } else {
-                "other".into()
+                PlanHash::of("other")
             },
         },
         1 | 2 => Input::StepDone { step, attempt },
@@ -74,7 +74,7 @@ fn random_duplicate_stale_and_out_of_order_inputs_never_break_an_invariant() {
     for seed in 1..=300u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut saga = if seed % 2 == 0 {
-            Saga::gated("plan")
+            Saga::gated(PlanHash::of("plan"))
         } else {
             Saga::new()
         };
@@ -115,7 +115,7 @@ fn random_duplicate_stale_and_out_of_order_inputs_never_break_an_invariant() {
                 assert_eq!(
                     input,
                     Input::Approve {
-                        plan_hash: "plan".into()
+                        plan_hash: PlanHash::of("plan")
                     },
                     "seed {seed}: ran without approval"
                 );
