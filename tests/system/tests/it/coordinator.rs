@@ -260,7 +260,12 @@ async fn with_approvals_nothing_changes_until_the_plan_awaited_is_approved() {
         )
         .await;
     assert_eq!(status, 409, "{refused}");
-    assert!(refused["error"].as_str().unwrap().contains(&plan_hash.to_string()));
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains(&plan_hash.to_string())
+    );
 
     let (status, _) = detour
         .post(
