@@ -1,5 +1,6 @@
 //! The port ad-ops's steps stand on: what they need of Active Directory (find a user, see
-//! whether an entry exists, rename an entry, replace one attribute), and what can go wrong
+//! whether an entry exists, rename an entry, replace one attribute, add or delete one value),
+//! and what can go wrong
 //! there, classified once at the edge: LDAP result codes become [`DirectoryError`]s, which the
 //! steps answer as Retry (transient) or a failure event (permanent). `ldap_directory` is the
 //! real adapter; the handlers' tests use an in-memory one.
@@ -33,6 +34,22 @@ pub trait Directory: Send + Sync + 'static {
         dn: &Dn,
         attribute: &str,
         value: Option<&str>,
+    ) -> impl Future<Output = Result<(), DirectoryError>> + Send;
+
+    /// Adds one value to a multi-valued attribute; a value there already is a `Conflict`.
+    fn add_value(
+        &self,
+        dn: &Dn,
+        attribute: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), DirectoryError>> + Send;
+
+    /// Deletes exactly one value of a multi-valued attribute.
+    fn delete_value(
+        &self,
+        dn: &Dn,
+        attribute: &str,
+        value: &str,
     ) -> impl Future<Output = Result<(), DirectoryError>> + Send;
 
     /// The attribute Connect filters users on (e.g. `extensionAttribute15`).
@@ -69,7 +86,8 @@ impl DirectoryError {
             // busy, unavailable, unwillingToPerform is sometimes load-related but mostly not.
             51 | 52 | 3 | 80 => Self::Transient(text),
             32 => Self::NotFound(text),
-            68 => Self::Conflict(text),
+            // entryAlreadyExists, attributeOrValueExists.
+            68 | 20 => Self::Conflict(text),
             50 | 49 | 8 => Self::Forbidden(text),
             _ => Self::Invalid(text),
         }

@@ -1,12 +1,15 @@
-//! Commands in, events out. Input is validated before anything reaches LDAP; every command
-//! answers with its event or with `AdOpsCommandFailed`; transient trouble is retried by the bus.
+//! Commands in, events out: find a user, move it (fenced on its snapshot), set the filter
+//! attribute, add or remove one proxy address. Input is validated before anything reaches LDAP;
+//! every command answers with its event or with `AdOpsCommandFailed`; transient trouble is
+//! retried by the bus.
 
 use std::sync::Arc;
 
 use detour_contracts::{
     Dn, Service,
     ad_ops::{
-        AdOpsCommandFailed, AdUserSnapshot, FilterAttributeSet, FindUser, MoveUser, MoveUserToDn,
+        AdOpsCommandFailed, AdUserSnapshot, AddProxyAddress, FilterAttributeSet, FindUser,
+        MoveUser, MoveUserToDn, ProxyAddressAdded, ProxyAddressRemoved, RemoveProxyAddress,
         SetFilterAttribute, UserFound, UserLookup, UserMoved,
     },
 };
@@ -26,6 +29,85 @@ pub fn dispatch<D: Directory>(directory: Arc<D>) -> Dispatch {
         .step(&directory, move_user)
         .step(&directory, move_user_to_dn)
         .step(&directory, set_filter_attribute)
+        .step(&directory, add_proxy_address)
+        .step(&directory, remove_proxy_address)
+}
+
+/// AD compares `proxyAddresses` values case-insensitively: `SMTP:a@b` and `smtp:a@b` are one.
+const PROXY_ADDRESSES: &str = "proxyAddresses";
+
+fn same_value(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Adds the address unless it is there; fenced on the snapshot's `uSNChanged`, so a late copy
+/// cannot put back what a compensation removed.
+async fn add_proxy_address<D: Directory>(
+    directory: Arc<D>,
+    command: AddProxyAddress,
+) -> Result<ProxyAddressAdded, DirectoryError> {
+    let AddProxyAddress {
+        object_guid,
+        address,
+        only_if_usn_changed,
+    } = command;
+    let value = address.to_string();
+    let current = directory.find(&UserLookup::ObjectGuid(object_guid)).await?;
+    let present =
+        |user: &AdUserSnapshot| user.proxy_addresses.iter().any(|a| same_value(a, &value));
+    let answer = |already_present| ProxyAddressAdded {
+        object_guid,
+        address: address.clone(),
+        already_present,
+    };
+    if present(&current) {
+        return Ok(answer(true));
+    }
+    if let Some(expected) = only_if_usn_changed
+        && current.usn_changed != expected
+    {
+        return Err(DirectoryError::Stale(format!(
+            "{} changed since the snapshot (uSNChanged {} now, {expected} then): {value} not added",
+            current.distinguished_name, current.usn_changed
+        )));
+    }
+    match directory
+        .add_value(&current.distinguished_name, PROXY_ADDRESSES, &value)
+        .await
+    {
+        Ok(()) => Ok(answer(false)),
+        // Someone added it meanwhile: there it is, and not by us.
+        Err(DirectoryError::Conflict(_)) => Ok(answer(true)),
+        Err(other) => Err(other),
+    }
+}
+
+/// Removes the address as AD stores it (whatever its case); absent is "already".
+async fn remove_proxy_address<D: Directory>(
+    directory: Arc<D>,
+    command: RemoveProxyAddress,
+) -> Result<ProxyAddressRemoved, DirectoryError> {
+    let RemoveProxyAddress {
+        object_guid,
+        address,
+    } = command;
+    let value = address.to_string();
+    let current = directory.find(&UserLookup::ObjectGuid(object_guid)).await?;
+    let stored: Vec<&String> = current
+        .proxy_addresses
+        .iter()
+        .filter(|a| same_value(a, &value))
+        .collect();
+    for stored in &stored {
+        directory
+            .delete_value(&current.distinguished_name, PROXY_ADDRESSES, stored)
+            .await?;
+    }
+    Ok(ProxyAddressRemoved {
+        object_guid,
+        address,
+        already_absent: stored.is_empty(),
+    })
 }
 
 async fn find_user<D: Directory>(

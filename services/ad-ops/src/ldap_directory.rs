@@ -167,19 +167,48 @@ impl Directory for LdapDirectory {
         value: Option<&str>,
     ) -> Result<(), DirectoryError> {
         let values: HashSet<String> = value.map(str::to_owned).into_iter().collect();
-        let (dn, attribute, timeout) = (dn.to_string(), attribute.to_owned(), self.timeout());
-        self.with_ldap(|mut ldap| async move {
-            ldap.with_timeout(timeout)
-                .modify(&dn, vec![Mod::Replace(attribute, values)])
-                .await?
-                .success()?;
-            Ok(())
-        })
+        self.modify(dn, Mod::Replace(attribute.to_owned(), values))
+            .await
+    }
+
+    async fn add_value(&self, dn: &Dn, attribute: &str, value: &str) -> Result<(), DirectoryError> {
+        self.modify(
+            dn,
+            Mod::Add(attribute.to_owned(), HashSet::from([value.to_owned()])),
+        )
+        .await
+    }
+
+    async fn delete_value(
+        &self,
+        dn: &Dn,
+        attribute: &str,
+        value: &str,
+    ) -> Result<(), DirectoryError> {
+        self.modify(
+            dn,
+            Mod::Delete(attribute.to_owned(), HashSet::from([value.to_owned()])),
+        )
         .await
     }
 
     fn filter_attribute(&self) -> &str {
         &self.settings.filter_attribute
+    }
+}
+
+impl LdapDirectory {
+    /// One modification of the entry at `dn`.
+    async fn modify(&self, dn: &Dn, change: Mod<String>) -> Result<(), DirectoryError> {
+        let (dn, timeout) = (dn.to_string(), self.timeout());
+        self.with_ldap(|mut ldap| async move {
+            ldap.with_timeout(timeout)
+                .modify(&dn, vec![change])
+                .await?
+                .success()?;
+            Ok(())
+        })
+        .await
     }
 }
 

@@ -9,6 +9,7 @@ pub mod admission;
 pub mod decide;
 pub mod definition;
 pub mod diagnosis;
+pub mod ladder;
 pub mod messages;
 pub mod plan_hash;
 pub mod progress;
@@ -21,7 +22,7 @@ mod tests;
 pub use admission::{Budgets, admission_due};
 pub use decide::decide;
 pub use definition::{Compensation, Definition, Step, StepDef, StepKind, Timing};
-pub use diagnosis::{Diagnosis, Facts, Plan, Refusal, Strategy, diagnose};
+pub use diagnosis::{Diagnosis, Facts, Missing, Plan, Refusal, Skipped, Strategy, diagnose};
 pub use plan_hash::PlanHash;
 pub use remediation::{
     Advance, Event, Phase, Policy, Purpose, Read, Reads, advance, begin, command_expiry, requested,

@@ -10,7 +10,7 @@ use detour_service::{ServiceConfig, ShutdownSettings};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::saga::{Budgets, Policy, Timing, admission::CONNECT_DELETION_THRESHOLD};
+use crate::saga::{Budgets, Policy, Strategy, Timing, admission::CONNECT_DELETION_THRESHOLD};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,7 +57,9 @@ pub struct SagaSettings {
     /// has none; empty: such users are refused.
     pub default_usage_location: String,
     /// Take the cloud-managed path when Connect supports it.
-    pub prefer_cloud_managed: bool,
+    /// The rungs allowed, in the order preferred; e.g. drop `cloud-managed` where the cloud
+    /// must never own a mailbox's Exchange attributes.
+    pub strategies: Vec<Strategy>,
     /// Hold every saga before its first write until an operator approves its plan.
     pub approval_required: bool,
     /// At most this many users out of sync scope at once.
@@ -85,7 +87,7 @@ parking_ou = ""
 parking_ou_in_scope = false
 temporary_sku = ""
 default_usage_location = ""
-prefer_cloud_managed = true
+strategies = ["on-premises-stamp", "cloud-managed", "round-trip"]
 approval_required = false
 max_descoped = 400
 max_diagnosing = 64
@@ -119,7 +121,7 @@ impl SagaSettings {
                 .map_err(|error| anyhow::anyhow!("saga.temporary_sku: {error}"))?,
             default_usage_location: Some(self.default_usage_location.trim().to_ascii_uppercase())
                 .filter(|l| !l.is_empty()),
-            prefer_cloud_managed: self.prefer_cloud_managed,
+            strategies: self.strategies.clone(),
             approval_required: self.approval_required,
             timing: Timing {
                 action_deadline: Duration::from_millis(self.action_deadline_ms),
@@ -137,7 +139,7 @@ impl SagaSettings {
 }
 
 impl Settings for CoordinatorSettings {
-    const LIST_KEYS: &'static [&'static str] = detour_bus::AmqpSettings::LIST_KEYS;
+    const LIST_KEYS: &'static [&'static str] = &["amqp.retry_delays_ms", "saga.strategies"];
     const SECRETS: &'static [SecretKey] = &[SecretKey::optional("api.token")];
 
     fn validate(&self, problems: &mut Problems) {
@@ -155,6 +157,17 @@ impl Settings for CoordinatorSettings {
             "must be sqlite://FILE or postgres://...",
         );
         let saga = &self.saga;
+        problems.check(
+            !saga.strategies.is_empty(),
+            "saga.strategies",
+            "allow at least one of on-premises-stamp, cloud-managed, round-trip",
+        );
+        let mut seen = std::collections::HashSet::new();
+        problems.check(
+            saga.strategies.iter().all(|s| seen.insert(*s)),
+            "saga.strategies",
+            "names a strategy twice",
+        );
         problems.check(
             saga.coexistence_domain
                 .trim()

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{dn::Dn, message::service_message};
+use crate::{address::ProxyAddress, dn::Dn, message::service_message};
 
 /// How to find a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +100,48 @@ pub struct FilterAttributeSet {
     pub value: Option<String>,
 }
 service_message!(FilterAttributeSet, AdOps, "filter-attribute-set", Event);
+
+/// Adds `address` to the user's `proxyAddresses`, as Microsoft's fix for a missing routing
+/// address does on-premises [S2026-3.2]. A value already there (in any case) is "already"; with
+/// `only_if_usn_changed`, a user changed since the snapshot is refused `stale` and nothing is
+/// written (a late copy after the saga removed the value must not put it back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddProxyAddress {
+    pub object_guid: Uuid,
+    pub address: ProxyAddress,
+    pub only_if_usn_changed: Option<u64>,
+}
+service_message!(AddProxyAddress, AdOps, "add-proxy-address", Command);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyAddressAdded {
+    pub object_guid: Uuid,
+    pub address: ProxyAddress,
+    /// It was there already: nothing changed.
+    pub already_present: bool,
+}
+service_message!(ProxyAddressAdded, AdOps, "proxy-address-added", Event);
+
+/// Removes exactly `address` from the user's `proxyAddresses` (matched case-insensitively, as
+/// AD compares them); a value not there is "already absent".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveProxyAddress {
+    pub object_guid: Uuid,
+    pub address: ProxyAddress,
+}
+service_message!(RemoveProxyAddress, AdOps, "remove-proxy-address", Command);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyAddressRemoved {
+    pub object_guid: Uuid,
+    pub address: ProxyAddress,
+    pub already_absent: bool,
+}
+service_message!(ProxyAddressRemoved, AdOps, "proxy-address-removed", Event);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -40,7 +40,7 @@ pub struct SchedulerState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AgentVersion {
-    /// The Entra Connect Sync version, e.g. `2.5.79.0`.
+    /// The Entra Connect Sync version, e.g. `2.5.190.0`.
     pub connect_version: String,
 }
 

@@ -93,7 +93,7 @@ pub enum MailboxFailureKind {
     /// Another object holds the address [S14b].
     ObjectConflict,
     Forbidden,
-    /// The tenant cannot do it (IsExchangeCloudManaged before Connect 2.5.76.0 [S36]).
+    /// The tenant cannot do it (IsExchangeCloudManaged before Connect 2.5.190.0 [S36]).
     Unsupported,
 }
 

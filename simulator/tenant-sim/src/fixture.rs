@@ -50,6 +50,20 @@ impl TenantFixture {
 
     /// The seed's tenant: `contoso`, OU=Staff and OU=Groups in scope, a group-licensed user
     /// per name in `users`; `bob`, when present, already has his coexistence address.
+    /// A `customize` for users whose AD proxyAddresses lack the routing address (nobody has
+    /// tried adding it on-premises yet).
+    pub fn without_ad_routing_address(scenario: &mut Value) {
+        for user in scenario["ad"]["users"].as_array_mut().into_iter().flatten() {
+            if let Some(addresses) = user["proxy_addresses"].as_array_mut() {
+                addresses.retain(|a| {
+                    !a.as_str()
+                        .unwrap_or_default()
+                        .contains(".mail.onmicrosoft.com")
+                });
+            }
+        }
+    }
+
     pub async fn start(prefix: &str, users: &[&str], customize: impl FnOnce(&mut Value)) -> Self {
         let directory = Directory::from_stack().unwrap();
         let ou = TestOu::create(&directory, prefix).await.unwrap();
@@ -110,7 +124,12 @@ impl TenantFixture {
                     "user_principal_name": self.upn(name),
                     "display_name": format!("{name} {}", self.tag),
                     "mail": self.upn(name),
-                    "proxy_addresses": [format!("SMTP:{}", self.upn(name))],
+                    // The seed's user: the admin already added the routing address in AD, and
+                    // the cloud discards it (unless the scenario's switch says otherwise).
+                    "proxy_addresses": [
+                        format!("SMTP:{}", self.upn(name)),
+                        format!("smtp:{}@contoso.mail.onmicrosoft.com", self.sam(name)),
+                    ],
                 })
             })
             .collect();

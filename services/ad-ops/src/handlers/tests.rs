@@ -107,6 +107,42 @@ impl Directory for FakeDirectory {
         Ok(())
     }
 
+    async fn add_value(&self, dn: &Dn, attribute: &str, value: &str) -> Result<(), DirectoryError> {
+        assert_eq!(attribute, "proxyAddresses");
+        let mut user = self.user.lock().unwrap();
+        if user
+            .proxy_addresses
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(value))
+        {
+            return Err(DirectoryError::Conflict("attributeOrValueExists".into()));
+        }
+        user.proxy_addresses.push(value.to_owned());
+        user.usn_changed += 1;
+        self.writes
+            .lock()
+            .unwrap()
+            .push(format!("add {value} on {dn}"));
+        Ok(())
+    }
+
+    async fn delete_value(
+        &self,
+        dn: &Dn,
+        attribute: &str,
+        value: &str,
+    ) -> Result<(), DirectoryError> {
+        assert_eq!(attribute, "proxyAddresses");
+        let mut user = self.user.lock().unwrap();
+        user.proxy_addresses.retain(|a| a != value);
+        user.usn_changed += 1;
+        self.writes
+            .lock()
+            .unwrap()
+            .push(format!("delete {value} on {dn}"));
+        Ok(())
+    }
+
     fn filter_attribute(&self) -> &str {
         "extensionAttribute15"
     }
@@ -222,6 +258,91 @@ async fn the_filter_attribute_is_set_on_the_users_current_entry_and_bad_values_a
             .is_err()
     );
     assert_eq!(directory.writes().len(), 1, "refused before any write");
+}
+
+fn routing() -> detour_contracts::ProxyAddress {
+    detour_contracts::ProxyAddress::parse("smtp:ada@contoso.mail.onmicrosoft.com").unwrap()
+}
+
+fn stamp(fence: Option<u64>) -> AddProxyAddress {
+    AddProxyAddress {
+        object_guid: GUID,
+        address: routing(),
+        only_if_usn_changed: fence,
+    }
+}
+
+#[tokio::test]
+async fn an_address_is_stamped_once_and_a_repeat_is_already_present_whatever_the_fence() {
+    let directory = FakeDirectory::new("CN=Ada,OU=Staff,DC=corp", 4);
+    assert!(
+        !add_proxy_address(directory.clone(), stamp(Some(4)))
+            .await
+            .unwrap()
+            .already_present
+    );
+    // The write moved uSNChanged; the repeat of the same command is still "already there".
+    assert!(
+        add_proxy_address(directory.clone(), stamp(Some(4)))
+            .await
+            .unwrap()
+            .already_present
+    );
+    assert_eq!(
+        directory.writes(),
+        ["add smtp:ada@contoso.mail.onmicrosoft.com on CN=Ada,OU=Staff,DC=corp"]
+    );
+}
+
+#[tokio::test]
+async fn a_late_stamp_after_the_value_was_removed_again_writes_nothing() {
+    let directory = FakeDirectory::new("CN=Ada,OU=Staff,DC=corp", 4);
+    add_proxy_address(directory.clone(), stamp(Some(4)))
+        .await
+        .unwrap();
+    let removal = RemoveProxyAddress {
+        object_guid: GUID,
+        address: routing(),
+    };
+    assert!(
+        !remove_proxy_address(directory.clone(), removal.clone())
+            .await
+            .unwrap()
+            .already_absent
+    );
+    assert!(
+        remove_proxy_address(directory.clone(), removal)
+            .await
+            .unwrap()
+            .already_absent
+    );
+    let late = add_proxy_address(directory.clone(), stamp(Some(4))).await;
+    assert!(matches!(late, Err(DirectoryError::Stale(_))), "{late:?}");
+    assert_eq!(
+        directory.writes().len(),
+        2,
+        "the add and the removal, nothing after"
+    );
+}
+
+#[tokio::test]
+async fn a_removal_takes_the_value_as_ad_stores_it_and_nothing_else() {
+    let directory = FakeDirectory::new("CN=Ada,OU=Staff,DC=corp", 1);
+    directory.user.lock().unwrap().proxy_addresses = vec![
+        "SMTP:ada@contoso.com".into(),
+        "smtp:Ada@Contoso.Mail.OnMicrosoft.com".into(),
+    ];
+    let removal = RemoveProxyAddress {
+        object_guid: GUID,
+        address: routing(),
+    };
+    remove_proxy_address(directory.clone(), removal)
+        .await
+        .unwrap();
+    assert_eq!(
+        directory.user.lock().unwrap().proxy_addresses,
+        ["SMTP:ada@contoso.com"]
+    );
 }
 
 #[test]

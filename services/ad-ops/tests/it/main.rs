@@ -5,4 +5,5 @@
 
 mod binary;
 mod commands;
+mod proxy_addresses;
 mod support;

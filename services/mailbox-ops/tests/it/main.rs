@@ -97,7 +97,7 @@ async fn a_synced_mailbox_is_read_and_its_edit_refused_with_exchanges_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cloud_managed_path_adds_the_address_once_and_refuses_anothers() {
     let (tenant, mut service) = start("mo-soa", &["ada", "bob"], |s| {
-        s["connect"]["version"] = json!("2.5.79.0")
+        s["connect"]["version"] = json!("2.5.190.0")
     })
     .await;
     let ada = tenant.upn("ada");

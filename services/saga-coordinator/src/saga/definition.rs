@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// The thirteen steps of the round trip (design.md section 5), and the cloud-managed path's own.
+/// The thirteen steps of the round trip (design.md section 5), and the gentler rungs' own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Step {
@@ -24,6 +24,12 @@ pub enum Step {
     Verify,
     /// Cloud-managed path: make the mailbox's Exchange attributes cloud-managed [S36].
     SetCloudManaged,
+    /// On-premises path: add the routing address to the AD user's proxyAddresses.
+    StampAddress,
+    /// On-premises path: a cycle that exports the stamp.
+    SyncStamp,
+    /// On-premises path: wait until Exchange Online shows the address.
+    AwaitAddressInExchange,
 }
 
 /// What undoes a step, or puts the user back where it started after a failure.
@@ -40,6 +46,8 @@ pub enum Compensation {
     VerifyRestored,
     /// Hand the Exchange attributes back to AD (undoes SetCloudManaged) [S36-wiki].
     UnsetCloudManaged,
+    /// Remove exactly the stamped value from AD (undoes StampAddress); a sync follows.
+    UnstampAddress,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +157,35 @@ impl Definition {
         Self { steps, timing }
     }
 
+    /// Microsoft's fix for a missing routing address: stamp it in AD, sync, see it arrive in
+    /// Exchange Online. No deletion, no cloud write (domain-2026.md 3.2).
+    pub fn on_premises_stamp(timing: Timing) -> Self {
+        let action = |step, compensation| StepDef {
+            step,
+            kind: StepKind::Action,
+            deadline: timing.action_deadline,
+            compensation,
+            settles: None,
+        };
+        let wait = |step| StepDef {
+            step,
+            kind: StepKind::Wait {
+                poll_every: timing.poll_every,
+            },
+            deadline: timing.wait_deadline,
+            compensation: None,
+            settles: None,
+        };
+        let steps = vec![
+            action(Step::Snapshot, None),
+            action(Step::StampAddress, Some(Compensation::UnstampAddress)),
+            action(Step::SyncStamp, None),
+            wait(Step::AwaitAddressInExchange),
+            wait(Step::Verify),
+        ];
+        Self { steps, timing }
+    }
+
     pub fn get(&self, step: Step) -> Option<&StepDef> {
         self.steps.iter().find(|d| d.step == step)
     }
@@ -173,6 +210,9 @@ impl Definition {
             .collect();
         if plan.contains(&Compensation::MoveBack) {
             plan.extend([Compensation::SyncBack, Compensation::VerifyRestored]);
+        } else if plan.contains(&Compensation::UnstampAddress) {
+            // The removal must reach the cloud too, if the stamp had.
+            plan.push(Compensation::SyncBack);
         }
         plan
     }

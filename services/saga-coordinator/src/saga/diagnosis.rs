@@ -10,7 +10,7 @@ use detour_contracts::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::plan_hash::PlanHash;
+use super::{ladder, plan_hash::PlanHash};
 use uuid::Uuid;
 
 /// Everything the diagnosis looks at, as the step services answered it.
@@ -23,6 +23,8 @@ pub struct Facts {
     pub connect: ConnectStateRead,
     /// The hybrid coexistence domain, e.g. `contoso.mail.onmicrosoft.com`.
     pub coexistence_domain: String,
+    /// The rungs this deployment allows, in the order it prefers them.
+    pub strategies: Vec<Strategy>,
     /// Another object that already holds the address, if a lookup found one.
     pub address_holder: Option<String>,
     /// The OU the user would be parked in, and whether Connect syncs it.
@@ -31,13 +33,47 @@ pub struct Facts {
     pub temporary_sku: Uuid,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The rungs of the ladder, gentlest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
-    /// Exchange attributes managed in the cloud: set the flag, add the address (no deletion) [S36].
+    /// Stamp the routing address on the AD user and sync it: Microsoft's documented fix for a
+    /// missing `tenant.mail.onmicrosoft.com` address (domain-2026.md 3.2). No cloud write.
+    OnPremisesStamp,
+    /// Exchange attributes managed in the cloud: set the flag, add the address (no deletion)
+    /// [S36] (domain-2026.md 2.1).
     CloudManaged,
-    /// The seed's round trip through deletion and restore.
+    /// The seed's round trip through deletion and restore: last.
     RoundTrip,
+}
+
+impl Strategy {
+    /// Every rung, gentlest first: the default `saga.strategies`.
+    pub const LADDER: [Strategy; 3] = [
+        Strategy::OnPremisesStamp,
+        Strategy::CloudManaged,
+        Strategy::RoundTrip,
+    ];
+
+    /// How a ticket names it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Strategy::OnPremisesStamp => "adding the address in Active Directory and syncing it",
+            Strategy::CloudManaged => {
+                "making the mailbox's Exchange attributes cloud-managed (no deletion)"
+            }
+            Strategy::RoundTrip => {
+                "the round trip: out of sync scope, restore, add the address, back into scope"
+            }
+        }
+    }
+}
+
+/// A gentler rung the plan passed over, and why it does not apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub strategy: Strategy,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,14 +95,46 @@ pub enum Refusal {
     NoUsageLocation,
     /// The user's alias makes no valid address at the coexistence domain.
     NoValidAddress,
+    /// The deployment's `saga.strategies` allows no rung that applies.
+    NoStrategyAllowed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub strategy: Strategy,
+    /// The address to add: the routing address when it is missing, else the MOERA.
     pub address: ProxyAddress,
+    /// Which address `address` is.
+    #[serde(default = "Missing::routing")]
+    pub missing: Missing,
     pub before: Vec<String>,
     pub after: Vec<String>,
+    /// The gentler rungs passed over, gentlest first, each with its reason.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
+}
+
+/// Which of the two tenant addresses a plan adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Missing {
+    /// `alias@tenant.mail.onmicrosoft.com`, the hybrid routing address.
+    Routing,
+    /// `alias@tenant.onmicrosoft.com`, made by the cloud only.
+    Moera,
+}
+
+impl Missing {
+    fn routing() -> Self {
+        Missing::Routing
+    }
+
+    pub fn words(self) -> &'static str {
+        match self {
+            Missing::Routing => "the hybrid routing address",
+            Missing::Moera => "the MOERA (the initial-domain address the cloud makes)",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,10 +145,7 @@ pub enum Diagnosis {
     Plan(Plan),
 }
 
-/// The first Connect version that honours IsExchangeCloudManaged [S36-icewolf].
-const CLOUD_MANAGED_FROM: [u32; 4] = [2, 5, 76, 0];
-
-pub fn diagnose(facts: &Facts, prefer_cloud_managed: bool) -> Diagnosis {
+pub fn diagnose(facts: &Facts) -> Diagnosis {
     let refuse = |refusal, detail: String| Diagnosis::Refused { refusal, detail };
     let Some(cloud) = &facts.cloud else {
         return refuse(
@@ -103,109 +168,99 @@ pub fn diagnose(facts: &Facts, prefer_cloud_managed: bool) -> Diagnosis {
             format!("{} has no active mailbox", cloud.user_principal_name),
         );
     };
-    let address = match coexistence_address(cloud, &facts.coexistence_domain) {
+    let routing = match coexistence_address(cloud, &facts.coexistence_domain) {
         Ok(address) => address,
         Err(error) => return refuse(Refusal::NoValidAddress, error.to_string()),
     };
-    if mailbox.email_addresses.iter().any(|a| address.same_as(a)) {
-        return Diagnosis::NothingToDo { address };
-    }
-    if let Some(holder) = &facts.address_holder {
+    let has = |address: &ProxyAddress| mailbox.email_addresses.iter().any(|a| address.same_as(a));
+    let (address, missing) = if !has(&routing) {
+        (routing, Missing::Routing)
+    } else {
+        match moera_state(cloud, mailbox, &facts.coexistence_domain) {
+            Moera::Missing(moera) => (moera, Missing::Moera),
+            Moera::Present | Moera::Unknown => return Diagnosis::NothingToDo { address: routing },
+        }
+    };
+    if missing == Missing::Routing
+        && let Some(holder) = &facts.address_holder
+    {
         return refuse(
             Refusal::AddressHeldElsewhere,
             format!("{} already belongs to {holder}", address.address()),
         );
     }
-    let mut after = mailbox.email_addresses.clone();
-    after.push(address.to_string());
-    let plan = |strategy| {
-        Diagnosis::Plan(Plan {
-            strategy,
-            address: address.clone(),
-            before: mailbox.email_addresses.clone(),
-            after: after.clone(),
-        })
+    match ladder::choose(facts, cloud, &address, missing) {
+        Ok((strategy, skipped)) => {
+            let mut after = mailbox.email_addresses.clone();
+            after.push(address.to_string());
+            Diagnosis::Plan(Plan {
+                strategy,
+                address,
+                missing,
+                before: mailbox.email_addresses.clone(),
+                after,
+                skipped,
+            })
+        }
+        Err((refusal, detail)) => refuse(refusal, detail),
+    }
+}
+
+/// What Exchange shows of the MOERA.
+enum Moera {
+    /// There, as `alias@` or, after a name collision, `alias` and four digits: nothing to fix.
+    Present,
+    Missing(ProxyAddress),
+    /// No initial domain can be told from the coexistence domain: not judged.
+    Unknown,
+}
+
+/// The initial domain (`contoso.onmicrosoft.com`) of a coexistence domain
+/// (`contoso.mail.onmicrosoft.com`).
+pub fn initial_domain(coexistence_domain: &str) -> Option<String> {
+    let tenant = coexistence_domain
+        .to_ascii_lowercase()
+        .strip_suffix(".mail.onmicrosoft.com")?
+        .to_owned();
+    Some(format!("{tenant}.onmicrosoft.com"))
+}
+
+fn moera_state(cloud: &CloudUserState, mailbox: &MailboxState, coexistence_domain: &str) -> Moera {
+    let Some(domain) = initial_domain(coexistence_domain) else {
+        return Moera::Unknown;
     };
-    if prefer_cloud_managed && version_at_least(&facts.connect.connect_version, CLOUD_MANAGED_FROM)
-    {
-        return plan(Strategy::CloudManaged);
+    let alias = alias(cloud).to_ascii_lowercase();
+    let present = mailbox.email_addresses.iter().any(|a| {
+        let Ok(address) = ProxyAddress::parse(a) else {
+            return false;
+        };
+        let Some((local, at)) = address.address().rsplit_once('@') else {
+            return false;
+        };
+        let local = local.to_ascii_lowercase();
+        // A taken alias gets four random digits [KB 3190357, scenario 6].
+        let collided = local
+            .strip_prefix(&alias)
+            .is_some_and(|rest| rest.len() == 4 && rest.bytes().all(|b| b.is_ascii_digit()));
+        address.is_smtp() && at.eq_ignore_ascii_case(&domain) && (local == alias || collided)
+    });
+    match ProxyAddress::parse(&format!("smtp:{alias}@{domain}")) {
+        _ if present => Moera::Present,
+        Ok(moera) => Moera::Missing(moera),
+        Err(_) => Moera::Unknown,
     }
-    let scheduler = &facts.connect.scheduler;
-    if scheduler.staging_mode_enabled {
-        return refuse(
-            Refusal::StagingMode,
-            "this Connect server is in staging mode and exports nothing".into(),
-        );
-    }
-    if scheduler.scheduler_suspended {
-        return refuse(
-            Refusal::SchedulerSuspended,
-            "Connect's scheduler is suspended (an upgrade or the wizard)".into(),
-        );
-    }
-    // The restored user returns by hard match if it kept its immutableId, else by soft match
-    // (a disputed point, domain.md section 5): either block stops the round trip.
-    if facts.tenant.block_soft_match_enabled
-        || facts
-            .tenant
-            .block_cloud_object_takeover_through_hard_match_enabled
-    {
-        return refuse(
-            Refusal::MatchingBlocked,
-            "the tenant blocks soft match or hard-match takeover: the user could not re-link"
-                .into(),
-        );
-    }
-    match &cloud.admin_roles {
-        Some(roles) if roles.is_empty() => {}
-        Some(roles) => {
-            return refuse(
-                Refusal::AdminRole,
-                format!(
-                    "{} holds {}: matching refuses administrators",
-                    cloud.user_principal_name,
-                    roles.join(", ")
-                ),
-            );
-        }
-        // Unknown is not "none": an administrator must never be descoped.
-        None => {
-            return refuse(
-                Refusal::AdminRole,
-                format!(
-                    "{}'s directory roles were not read: an administrator cannot be ruled out",
-                    cloud.user_principal_name
-                ),
-            );
-        }
-    }
-    if facts.parking_ou_in_scope {
-        return refuse(
-            Refusal::ParkingOuInScope,
-            "the parking OU is in sync scope: moving there would not descope the user".into(),
-        );
-    }
-    // The user's own seat frees when it is deleted; a user without that SKU needs a free one.
-    let holds_sku = cloud
-        .licenses
-        .iter()
-        .any(|l| l.sku_id == facts.temporary_sku);
-    let free = facts
-        .tenant
-        .skus
-        .iter()
-        .find(|s| s.sku_id == facts.temporary_sku)
-        .map_or(0, |s| s.prepaid_units.saturating_sub(s.consumed_units));
-    if !holds_sku && free == 0 {
-        return refuse(
-            Refusal::NoFreeSeat,
-            format!(
-                "no free seat of {} for the temporary licence",
-                facts.temporary_sku
-            ),
-        );
-    }
-    plan(Strategy::RoundTrip)
+}
+
+/// The user's alias: its mailNickname, else the UPN's name.
+fn alias(cloud: &CloudUserState) -> String {
+    cloud.mail_nickname.clone().unwrap_or_else(|| {
+        cloud
+            .user_principal_name
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    })
 }
 
 /// The address the user should have: its alias (mailNickname, else the UPN's name) at the
@@ -214,15 +269,7 @@ pub fn coexistence_address(
     cloud: &CloudUserState,
     coexistence_domain: &str,
 ) -> Result<ProxyAddress, AddressError> {
-    let alias = cloud.mail_nickname.clone().unwrap_or_else(|| {
-        cloud
-            .user_principal_name
-            .split('@')
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-    });
-    ProxyAddress::parse(&format!("smtp:{alias}@{coexistence_domain}"))
+    ProxyAddress::parse(&format!("smtp:{}@{coexistence_domain}", alias(cloud)))
 }
 
 impl Plan {
@@ -238,19 +285,12 @@ impl Plan {
     }
 }
 
-fn version_at_least(version: &str, minimum: [u32; 4]) -> bool {
-    let mut parts = [0u32; 4];
-    for (slot, part) in parts.iter_mut().zip(version.split('.')) {
-        *slot = part.trim().parse().unwrap_or(0);
-    }
-    parts >= minimum
-}
-
 /// The temporary SKU of [`sample_facts`].
 #[cfg(test)]
 pub(crate) const SAMPLE_SKU: Uuid = Uuid::from_u128(0xE3);
 
-/// The seed's user as the reads find it: synced, group-licensed, lacking the address.
+/// The seed's user as the reads find it: synced, group-licensed, lacking the routing address
+/// in Exchange though AD holds it.
 #[cfg(test)]
 pub(crate) fn sample_facts() -> Facts {
     use detour_contracts::cloud_directory::{LicenseAssignment, SkuSeats};
@@ -264,7 +304,11 @@ pub(crate) fn sample_facts() -> Facts {
             consistency_guid: None,
             user_principal_name: Some("ada@contoso.com".into()),
             sam_account_name: "ada".into(),
-            proxy_addresses: vec!["SMTP:ada@contoso.com".into()],
+            // The admin's own try, which the cloud discards (the seed's experience).
+            proxy_addresses: vec![
+                "SMTP:ada@contoso.com".into(),
+                "smtp:ada@contoso.mail.onmicrosoft.com".into(),
+            ],
             member_of: vec![],
             admin_description: None,
         },
@@ -307,6 +351,7 @@ pub(crate) fn sample_facts() -> Facts {
         },
         connect: detour_testkit::instant_world::healthy_connect_state(),
         coexistence_domain: "contoso.mail.onmicrosoft.com".into(),
+        strategies: Strategy::LADDER.to_vec(),
         address_holder: None,
         parking_ou_in_scope: false,
         temporary_sku: SAMPLE_SKU,
@@ -314,136 +359,4 @@ pub(crate) fn sample_facts() -> Facts {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn facts() -> Facts {
-        sample_facts()
-    }
-
-    fn refusal(diagnosis: Diagnosis) -> Refusal {
-        match diagnosis {
-            Diagnosis::Refused { refusal, .. } => refusal,
-            other => panic!("expected a refusal, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn the_seeds_user_gets_the_round_trip_with_its_diff() {
-        let Diagnosis::Plan(plan) = diagnose(&facts(), true) else {
-            panic!()
-        };
-        assert_eq!(
-            plan.strategy,
-            Strategy::RoundTrip,
-            "Connect 2.4 cannot do cloud-managed"
-        );
-        assert_eq!(
-            plan.address.to_string(),
-            "smtp:ada@contoso.mail.onmicrosoft.com"
-        );
-        assert_eq!(plan.after.len(), plan.before.len() + 1);
-        assert_eq!(plan.hash(), plan.clone().hash(), "stable");
-        let mut other = plan.clone();
-        other.address = ProxyAddress::parse("smtp:x@contoso.mail.onmicrosoft.com").unwrap();
-        assert_ne!(other.hash(), plan.hash());
-    }
-
-    #[test]
-    fn a_new_enough_connect_takes_the_cloud_managed_path_when_preferred() {
-        let mut f = facts();
-        f.connect.connect_version = "2.5.79.0".into();
-        assert!(matches!(
-            diagnose(&f, true),
-            Diagnosis::Plan(Plan {
-                strategy: Strategy::CloudManaged,
-                ..
-            })
-        ));
-        assert!(matches!(
-            diagnose(&f, false),
-            Diagnosis::Plan(Plan {
-                strategy: Strategy::RoundTrip,
-                ..
-            })
-        ));
-        // No deletion on that path, so the matching and seat refusals do not apply to it.
-        f.tenant.block_soft_match_enabled = true;
-        assert!(matches!(
-            diagnose(&f, true),
-            Diagnosis::Plan(Plan {
-                strategy: Strategy::CloudManaged,
-                ..
-            })
-        ));
-    }
-
-    #[test]
-    fn an_address_already_there_is_nothing_to_do() {
-        let mut f = facts();
-        f.mailbox
-            .as_mut()
-            .unwrap()
-            .email_addresses
-            .push("smtp:ADA@contoso.mail.onmicrosoft.com".into());
-        assert!(matches!(diagnose(&f, true), Diagnosis::NothingToDo { .. }));
-    }
-
-    #[test]
-    fn every_unsafe_case_is_refused_with_its_reason() {
-        type Tweak = fn(&mut Facts);
-        let cases: [(Tweak, Refusal); 11] = [
-            (|f| f.cloud = None, Refusal::UserNotInCloud),
-            (
-                |f| f.cloud.as_mut().unwrap().on_premises_sync_enabled = Some(false),
-                Refusal::NotSynced,
-            ),
-            (|f| f.mailbox = None, Refusal::NoMailbox),
-            (
-                |f| f.address_holder = Some("bob@contoso.com".into()),
-                Refusal::AddressHeldElsewhere,
-            ),
-            (
-                |f| f.connect.scheduler.staging_mode_enabled = true,
-                Refusal::StagingMode,
-            ),
-            (
-                |f| f.connect.scheduler.scheduler_suspended = true,
-                Refusal::SchedulerSuspended,
-            ),
-            (
-                |f| f.tenant.block_soft_match_enabled = true,
-                Refusal::MatchingBlocked,
-            ),
-            (
-                |f| {
-                    f.tenant
-                        .block_cloud_object_takeover_through_hard_match_enabled = true
-                },
-                Refusal::MatchingBlocked,
-            ),
-            (
-                |f| {
-                    f.cloud.as_mut().unwrap().admin_roles =
-                        Some(vec!["Exchange Administrator".into()])
-                },
-                Refusal::AdminRole,
-            ),
-            (|f| f.parking_ou_in_scope = true, Refusal::ParkingOuInScope),
-            (
-                |f| f.cloud.as_mut().unwrap().licenses.clear(),
-                Refusal::NoFreeSeat,
-            ),
-        ];
-        for (tweak, expected) in cases {
-            let mut f = facts();
-            tweak(&mut f);
-            assert_eq!(refusal(diagnose(&f, false)), expected);
-        }
-        // A user without the SKU is fine when a seat is free.
-        let mut f = facts();
-        f.cloud.as_mut().unwrap().licenses.clear();
-        f.tenant.skus[0].consumed_units = 9;
-        assert!(matches!(diagnose(&f, false), Diagnosis::Plan(_)));
-    }
-}
+mod tests;

@@ -5,7 +5,8 @@
 use detour_contracts::{
     Dn, ProxyAddress,
     ad_ops::{
-        AdOpsCommandFailed, FindUser, MoveUser, MoveUserToDn, UserFound, UserLookup, UserMoved,
+        AdOpsCommandFailed, AddProxyAddress, FindUser, MoveUser, MoveUserToDn, ProxyAddressAdded,
+        ProxyAddressRemoved, RemoveProxyAddress, UserFound, UserLookup, UserMoved,
     },
     cloud_directory::{
         AddressHoldersFound, AssignLicense, CloudCommandFailed, CloudUserRead, DeletedUserRead,
@@ -66,6 +67,8 @@ pub enum StepCommand {
     ReadMailbox(ReadMailbox),
     AddEmailAddress(AddEmailAddress),
     SetExchangeCloudManaged(SetExchangeCloudManaged),
+    AddProxyAddress(AddProxyAddress),
+    RemoveProxyAddress(RemoveProxyAddress),
 }
 
 /// An event from a step service, decoded by the shell.
@@ -86,6 +89,8 @@ pub enum StepEvent {
     MailboxRead(MailboxRead),
     EmailAddressAdded(EmailAddressAdded),
     ExchangeCloudManagedSet(ExchangeCloudManagedSet),
+    ProxyAddressAdded(ProxyAddressAdded),
+    ProxyAddressRemoved(ProxyAddressRemoved),
     AdFailed(AdOpsCommandFailed),
     CloudFailed(CloudCommandFailed),
     MailboxFailed(MailboxCommandFailed),
@@ -160,6 +165,16 @@ pub fn step_command(step: Step, facts: &SagaFacts, now: OffsetDateTime) -> StepC
             identity: facts.user_principal_name.clone(),
             value: true,
         }),
+        // Fenced on the snapshot: a late copy after the value was removed again adds nothing.
+        Step::StampAddress => StepCommand::AddProxyAddress(AddProxyAddress {
+            object_guid: facts.object_guid,
+            address: facts.address.clone(),
+            only_if_usn_changed: facts.snapshot_usn,
+        }),
+        Step::SyncStamp => sync(),
+        Step::AwaitAddressInExchange => StepCommand::ReadMailbox(ReadMailbox {
+            identity: facts.user_principal_name.clone(),
+        }),
     }
 }
 
@@ -181,6 +196,10 @@ pub fn compensation_command(
                 value: false,
             })
         }
+        Compensation::UnstampAddress => StepCommand::RemoveProxyAddress(RemoveProxyAddress {
+            object_guid: facts.object_guid,
+            address: facts.address.clone(),
+        }),
     }
 }
 
@@ -225,6 +244,23 @@ pub fn interpret(step: Step, event: &StepEvent, facts: &SagaFacts) -> StepAnswer
         (Step::DropTemporaryLicense, StepEvent::LicenseRemoved(_)) => Done,
         (Step::Verify, StepEvent::CloudUserRead(read)) => verify(read, facts),
         (Step::SetCloudManaged, StepEvent::ExchangeCloudManagedSet(set)) if set.value => Done,
+        (Step::StampAddress, StepEvent::ProxyAddressAdded(_)) => Done,
+        (Step::SyncStamp, StepEvent::SyncCycleCompleted(run)) => sync_in(run, facts),
+        (Step::AwaitAddressInExchange, StepEvent::MailboxRead(read)) => match &read.mailbox {
+            Some(mailbox)
+                if mailbox
+                    .email_addresses
+                    .iter()
+                    .any(|a| facts.address.same_as(a)) =>
+            {
+                Done
+            }
+            Some(_) => NotYet(format!(
+                "Exchange Online does not show {} yet",
+                facts.address.address()
+            )),
+            None => NotYet("no mailbox".into()),
+        },
         (step, event) => Failed(format!("{step:?} cannot use this answer: {event:?}")),
     }
 }
@@ -257,12 +293,15 @@ pub fn interpret_compensation(
         {
             StepAnswer::Done
         }
-        (Compensation::SyncBack | Compensation::UnsetCloudManaged, _) => interpret_failure(event)
-            .unwrap_or_else(|| {
-                StepAnswer::Failed(format!(
-                    "{compensation:?} cannot use this answer: {event:?}"
-                ))
-            }),
+        (Compensation::UnstampAddress, StepEvent::ProxyAddressRemoved(_)) => StepAnswer::Done,
+        (
+            Compensation::SyncBack | Compensation::UnsetCloudManaged | Compensation::UnstampAddress,
+            _,
+        ) => interpret_failure(event).unwrap_or_else(|| {
+            StepAnswer::Failed(format!(
+                "{compensation:?} cannot use this answer: {event:?}"
+            ))
+        }),
     }
 }
 

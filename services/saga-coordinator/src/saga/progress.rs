@@ -69,8 +69,9 @@ fn diagnosed(user: &str, after: &Phase) -> Option<Milestone> {
             key: "diagnosed".into(),
             stage: Stage::Diagnosed,
             headline: format!(
-                "Diagnosed: {user} lacks {}. Detour will fix it {}.",
+                "Diagnosed: {user} lacks {}, {}. Detour will fix it {}.",
                 plan.address.address(),
+                plan.missing.words(),
                 strategy_words(plan.strategy)
             ),
             details: plan_details(plan),
@@ -235,23 +236,46 @@ fn step_done(step: Step, user: &str, plan: &Plan) -> Option<(&'static str, Strin
             "cloud-managed",
             format!("{user}'s Exchange attributes are now managed in the cloud."),
         ),
+        Step::StampAddress => (
+            "stamped",
+            format!(
+                "{} is added to {user}'s proxyAddresses in Active Directory.",
+                plan.address.address()
+            ),
+        ),
+        Step::AwaitAddressInExchange => (
+            "address-synced",
+            format!(
+                "The sync carried {} to Exchange Online.",
+                plan.address.address()
+            ),
+        ),
         _ => return None,
     })
 }
 
 fn strategy_words(strategy: Strategy) -> &'static str {
     match strategy {
-        Strategy::RoundTrip => {
-            "with the round trip: out of sync scope, restore, add the address, back in scope"
+        Strategy::OnPremisesStamp => {
+            "by adding it to the user in Active Directory and syncing (no deletion)"
         }
         Strategy::CloudManaged => {
-            "by making its Exchange attributes cloud-managed and adding the address"
+            "by making its Exchange attributes cloud-managed and adding the address (no deletion)"
+        }
+        Strategy::RoundTrip => {
+            "with the round trip: out of sync scope, restore, add the address, back in scope"
         }
     }
 }
 
+/// The plan's hash and rung, why each gentler rung was passed over, and the diff.
 fn plan_details(plan: &Plan) -> Vec<String> {
     let mut details = vec![format!("Plan {} ({:?}).", plan.hash(), plan.strategy)];
+    details.extend(
+        plan.skipped
+            .iter()
+            .map(|skipped| format!("Not {}: {}.", skipped.strategy.words(), skipped.reason)),
+    );
     details.extend(diff(plan));
     details
 }

@@ -33,7 +33,8 @@ pub struct Policy {
     pub temporary_sku: Uuid,
     /// For the temporary licence of a user who has no usage location of its own.
     pub default_usage_location: Option<String>,
-    pub prefer_cloud_managed: bool,
+    /// The rungs this deployment allows, in the order it prefers them (`saga.strategies`).
+    pub strategies: Vec<Strategy>,
     /// Hold each saga before its first write until an approval names its plan.
     pub approval_required: bool,
     pub timing: Timing,
@@ -42,6 +43,7 @@ pub struct Policy {
 impl Policy {
     pub fn definition(&self, strategy: Strategy) -> Definition {
         match strategy {
+            Strategy::OnPremisesStamp => Definition::on_premises_stamp(self.timing),
             Strategy::RoundTrip => Definition::round_trip(self.timing),
             Strategy::CloudManaged => Definition::cloud_managed(self.timing),
         }
@@ -59,10 +61,6 @@ pub enum Purpose {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "kebab-case")]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per remediation in hand, loaded and stored whole"
-)]
 pub enum Phase {
     /// Waiting for one of the `max_diagnosing` diagnosis slots: nothing sent yet, so a burst
     /// of a thousand requests never queues its reads ahead of running sagas' steps.
@@ -422,6 +420,8 @@ pub(crate) fn sample_round_trip(saga: Saga) -> Phase {
         plan: Plan {
             strategy: Strategy::RoundTrip,
             address: detour_contracts::ProxyAddress::parse(address).unwrap(),
+            missing: super::Missing::Routing,
+            skipped: Vec::new(),
             before: vec!["SMTP:ada@contoso.com".into()],
             after: vec!["SMTP:ada@contoso.com".into(), address.into()],
         },

@@ -54,6 +54,8 @@ pub fn encode(
         StepCommand::ReadMailbox(c) => outbox_row(c, sent, origin),
         StepCommand::AddEmailAddress(c) => outbox_row(c, sent, origin),
         StepCommand::SetExchangeCloudManaged(c) => outbox_row(c, sent, origin),
+        StepCommand::AddProxyAddress(c) => outbox_row(c, sent, origin),
+        StepCommand::RemoveProxyAddress(c) => outbox_row(c, sent, origin),
     }
 }
 
@@ -154,6 +156,8 @@ macro_rules! answers {
 answers! {
     ad_ops::UserFound => UserFound,
     ad_ops::UserMoved => UserMoved,
+    ad_ops::ProxyAddressAdded => ProxyAddressAdded,
+    ad_ops::ProxyAddressRemoved => ProxyAddressRemoved,
     ad_ops::AdOpsCommandFailed => AdFailed,
     sync_trigger::SyncCycleCompleted => SyncCycleCompleted,
     sync_trigger::SyncCycleRefused => SyncCycleRefused,

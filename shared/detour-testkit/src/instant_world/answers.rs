@@ -44,8 +44,13 @@ impl InstantWorld {
                 )),
                 consistency_guid: None,
                 sam_account_name: upn.split('@').next().unwrap_or_default().to_owned(),
+                // The seed's situation: AD holds the routing address, the cloud discards it,
+                // so the ladder comes down to the round trip this world answers.
+                proxy_addresses: vec![format!(
+                    "smtp:{}@{WORLD_DOMAIN}",
+                    upn.split('@').next().unwrap_or_default()
+                )],
                 user_principal_name: Some(upn),
-                proxy_addresses: Vec::new(),
                 member_of: Vec::new(),
                 admin_description: None,
             },

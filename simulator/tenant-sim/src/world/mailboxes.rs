@@ -16,15 +16,16 @@ pub enum MailboxError {
     /// Another object holds the address [S14b].
     #[error("{address} is already used by {holder}")]
     ObjectConflict { address: String, holder: String },
-    /// IsExchangeCloudManaged needs Entra Connect Sync 2.5.76.0 or later [S36-icewolf].
+    /// IsExchangeCloudManaged on a mailbox needs Entra Connect Sync 2.5.190.0 or later (current
+    /// prerequisites; the preview's was 2.5.76.0) (domain-2026.md 2.1).
     #[error(
-        "IsExchangeCloudManaged needs Entra Connect Sync 2.5.76.0 or later; this tenant runs {0}"
+        "IsExchangeCloudManaged needs Entra Connect Sync 2.5.190.0 or later; this tenant runs {0}"
     )]
     ConnectTooOld(String),
 }
 
-/// The first Connect version that honours IsExchangeCloudManaged [S36-icewolf].
-const CLOUD_MANAGED_MIN_VERSION: [u32; 4] = [2, 5, 76, 0];
+/// The first Connect version whose mailboxes may be cloud-managed (domain-2026.md 2.1).
+const CLOUD_MANAGED_MIN_VERSION: [u32; 4] = [2, 5, 190, 0];
 
 fn version_at_least(version: &str, minimum: [u32; 4]) -> bool {
     let mut parts = [0u32; 4];

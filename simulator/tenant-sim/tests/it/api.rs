@@ -234,7 +234,7 @@ async fn cloud_managed_mailboxes_need_connect_2_5_76() {
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("2.5.76.0"),
+            .contains("2.5.190.0"),
         "{body}"
     );
 }
@@ -242,7 +242,7 @@ async fn cloud_managed_mailboxes_need_connect_2_5_76() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cloud_managed_mailbox_takes_addresses_unless_another_object_holds_them() {
     let sim = Harness::start("soa", &["ada", "bob"], |s| {
-        s["connect"]["version"] = json!("2.5.79.0")
+        s["connect"]["version"] = json!("2.5.190.0")
     })
     .await;
     let ada = sim.upn("ada");
@@ -565,7 +565,7 @@ async fn connect_refuses_cycles_in_staging_mode_and_while_suspended() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_mailbox_removes_addresses_too() {
     let sim = Harness::start("remove", &["bob"], |s| {
-        s["connect"]["version"] = json!("2.5.79.0")
+        s["connect"]["version"] = json!("2.5.190.0")
     })
     .await;
     let bob = sim.upn("bob");

@@ -23,7 +23,7 @@ fn has_address(user: &Value, address: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_procedure_fixes_the_missing_address() {
-    let sim = Harness::start("seed", &["ada", "bob"], |_| {}).await;
+    let sim = Harness::start("seed", &["ada", "bob"], Harness::without_ad_routing_address).await;
     let upn = sim.upn("ada");
     let address = format!("smtp:{}@contoso.mail.onmicrosoft.com", sim.sam("ada"));
     let select = "$select=id,proxyAddresses,onPremisesSyncEnabled,onPremisesImmutableId,licenseAssignmentStates";

@@ -73,6 +73,7 @@ async fn group_membership_on_delete_both_ways() {
 async fn coexistence_address_from_ad_both_ways() {
     for (syncs, prefix) in [(false, "coex-no"), (true, "coex-yes")] {
         let sim = Harness::start(prefix, &["ada"], |s| {
+            Harness::without_ad_routing_address(s);
             s["switches"] = json!({ "coexistence_domain_syncs_from_ad": syncs })
         })
         .await;

@@ -7,6 +7,7 @@ mod chaos;
 mod compose;
 mod coordinator;
 mod gateway;
+mod ladder;
 mod many;
 mod ping_all;
 mod procedure;

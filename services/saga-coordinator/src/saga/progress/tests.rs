@@ -4,7 +4,7 @@ use super::*;
 use crate::saga::{Refusal, Saga, diagnose, diagnosis::sample_facts, messages::SagaFacts};
 
 fn plan() -> Plan {
-    match diagnose(&sample_facts(), false) {
+    match diagnose(&sample_facts()) {
         Diagnosis::Plan(plan) => plan,
         other => panic!("the sample is a plan, not {other:?}"),
     }

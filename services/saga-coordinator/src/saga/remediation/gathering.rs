@@ -213,6 +213,7 @@ fn complete(policy: &Policy, reads: &Reads) -> Option<Facts> {
         mailbox: reads.mailbox.clone()?,
         tenant: reads.tenant.clone()?,
         coexistence_domain: policy.coexistence_domain.clone(),
+        strategies: policy.strategies.clone(),
         address_holder,
         parking_ou_in_scope: policy.parking_ou_in_scope
             || policy
@@ -224,7 +225,7 @@ fn complete(policy: &Policy, reads: &Reads) -> Option<Facts> {
 }
 
 fn diagnosed(policy: &Policy, facts: &Facts, dry_run: bool) -> Advance {
-    let diagnosis = match diagnose(facts, policy.prefer_cloud_managed) {
+    let diagnosis = match diagnose(facts) {
         Diagnosis::Plan(plan)
             if plan.strategy == Strategy::RoundTrip && usage_location(policy, facts).is_none() =>
         {

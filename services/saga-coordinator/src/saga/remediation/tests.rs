@@ -19,7 +19,7 @@ fn policy(approval_required: bool) -> Policy {
         parking_ou_in_scope: false,
         temporary_sku: SAMPLE_SKU,
         default_usage_location: None,
-        prefer_cloud_managed: false,
+        strategies: Strategy::LADDER.to_vec(),
         approval_required,
         timing: Timing {
             action_deadline: Duration::from_secs(60),

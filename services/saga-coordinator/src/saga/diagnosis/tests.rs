@@ -1,0 +1,204 @@
+//! The verdicts: which address is missing, the ladder's choice with its reasons for every
+//! gentler rung, nothing to do, and every refusal.
+
+use super::*;
+
+fn facts() -> Facts {
+    sample_facts()
+}
+
+fn plan(diagnosis: Diagnosis) -> Plan {
+    match diagnosis {
+        Diagnosis::Plan(plan) => plan,
+        other => panic!("expected a plan, got {other:?}"),
+    }
+}
+
+fn refusal(diagnosis: Diagnosis) -> Refusal {
+    match diagnosis {
+        Diagnosis::Refused { refusal, .. } => refusal,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// The sample user, AD not holding the routing address: the stamp can help.
+fn not_in_ad() -> Facts {
+    let mut f = facts();
+    f.ad.proxy_addresses
+        .retain(|a| !a.contains("mail.onmicrosoft.com"));
+    f
+}
+
+#[test]
+fn the_seeds_user_gets_the_round_trip_with_why_the_gentler_rungs_do_not_apply() {
+    let plan = plan(diagnose(&facts()));
+    assert_eq!(plan.strategy, Strategy::RoundTrip);
+    assert_eq!(plan.missing, Missing::Routing);
+    assert_eq!(
+        plan.address.to_string(),
+        "smtp:ada@contoso.mail.onmicrosoft.com"
+    );
+    let skipped: Vec<Strategy> = plan.skipped.iter().map(|s| s.strategy).collect();
+    assert_eq!(skipped, [Strategy::OnPremisesStamp, Strategy::CloudManaged]);
+    assert!(
+        plan.skipped[0].reason.contains("discards AD's value"),
+        "{:?}",
+        plan.skipped
+    );
+    assert!(
+        plan.skipped[1].reason.contains("2.5.190.0"),
+        "{:?}",
+        plan.skipped
+    );
+    assert_eq!(plan.after.len(), plan.before.len() + 1);
+    assert_eq!(plan.hash(), plan.clone().hash(), "stable");
+    let mut other = plan.clone();
+    other.address = ProxyAddress::parse("smtp:x@contoso.mail.onmicrosoft.com").unwrap();
+    assert_ne!(other.hash(), plan.hash());
+}
+
+#[test]
+fn a_routing_address_not_in_ad_is_stamped_there_first() {
+    let plan = plan(diagnose(&not_in_ad()));
+    assert_eq!(plan.strategy, Strategy::OnPremisesStamp);
+    assert!(plan.skipped.is_empty());
+}
+
+#[test]
+fn current_connect_takes_the_cloud_managed_rung_and_old_connect_never_does() {
+    let mut f = facts();
+    f.connect.connect_version = "2.5.190.0".into();
+    assert_eq!(plan(diagnose(&f)).strategy, Strategy::CloudManaged);
+    // The preview's 2.5.76.0 is not enough for mailboxes any more.
+    f.connect.connect_version = "2.5.79.0".into();
+    assert_eq!(plan(diagnose(&f)).strategy, Strategy::RoundTrip);
+    // No deletion on that rung, so the matching and seat refusals do not stop it.
+    f.connect.connect_version = "2.5.191.3".into();
+    f.tenant.block_soft_match_enabled = true;
+    assert_eq!(plan(diagnose(&f)).strategy, Strategy::CloudManaged);
+}
+
+#[test]
+fn the_deployment_decides_which_rungs_may_be_taken_and_in_what_order() {
+    let mut f = not_in_ad();
+    f.connect.connect_version = "2.5.190.0".into();
+    f.strategies = vec![Strategy::CloudManaged, Strategy::OnPremisesStamp];
+    assert_eq!(plan(diagnose(&f)).strategy, Strategy::CloudManaged);
+    f.strategies = vec![Strategy::RoundTrip];
+    let only = plan(diagnose(&f));
+    assert_eq!(only.strategy, Strategy::RoundTrip);
+    assert!(
+        only.skipped.is_empty(),
+        "a forbidden rung is not a skipped one"
+    );
+    // Nothing allowed applies: refused, with every rung's reason.
+    let mut old = facts();
+    old.strategies = vec![Strategy::OnPremisesStamp, Strategy::CloudManaged];
+    let Diagnosis::Refused { detail, .. } = diagnose(&old) else {
+        panic!()
+    };
+    assert!(
+        detail.contains("OnPremisesStamp") && detail.contains("CloudManaged"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn a_missing_moera_is_told_apart_and_never_stamped_in_ad() {
+    let mut f = not_in_ad();
+    let mailbox = f.mailbox.as_mut().unwrap();
+    mailbox.email_addresses = vec![
+        "SMTP:ada@contoso.com".into(),
+        "smtp:ada@contoso.mail.onmicrosoft.com".into(),
+    ];
+    let plan = plan(diagnose(&f));
+    assert_eq!(plan.missing, Missing::Moera);
+    assert_eq!(plan.address.to_string(), "smtp:ada@contoso.onmicrosoft.com");
+    assert_eq!(plan.strategy, Strategy::RoundTrip);
+    assert!(
+        plan.skipped[0].reason.contains("MOERA"),
+        "{:?}",
+        plan.skipped
+    );
+}
+
+#[test]
+fn a_moera_with_digits_is_a_name_collision_and_nothing_to_do() {
+    let mut f = facts();
+    f.mailbox.as_mut().unwrap().email_addresses = vec![
+        "SMTP:ada@contoso.com".into(),
+        "smtp:ada@contoso.mail.onmicrosoft.com".into(),
+        "smtp:ada4711@contoso.onmicrosoft.com".into(),
+    ];
+    assert!(matches!(diagnose(&f), Diagnosis::NothingToDo { .. }));
+}
+
+#[test]
+fn an_address_already_there_is_nothing_to_do() {
+    let mut f = facts();
+    f.mailbox
+        .as_mut()
+        .unwrap()
+        .email_addresses
+        .push("smtp:ADA@contoso.mail.onmicrosoft.com".into());
+    assert!(matches!(diagnose(&f), Diagnosis::NothingToDo { .. }));
+}
+
+#[test]
+fn every_unsafe_case_is_refused_with_its_reason() {
+    type Tweak = fn(&mut Facts);
+    let cases: [(Tweak, Refusal); 11] = [
+        (|f| f.cloud = None, Refusal::UserNotInCloud),
+        (
+            |f| f.cloud.as_mut().unwrap().on_premises_sync_enabled = Some(false),
+            Refusal::NotSynced,
+        ),
+        (|f| f.mailbox = None, Refusal::NoMailbox),
+        (
+            |f| f.address_holder = Some("bob@contoso.com".into()),
+            Refusal::AddressHeldElsewhere,
+        ),
+        (
+            |f| f.connect.scheduler.staging_mode_enabled = true,
+            Refusal::StagingMode,
+        ),
+        (
+            |f| f.connect.scheduler.scheduler_suspended = true,
+            Refusal::SchedulerSuspended,
+        ),
+        (
+            |f| f.tenant.block_soft_match_enabled = true,
+            Refusal::MatchingBlocked,
+        ),
+        (
+            |f| {
+                f.tenant
+                    .block_cloud_object_takeover_through_hard_match_enabled = true
+            },
+            Refusal::MatchingBlocked,
+        ),
+        (
+            |f| f.cloud.as_mut().unwrap().admin_roles = Some(vec!["Exchange Administrator".into()]),
+            Refusal::AdminRole,
+        ),
+        (|f| f.parking_ou_in_scope = true, Refusal::ParkingOuInScope),
+        (
+            |f| f.cloud.as_mut().unwrap().licenses.clear(),
+            Refusal::NoFreeSeat,
+        ),
+    ];
+    for (tweak, expected) in cases {
+        let mut f = facts();
+        tweak(&mut f);
+        assert_eq!(refusal(diagnose(&f)), expected);
+    }
+    // A user without the SKU is fine when a seat is free.
+    let mut f = facts();
+    f.cloud.as_mut().unwrap().licenses.clear();
+    f.tenant.skus[0].consumed_units = 9;
+    assert!(matches!(diagnose(&f), Diagnosis::Plan(_)));
+    // A stamp needs Connect to export as much as a round trip does.
+    let mut f = not_in_ad();
+    f.connect.scheduler.staging_mode_enabled = true;
+    assert_eq!(refusal(diagnose(&f)), Refusal::StagingMode);
+}

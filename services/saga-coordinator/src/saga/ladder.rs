@@ -1,0 +1,177 @@
+//! The remediation ladder: the rungs this deployment allows, gentlest first, each with the
+//! conditions under which it can fix the user. The first that applies is the plan; every rung
+//! passed over goes into the plan with its reason, so the ticket can say why the gentler ways
+//! were not taken. Pure: facts in, a choice or a refusal out.
+
+use detour_contracts::{ProxyAddress, cloud_directory::CloudUserState};
+
+use super::diagnosis::{Facts, Missing, Refusal, Skipped, Strategy};
+
+/// Cloud-managed Exchange attributes of a mailbox need Connect 2.5.190.0 or later (current
+/// prerequisites; 2.5.76.0 was the preview's) (domain-2026.md 2.1).
+pub const CLOUD_MANAGED_FROM: [u32; 4] = [2, 5, 190, 0];
+
+/// The rung to take and the rungs passed over, or why none can be taken.
+pub fn choose(
+    facts: &Facts,
+    cloud: &CloudUserState,
+    address: &ProxyAddress,
+    missing: Missing,
+) -> Result<(Strategy, Vec<Skipped>), (Refusal, String)> {
+    let mut skipped = Vec::new();
+    let mut last_refusal = None;
+    for strategy in &facts.strategies {
+        let verdict = match strategy {
+            Strategy::OnPremisesStamp => on_premises_stamp(facts, address, missing),
+            Strategy::CloudManaged => cloud_managed(facts),
+            Strategy::RoundTrip => round_trip(facts, cloud),
+        };
+        match verdict {
+            Ok(()) => return Ok((*strategy, skipped)),
+            Err((refusal, reason)) => {
+                skipped.push(Skipped {
+                    strategy: *strategy,
+                    reason: reason.clone(),
+                });
+                last_refusal = Some((refusal, reason));
+            }
+        }
+    }
+    let passed_over: Vec<String> = skipped
+        .iter()
+        .map(|s| format!("{:?}: {}", s.strategy, s.reason))
+        .collect();
+    Err(match last_refusal {
+        Some((refusal, _)) => (refusal, passed_over.join("; ")),
+        None => (
+            Refusal::NoStrategyAllowed,
+            "saga.strategies allows no way to fix a user".into(),
+        ),
+    })
+}
+
+type Verdict = Result<(), (Refusal, String)>;
+
+/// Microsoft's documented fix for a missing routing address: stamp it on-premises, sync.
+fn on_premises_stamp(facts: &Facts, address: &ProxyAddress, missing: Missing) -> Verdict {
+    let skip = |reason: String| Err((Refusal::NoStrategyAllowed, reason));
+    if missing == Missing::Moera {
+        return skip("the MOERA is made by the cloud only: adding it in AD does nothing".into());
+    }
+    if facts.ad.proxy_addresses.iter().any(|a| address.same_as(a)) {
+        return skip(format!(
+            "AD already holds {} and the cloud does not show it: the cloud discards AD's value",
+            address.address()
+        ));
+    }
+    connect_exports(facts)
+}
+
+fn cloud_managed(facts: &Facts) -> Verdict {
+    let version = &facts.connect.connect_version;
+    if !version_at_least(version, CLOUD_MANAGED_FROM) {
+        return Err((
+            Refusal::NoStrategyAllowed,
+            format!(
+                "Connect {version} is older than 2.5.190.0, which cloud-managed Exchange \
+                 attributes need"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The seed's round trip, with every pre-flight check that keeps a user from being left
+/// deleted, out of scope or doubled.
+fn round_trip(facts: &Facts, cloud: &CloudUserState) -> Verdict {
+    connect_exports(facts)?;
+    // The restored user returns by hard match if it kept its immutableId, else by soft match
+    // (a disputed point, domain.md section 5): either block stops the round trip.
+    if facts.tenant.block_soft_match_enabled
+        || facts
+            .tenant
+            .block_cloud_object_takeover_through_hard_match_enabled
+    {
+        return Err((
+            Refusal::MatchingBlocked,
+            "the tenant blocks soft match or hard-match takeover: the user could not re-link"
+                .into(),
+        ));
+    }
+    match &cloud.admin_roles {
+        Some(roles) if roles.is_empty() => {}
+        Some(roles) => {
+            return Err((
+                Refusal::AdminRole,
+                format!(
+                    "{} holds {}: matching refuses administrators",
+                    cloud.user_principal_name,
+                    roles.join(", ")
+                ),
+            ));
+        }
+        // Unknown is not "none": an administrator must never be descoped.
+        None => {
+            return Err((
+                Refusal::AdminRole,
+                format!(
+                    "{}'s directory roles were not read: an administrator cannot be ruled out",
+                    cloud.user_principal_name
+                ),
+            ));
+        }
+    }
+    if facts.parking_ou_in_scope {
+        return Err((
+            Refusal::ParkingOuInScope,
+            "the parking OU is in sync scope: moving there would not descope the user".into(),
+        ));
+    }
+    // The user's own seat frees when it is deleted; a user without that SKU needs a free one.
+    let holds_sku = cloud
+        .licenses
+        .iter()
+        .any(|l| l.sku_id == facts.temporary_sku);
+    let free = facts
+        .tenant
+        .skus
+        .iter()
+        .find(|s| s.sku_id == facts.temporary_sku)
+        .map_or(0, |s| s.prepaid_units.saturating_sub(s.consumed_units));
+    if !holds_sku && free == 0 {
+        return Err((
+            Refusal::NoFreeSeat,
+            format!(
+                "no free seat of {} for the temporary licence",
+                facts.temporary_sku
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A rung that needs a sync cycle needs Connect to export.
+fn connect_exports(facts: &Facts) -> Verdict {
+    let scheduler = &facts.connect.scheduler;
+    if scheduler.staging_mode_enabled {
+        return Err((
+            Refusal::StagingMode,
+            "this Connect server is in staging mode and exports nothing".into(),
+        ));
+    }
+    if scheduler.scheduler_suspended {
+        return Err((
+            Refusal::SchedulerSuspended,
+            "Connect's scheduler is suspended (an upgrade or the wizard)".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn version_at_least(version: &str, minimum: [u32; 4]) -> bool {
+    let mut parts = [0u32; 4];
+    for (slot, part) in parts.iter_mut().zip(version.split('.')) {
+        *slot = part.trim().parse().unwrap_or(0);
+    }
+    parts >= minimum
+}

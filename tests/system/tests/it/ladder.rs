@@ -1,0 +1,126 @@
+//! The remediation ladder on the real stack: the gentlest rung that applies fixes the user
+//! with no deletion, and a rung the tenant turns out not to support puts the user back as it
+//! was. Each test reads the real AD, tenant-sim's world and the saga's own account.
+
+use detour_testkit::eventually;
+use ldap3::{Scope, SearchEntry};
+use saga_coordinator::saga::Strategy;
+use serde_json::json;
+use std::time::Duration;
+use tenant_sim::fixture::TenantFixture;
+
+use crate::coordinator::{Detour, timeline};
+
+/// The user's proxyAddresses as AD holds them now.
+async fn ad_proxy_addresses(tenant: &TenantFixture, name: &str) -> Vec<String> {
+    let mut ldap = tenant.directory.bind_service_account().await.unwrap();
+    let filter = format!("(sAMAccountName={})", ldap3::ldap_escape(tenant.sam(name)));
+    let (entries, _) = ldap
+        .search(
+            &tenant.ou.dn,
+            Scope::Subtree,
+            &filter,
+            vec!["proxyAddresses"],
+        )
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    ldap.unbind().await.unwrap();
+    let entry = SearchEntry::construct(entries.into_iter().next().expect("the user"));
+    entry
+        .attrs
+        .get("proxyAddresses")
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn routing(tenant: &TenantFixture, name: &str) -> String {
+    format!("smtp:{}@contoso.mail.onmicrosoft.com", tenant.sam(name))
+}
+
+/// No cloud user was deleted or restored.
+async fn no_deletion(tenant: &TenantFixture) {
+    let effects = detour_system::bulk::effects(tenant).await.unwrap();
+    for (user, effect) in effects {
+        assert_eq!(effect["soft_deleted"], 0, "{user} was deleted: {effect}");
+        assert_eq!(effect["restored"], 0, "{user} was restored: {effect}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routing_address_missing_in_ad_too_is_stamped_there_and_synced_with_no_deletion() {
+    let tenant = TenantFixture::start("ladder-stamp", &["ada"], |scenario| {
+        TenantFixture::without_ad_routing_address(scenario);
+        scenario["switches"] = json!({ "coexistence_domain_syncs_from_ad": true });
+    })
+    .await;
+    let detour = Detour::start(&tenant, "ladder-stamp", &[]).await;
+    let saga = detour.start_saga(&tenant.upn("ada"), false).await;
+    let done = detour.settled(&saga).await;
+    let story = timeline(&done);
+    assert_eq!(done.status, "completed", "{story}");
+    assert_eq!(done.saga.phase.strategy(), Some(Strategy::OnPremisesStamp));
+    assert!(story.contains("AwaitAddressInExchange done"), "{story}");
+    let address = routing(&tenant, "ada");
+    assert!(
+        ad_proxy_addresses(&tenant, "ada")
+            .await
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&address)),
+        "AD holds the stamp"
+    );
+    no_deletion(&tenant).await;
+    detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stamp_the_cloud_discards_is_removed_again_and_the_user_left_as_it_was() {
+    let tenant = TenantFixture::start(
+        "ladder-discarded",
+        &["ada"],
+        TenantFixture::without_ad_routing_address,
+    )
+    .await;
+    let before = ad_proxy_addresses(&tenant, "ada").await;
+    let detour = Detour::start(
+        &tenant,
+        "ladder-discarded",
+        &[("DETOUR__SAGA__WAIT_DEADLINE", "3s")],
+    )
+    .await;
+    let saga = detour.start_saga(&tenant.upn("ada"), false).await;
+    let undone = detour.settled(&saga).await;
+    let story = timeline(&undone);
+    assert_eq!(undone.status, "compensated", "{story}");
+    assert!(story.contains("UnstampAddress"), "{story}");
+    eventually(Duration::from_secs(10), "AD as it was", || async {
+        (ad_proxy_addresses(&tenant, "ada").await == before).then_some(())
+    })
+    .await;
+    no_deletion(&tenant).await;
+    detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_that_allows_only_the_round_trip_never_stamps() {
+    let tenant = TenantFixture::start(
+        "ladder-policy",
+        &["ada"],
+        TenantFixture::without_ad_routing_address,
+    )
+    .await;
+    let detour = Detour::start(
+        &tenant,
+        "ladder-policy",
+        &[("DETOUR__SAGA__STRATEGIES", "round-trip")],
+    )
+    .await;
+    let saga = detour.start_saga(&tenant.upn("ada"), false).await;
+    let done = detour.settled(&saga).await;
+    let story = timeline(&done);
+    assert_eq!(done.status, "completed", "{story}");
+    assert_eq!(done.saga.phase.strategy(), Some(Strategy::RoundTrip));
+    assert!(!story.contains("StampAddress"), "{story}");
+    detour.bus.stop().await;
+}
