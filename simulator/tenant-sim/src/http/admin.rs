@@ -1,4 +1,5 @@
-//! The simulator's own admin API under `/_sim/`: load a scenario, dump the world, flip switches
+//! The simulator's own admin API under `/_sim/`: load a scenario, dump the world, flip switches,
+//! upgrade Connect
 //! and features, and move time forward. It is for rehearsals and tests, not for Detour.
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub(super) fn routes() -> Router<Arc<Sim>> {
         .route("/_sim/world", get(dump))
         .route("/_sim/switches", put(switches))
         .route("/_sim/features", put(features))
+        .route("/_sim/connect", put(upgrade_connect))
         .route("/_sim/clock", post(clock))
         .route("/_sim/traffic", get(traffic))
         .route(
@@ -117,6 +119,36 @@ async fn features(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
         }
     };
     match sim.with_world(|world| world.features = features) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(none) => problem(StatusCode::SERVICE_UNAVAILABLE, none.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectUpgrade {
+    version: String,
+}
+
+/// The administrator upgrades (or rolls back) Entra Connect Sync: `{"version": "2.5.190.0"}`.
+async fn upgrade_connect(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    let upgrade: ConnectUpgrade = match serde_json::from_slice(&body) {
+        Ok(upgrade) => upgrade,
+        Err(error) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!("not a Connect version: {error}"),
+            );
+        }
+    };
+    let parts: Vec<&str> = upgrade.version.split('.').collect();
+    if parts.len() != 4 || parts.iter().any(|p| p.parse::<u32>().is_err()) {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            format!("{:?} is not a version such as 2.5.190.0", upgrade.version),
+        );
+    }
+    match sim.with_world(|world| world.connect.version = upgrade.version) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(none) => problem(StatusCode::SERVICE_UNAVAILABLE, none.to_string()),
     }

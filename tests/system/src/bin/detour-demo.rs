@@ -1,11 +1,15 @@
-//! The README's main job: the seed's case remediated end to end. It resets the contoso
+//! The README's main job: the seed's case remediated end to end, twice. It resets the contoso
 //! scenario's users in the dev stack's AD, starts tenant-sim with `scenarios/contoso.json`
-//! (a hybrid tenant whose group-licensed user Ada lacks her `contoso.mail.onmicrosoft.com`
-//! address, a healthy user, and an administrator Detour must refuse), starts the six services,
-//! files Jira ticket HELP-42 through the gateway's signed webhook, shows the ticket's comments
-//! as they arrive, and ends with the outcome, the comments and the trace id. It exits non-zero
-//! unless Ada ends fixed (address present, synced, the same object, the group's licence only),
-//! the ticket is resolved with one final comment, and all six services took part in the trace.
+//! (a hybrid tenant on Connect 2.4 whose group-licensed users Ada and Grace lack their
+//! `contoso.mail.onmicrosoft.com` address though AD holds it, a healthy user, and an
+//! administrator Detour must refuse), and starts the six services. Case 1 files Jira ticket
+//! HELP-42 for Ada: on that old Connect only the round trip can fix her. Then the
+//! administrator upgrades Connect to 2.5.190.0, and case 2 files HELP-43 for Grace: now the
+//! mailbox's Exchange attributes can be made cloud-managed, and she is fixed with no deletion.
+//! Each case shows the ticket's comments as they arrive (which rung, and why not the gentler
+//! ones). It exits non-zero unless both users end fixed (address present, synced, the same
+//! object, the group's licence only), Grace was never deleted, both tickets are resolved with
+//! one final comment each, and all six services took part in case 1's trace.
 
 use std::{
     path::{Path, PathBuf},
@@ -31,8 +35,29 @@ use tokio::process::{Child, Command};
 
 const SCENARIO: &str = "simulator/tenant-sim/scenarios/contoso.json";
 const TENANT_SIM: &str = "127.0.0.1:8090";
-const TICKET: &str = "HELP-42";
-const USER: &str = "ada.lovelace@contoso.com";
+/// The two cases: a ticket, its user, and what must show that the rung was the right one.
+const CASES: [Case; 2] = [
+    Case {
+        ticket: "HELP-42",
+        user: "ada.lovelace@contoso.com",
+        rung: "round trip",
+    },
+    Case {
+        ticket: "HELP-43",
+        user: "grace.hopper@contoso.com",
+        rung: "cloud-managed",
+    },
+];
+
+/// Connect after the administrator's upgrade between the cases (domain-2026.md 2.1).
+const UPGRADED_CONNECT: &str = "2.5.190.0";
+
+struct Case {
+    ticket: &'static str,
+    user: &'static str,
+    /// Words the diagnosis comment must use for the rung taken.
+    rung: &'static str,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -103,68 +128,42 @@ async fn run() -> anyhow::Result<bool> {
         client_id: text(&scenario["apps"][0]["client_id"])?,
         secret: text(&scenario["apps"][0]["client_secret"])?,
     };
-    let address = format!(
-        "{}@{}",
-        USER.split('@').next().unwrap_or_default(),
-        text(&scenario["tenant"]["coexistence_domain"])?
-    );
-    let before = graph.user(USER).await?;
-    println!(
-        "Before: {USER} has {} (cloud object {})",
-        before["proxyAddresses"], before["id"]
-    );
-
     let desk = Desk {
         client: reqwest::Client::new(),
         gateway: format!(
             "http://127.0.0.1:{}",
             services::default_port(Service::TicketGateway)
         ),
-        tickets: tenant,
+        tickets: tenant.clone(),
         jira_secret: Secret::new(JIRA_WEBHOOK_SECRET),
         webhook_token: Secret::new(WEBHOOK_TOKEN),
     };
-    println!("Filing Jira ticket {TICKET} through the gateway's signed webhook");
-    let delivery = format!("demo-{}", uuid::Uuid::new_v4());
-    let answer = file_jira_ticket(&desk, TICKET, &delivery).await?;
-    println!("  gateway: {answer}");
-    println!("Following {TICKET}'s comments:");
-    let comments = follow_ticket(&desk, TICKET, Duration::from_secs(300), |comment| {
-        let elapsed = started.elapsed().as_secs();
-        let mut lines = comment.lines().filter(|l| !l.starts_with("detour-ref: "));
-        println!("  [{elapsed:>3}s] {}", lines.next().unwrap_or_default());
-        for line in lines {
-            println!("          {line}");
+    let coexistence_domain = text(&scenario["tenant"]["coexistence_domain"])?;
+    let mut checks = Vec::new();
+    let mut first_trace = String::new();
+    for (number, case) in CASES.iter().enumerate() {
+        if number == 1 {
+            println!("The administrator upgrades Entra Connect Sync to {UPGRADED_CONNECT}");
+            upgrade_connect(&desk.client, &tenant, UPGRADED_CONNECT).await?;
         }
-    })
-    .await;
+        println!("Case {}: {} for {}", number + 1, case.ticket, case.user);
+        let (case_checks, trace_id) =
+            run_case(case, &desk, &graph, &tenant, &coexistence_domain, started).await?;
+        checks.extend(case_checks);
+        if number == 0 {
+            first_trace = trace_id;
+        }
+    }
 
-    let after = graph.user(USER).await?;
-    let issue = desk.jira_issue(TICKET).await?;
     println!("Stopping the services (SIGTERM) and tenant-sim");
     let codes = fleet.stop(Duration::from_secs(30)).await;
     stop_tenant_sim(&mut sim).await;
     telemetry.flush().await;
-    let comments = comments?;
-
-    let mut checks = fixed_checks(&before, &after, &address);
-    let status = issue["fields"]["status"]["name"]
-        .as_str()
-        .unwrap_or_default();
-    checks.push((
-        format!("{TICKET} is Resolved (it is {status})"),
-        status == "Resolved",
-    ));
-    let finals = comments.iter().filter(|c| is_final(c)).count();
-    checks.push((format!("one final comment ({finals})"), finals == 1));
-    let trace_id = trace_id_in(&comments)
-        .or_else(|| answer["trace_id"].as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let spans = spans_by_service(&receiver.spans(), &trace_id);
+    let spans = spans_by_service(&receiver.spans(), &first_trace);
     for (service, code) in codes {
         let in_trace = spans.get(service.as_str()).copied().unwrap_or(0);
         checks.push((
-            format!("{service} exited cleanly ({code:?}) with {in_trace} spans in the trace"),
+            format!("{service} exited cleanly ({code:?}) with {in_trace} spans in case 1's trace"),
             code == Some(0) && in_trace > 0,
         ));
     }
@@ -175,7 +174,6 @@ async fn run() -> anyhow::Result<bool> {
     ));
     telemetry.shutdown().await;
 
-    println!("After: {USER} has {}", after["proxyAddresses"]);
     println!("Checks:");
     for (check, holds) in &checks {
         println!("  [{}] {check}", if *holds { " ok " } else { "FAIL" });
@@ -184,13 +182,120 @@ async fn run() -> anyhow::Result<bool> {
     println!(
         "Outcome: {}",
         if ok {
-            "fixed: the ticket is resolved"
+            "fixed: both users, both tickets resolved, one with no deletion"
         } else {
             "NOT fixed (see the checks above and the logs)"
         }
     );
-    println!("trace_id={trace_id}");
+    println!("trace_id={first_trace}");
     Ok(ok)
+}
+
+/// Files the case's ticket, follows its comments, and checks the user and the ticket after.
+/// Answers the checks and the case's trace id.
+async fn run_case(
+    case: &Case,
+    desk: &Desk,
+    graph: &GraphReader,
+    tenant: &str,
+    coexistence_domain: &str,
+    started: Instant,
+) -> anyhow::Result<(Vec<(String, bool)>, String)> {
+    let user = case.user;
+    let address = format!(
+        "{}@{coexistence_domain}",
+        user.split('@').next().unwrap_or_default()
+    );
+    let before = graph.user(user).await?;
+    println!(
+        "  Before: {user} has {} (cloud object {})",
+        before["proxyAddresses"], before["id"]
+    );
+    println!(
+        "  Filing Jira ticket {} through the gateway's signed webhook",
+        case.ticket
+    );
+    let delivery = format!("demo-{}", uuid::Uuid::new_v4());
+    let answer = file_jira_ticket(desk, case.ticket, &delivery).await?;
+    println!("    gateway: {answer}");
+    println!("  Following {}'s comments:", case.ticket);
+    let comments = follow_ticket(desk, case.ticket, Duration::from_secs(300), |comment| {
+        let elapsed = started.elapsed().as_secs();
+        let mut lines = comment.lines().filter(|l| !l.starts_with("detour-ref: "));
+        println!("    [{elapsed:>3}s] {}", lines.next().unwrap_or_default());
+        for line in lines {
+            println!("            {line}");
+        }
+    })
+    .await?;
+    let after = graph.user(user).await?;
+    println!("  After: {user} has {}", after["proxyAddresses"]);
+    let issue = desk.jira_issue(case.ticket).await?;
+
+    let mut checks: Vec<(String, bool)> = fixed_checks(&before, &after, &address)
+        .into_iter()
+        .map(|(check, holds)| (format!("{user}: {check}"), holds))
+        .collect();
+    let status = issue["fields"]["status"]["name"]
+        .as_str()
+        .unwrap_or_default();
+    checks.push((
+        format!("{} is Resolved (it is {status})", case.ticket),
+        status == "Resolved",
+    ));
+    let finals = comments.iter().filter(|c| is_final(c)).count();
+    checks.push((
+        format!("{}: one final comment ({finals})", case.ticket),
+        finals == 1,
+    ));
+    let said = comments.iter().any(|c| c.contains(case.rung));
+    checks.push((
+        format!(
+            "{}'s comments name the rung taken ({})",
+            case.ticket, case.rung
+        ),
+        said,
+    ));
+    if case.rung != "round trip" {
+        let deleted = deletions(&desk.client, tenant, &before["id"]).await?;
+        checks.push((
+            format!("{user} was never deleted ({deleted} soft deletions)"),
+            deleted == 0,
+        ));
+    }
+    let trace_id = trace_id_in(&comments)
+        .or_else(|| answer["trace_id"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    Ok((checks, trace_id))
+}
+
+/// The administrator's upgrade of Connect, through tenant-sim's own admin API.
+async fn upgrade_connect(
+    client: &reqwest::Client,
+    tenant: &str,
+    version: &str,
+) -> anyhow::Result<()> {
+    let response = client
+        .put(format!("{tenant}/_sim/connect"))
+        .json(&serde_json::json!({ "version": version }))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        bail!("tenant-sim refused the upgrade: {}", response.text().await?);
+    }
+    Ok(())
+}
+
+/// How many times tenant-sim soft-deleted the cloud user `id`.
+async fn deletions(client: &reqwest::Client, tenant: &str, id: &Value) -> anyhow::Result<u64> {
+    let world: Value = client
+        .get(format!("{tenant}/_sim/world"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = id.as_str().unwrap_or_default();
+    Ok(world["effects"][id]["soft_deleted"].as_u64().unwrap_or(0))
 }
 
 fn text(value: &Value) -> anyhow::Result<String> {
