@@ -134,15 +134,29 @@ impl GraphClient {
         Ok(user.into_state(roles))
     }
 
+    /// The directory roles the user holds, and those it is eligible for through PIM: since
+    /// 2026-07-01 hard match is blocked for both (MC1263280; domain-2026.md 3.5).
     async fn admin_roles(&self, id: Uuid) -> Result<Vec<String>, GraphError> {
         let body = self
             .read(reqwest::Method::GET, &format!("/users/{id}/memberOf"), None)
             .await?;
-        Ok(typed::<wire::List<wire::Membership>>("memberOf", body)?
+        let mut roles: Vec<String> = typed::<wire::List<wire::Membership>>("memberOf", body)?
             .value
             .into_iter()
             .filter_map(wire::Membership::role_name)
-            .collect())
+            .collect();
+        let filter = segment(&format!("principalId eq '{id}'"));
+        let path = format!(
+            "/roleManagement/directory/roleEligibilityScheduleInstances?$filter={filter}&$expand=roleDefinition"
+        );
+        let body = self.read(reqwest::Method::GET, &path, None).await?;
+        roles.extend(
+            typed::<wire::List<wire::Eligibility>>("roleEligibilityScheduleInstances", body)?
+                .value
+                .into_iter()
+                .map(|eligible| format!("{} (eligible)", eligible.role_definition.display_name)),
+        );
+        Ok(roles)
     }
 
     async fn read_tenant(&self) -> Result<TenantRead, GraphError> {
@@ -177,6 +191,7 @@ impl GraphClient {
             block_soft_match_enabled: features.block_soft_match_enabled,
             block_cloud_object_takeover_through_hard_match_enabled: features
                 .block_cloud_object_takeover_through_hard_match_enabled,
+            soft_match_on_upn_enabled: features.soft_match_on_upn_enabled,
             skus,
         })
     }

@@ -120,6 +120,9 @@ pub struct SkuSeats {
 pub struct TenantRead {
     pub block_soft_match_enabled: bool,
     pub block_cloud_object_takeover_through_hard_match_enabled: bool,
+    /// Soft match falls back to the UPN only where this is on; else it is by primary SMTP
+    /// address alone (domain-2026.md 3.3).
+    pub soft_match_on_upn_enabled: bool,
     pub skus: Vec<SkuSeats>,
 }
 service_message!(TenantRead, CloudDirectory, "tenant-read", Event);

@@ -123,6 +123,9 @@ pub struct RoleSpec {
     pub role_template_id: Uuid,
     /// By userPrincipalName.
     pub members: Vec<String>,
+    /// Eligible for the role (PIM), by userPrincipalName.
+    #[serde(default)]
+    pub eligible: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -211,6 +214,7 @@ impl Scenario {
                 display_name: spec.display_name.clone(),
                 role_template_id: spec.role_template_id,
                 members: BTreeSet::new(),
+                eligible: BTreeSet::new(),
             })
             .collect();
         let connect = &self.connect;
@@ -265,12 +269,21 @@ impl Scenario {
                 .extend(spec.direct_licenses.iter().copied());
         }
         for (spec, role) in self.roles.iter().zip(world.roles.clone()) {
-            for upn in &spec.members {
+            for (upn, eligible) in spec
+                .members
+                .iter()
+                .map(|upn| (upn, false))
+                .chain(spec.eligible.iter().map(|upn| (upn, true)))
+            {
                 let id = world
                     .user_id(upn)
                     .map_err(|_| anyhow::anyhow!("role {}: no user {upn}", spec.display_name))?;
                 if let Some(r) = world.roles.iter_mut().find(|r| r.id == role.id) {
-                    r.members.insert(id);
+                    if eligible {
+                        r.eligible.insert(id);
+                    } else {
+                        r.members.insert(id);
+                    }
                 }
             }
         }

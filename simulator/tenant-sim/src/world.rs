@@ -108,6 +108,16 @@ impl World {
             .any(|role| role.members.contains(&user_id))
     }
 
+    /// Holds or is eligible for a privileged role: since 2026-07-01 hard match is blocked for
+    /// such users (MC1263280; domain-2026.md 3.5).
+    pub fn is_privileged(&self, user_id: Uuid) -> bool {
+        self.is_admin(user_id)
+            || self
+                .roles
+                .iter()
+                .any(|role| role.eligible.contains(&user_id))
+    }
+
     pub fn mailbox_state(&self, user_id: Uuid, now: OffsetDateTime) -> Option<MailboxState> {
         self.mailboxes
             .get(&user_id)

@@ -30,13 +30,14 @@ pub struct SyncObject {
     pub features: SyncFeatures,
 }
 
-/// `onPremisesDirectorySynchronizationFeature` [S17]: the two that decide whether a round trip
-/// can re-match its user.
+/// `onPremisesDirectorySynchronizationFeature` [S17]: the three that decide whether, and how, a
+/// round trip can re-match its user.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncFeatures {
     pub block_soft_match_enabled: bool,
     pub block_cloud_object_takeover_through_hard_match_enabled: bool,
+    pub soft_match_on_upn_enabled: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,6 +134,19 @@ impl Membership {
     }
 }
 
+/// An eligible role assignment, with its role expanded.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Eligibility {
+    pub role_definition: RoleDefinition,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDefinition {
+    pub display_name: String,
+}
+
 /// A user as an address holder, or as `restore` and `deletedItems` answer it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -172,6 +186,7 @@ mod tests {
         json!({ "value": [{ "features": {
             "blockSoftMatchEnabled": false,
             "blockCloudObjectTakeoverThroughHardMatchEnabled": true,
+            "softMatchOnUpnEnabled": false,
             "passwordSyncEnabled": true,
         } }] })
     }
@@ -189,6 +204,7 @@ mod tests {
         for field in [
             "blockSoftMatchEnabled",
             "blockCloudObjectTakeoverThroughHardMatchEnabled",
+            "softMatchOnUpnEnabled",
         ] {
             let mut missing = features();
             missing["value"][0]["features"]

@@ -122,6 +122,7 @@ impl Graph for FakeGraph {
         self.up()?;
         Ok(TenantRead {
             block_soft_match_enabled: false,
+            soft_match_on_upn_enabled: false,
             block_cloud_object_takeover_through_hard_match_enabled: false,
             skus: vec![SkuSeats {
                 sku_id: SKU,

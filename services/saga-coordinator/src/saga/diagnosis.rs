@@ -97,6 +97,12 @@ pub enum Refusal {
     NoValidAddress,
     /// The deployment's `saga.strategies` allows no rung that applies.
     NoStrategyAllowed,
+    /// Should the restored user lose its anchor, no soft-match rule could re-link it: no primary
+    /// SMTP address in AD, and the tenant does not soft-match on the UPN.
+    NoRematch,
+    /// Entra ID holds the address but Exchange Online does not: a forward-sync problem
+    /// between them that only Microsoft support can fix (domain-2026.md 3.2, step 1).
+    ForwardSyncProblem,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +187,17 @@ pub fn diagnose(facts: &Facts) -> Diagnosis {
             Moera::Present | Moera::Unknown => return Diagnosis::NothingToDo { address: routing },
         }
     };
+    if cloud.proxy_addresses.iter().any(|a| address.same_as(a)) {
+        return refuse(
+            Refusal::ForwardSyncProblem,
+            format!(
+                "Entra ID shows {} on {} but Exchange Online does not: a sync problem between \
+                 the two that no change here can fix; escalate to Microsoft support",
+                address.address(),
+                cloud.user_principal_name
+            ),
+        );
+    }
     if missing == Missing::Routing
         && let Some(holder) = &facts.address_holder
     {
@@ -341,6 +358,7 @@ pub(crate) fn sample_facts() -> Facts {
         }),
         tenant: TenantRead {
             block_soft_match_enabled: false,
+            soft_match_on_upn_enabled: false,
             block_cloud_object_takeover_through_hard_match_enabled: false,
             skus: vec![SkuSeats {
                 sku_id: SAMPLE_SKU,

@@ -98,13 +98,30 @@ fn round_trip(facts: &Facts, cloud: &CloudUserState) -> Verdict {
                 .into(),
         ));
     }
+    // Soft match is by primary SMTP address, by UPN only where the tenant enabled it
+    // (domain-2026.md 3.3): the fallback if the restored user comes back without its anchor.
+    let primary_smtp = facts
+        .ad
+        .proxy_addresses
+        .iter()
+        .any(|a| a.starts_with("SMTP:"));
+    if !primary_smtp && !facts.tenant.soft_match_on_upn_enabled {
+        return Err((
+            Refusal::NoRematch,
+            format!(
+                "{} has no primary SMTP address in AD and the tenant does not soft-match on \
+                 the UPN: a restored user that lost its anchor could not re-link",
+                facts.ad.sam_account_name
+            ),
+        ));
+    }
     match &cloud.admin_roles {
         Some(roles) if roles.is_empty() => {}
         Some(roles) => {
             return Err((
                 Refusal::AdminRole,
                 format!(
-                    "{} holds {}: matching refuses administrators",
+                    "{} holds or is eligible for {}: matching refuses privileged users",
                     cloud.user_principal_name,
                     roles.join(", ")
                 ),

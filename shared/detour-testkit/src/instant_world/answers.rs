@@ -46,10 +46,13 @@ impl InstantWorld {
                 sam_account_name: upn.split('@').next().unwrap_or_default().to_owned(),
                 // The seed's situation: AD holds the routing address, the cloud discards it,
                 // so the ladder comes down to the round trip this world answers.
-                proxy_addresses: vec![format!(
-                    "smtp:{}@{WORLD_DOMAIN}",
-                    upn.split('@').next().unwrap_or_default()
-                )],
+                proxy_addresses: vec![
+                    format!("SMTP:{upn}"),
+                    format!(
+                        "smtp:{}@{WORLD_DOMAIN}",
+                        upn.split('@').next().unwrap_or_default()
+                    ),
+                ],
                 user_principal_name: Some(upn),
                 member_of: Vec::new(),
                 admin_description: None,
@@ -155,22 +158,30 @@ pub(super) fn stable_id(kind: &str, name: &str) -> Uuid {
 }
 
 impl InstantWorld {
-    /// A synced, group-licensed user that already shows the coexistence address (so the
-    /// final check passes at once); its mailbox is what diagnosis looks at, and that lacks it.
+    /// A synced, group-licensed user; it shows the coexistence address once the round trip
+    /// has added it (so the final check passes at once then), as its mailbox does.
     pub(super) fn cloud_user(&self, user: &str) -> CloudUserState {
         let id = Self::cloud_id(user);
-        let upn = {
-            let mut state = self.lock();
-            if user.contains('@') {
-                state.upns.insert(id, user.to_owned());
-            }
-            state
-                .upns
-                .get(&id)
-                .cloned()
-                .unwrap_or_else(|| format!("{id}@bench.example"))
-        };
-        healthy_user(id, &upn)
+        let mut state = self.lock();
+        if user.contains('@') {
+            state.upns.insert(id, user.to_owned());
+        }
+        let upn = state
+            .upns
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("{id}@bench.example"));
+        let mut user = healthy_user(id, &upn);
+        let alias = upn.split('@').next().unwrap_or(&upn).to_owned();
+        let address = format!("{alias}@{WORLD_DOMAIN}");
+        if state.addressed.contains(&format!(
+            "{}|{}",
+            upn.to_lowercase(),
+            address.to_lowercase()
+        )) {
+            user.proxy_addresses.push(format!("smtp:{address}"));
+        }
+        user
     }
 }
 
@@ -183,7 +194,7 @@ fn healthy_user(id: Uuid, upn: &str) -> CloudUserState {
         on_premises_sync_enabled: Some(true),
         on_premises_immutable_id: Some("anchor".into()),
         on_premises_distinguished_name: None,
-        proxy_addresses: vec![format!("smtp:{alias}@{WORLD_DOMAIN}")],
+        proxy_addresses: vec![format!("SMTP:{upn}")],
         usage_location: Some("PL".into()),
         licenses: vec![LicenseAssignment {
             sku_id: WORLD_SKU,
@@ -208,6 +219,7 @@ pub(super) fn mailbox(identity: &str) -> MailboxState {
 pub(super) fn tenant() -> TenantRead {
     TenantRead {
         block_soft_match_enabled: false,
+        soft_match_on_upn_enabled: false,
         block_cloud_object_takeover_through_hard_match_enabled: false,
         skus: vec![SkuSeats {
             sku_id: WORLD_SKU,

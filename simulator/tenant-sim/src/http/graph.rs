@@ -5,6 +5,7 @@
 pub(super) mod batch;
 mod directory;
 mod filter;
+mod roles;
 mod users;
 
 use std::sync::Arc;
@@ -31,6 +32,10 @@ pub(super) fn routes() -> Router<Arc<Sim>> {
             post(directory::assign_license),
         )
         .route("/v1.0/users/{id}/memberOf", get(directory::member_of))
+        .route(
+            "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances",
+            get(roles::eligibility_instances),
+        )
         .route(
             "/v1.0/directory/deletedItems/microsoft.graph.user",
             get(directory::list_deleted),

@@ -24,6 +24,9 @@ pub struct TenantInfo {
 pub struct SyncFeatures {
     pub block_soft_match_enabled: bool,
     pub block_cloud_object_takeover_through_hard_match_enabled: bool,
+    /// `EnableSoftMatchOnUpn`: soft match may fall back to the UPN (off by default; once on,
+    /// it cannot be turned off) (domain-2026.md 3.3).
+    pub soft_match_on_upn_enabled: bool,
 }
 
 /// Behaviours the sources disagree on (domain.md section 5); Detour must pass under each.
@@ -122,6 +125,9 @@ pub struct DirectoryRole {
     pub display_name: String,
     pub role_template_id: Uuid,
     pub members: BTreeSet<Uuid>,
+    /// Eligible through Privileged Identity Management (not active until activated).
+    #[serde(default)]
+    pub eligible: BTreeSet<Uuid>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -264,8 +264,10 @@ impl World {
     }
 
     /// How a new connector object joins the cloud [S17][S22]: a soft-deleted user with its
-    /// anchor is restored; a live one is hard-matched; else a cloud-managed user with the same
-    /// UPN or primary SMTP address is soft-matched; else a new user is created.
+    /// anchor is restored; a live one is hard-matched (never a user who holds or is eligible
+    /// for a privileged role, since 2026-07-01); else a cloud-managed user with the same primary
+    /// SMTP address, or (only where `softMatchOnUpnEnabled`) the same UPN, is soft-matched;
+    /// else a new user is created (domain-2026.md 3.3, 3.5).
     fn join(&self, ad: &AdUser, anchor: &str) -> Join {
         let same_anchor = |u: &CloudUser| u.on_premises_immutable_id.as_deref() == Some(anchor);
         if let Some(deleted) = self.deleted_users.values().find(|d| same_anchor(&d.user)) {
@@ -280,28 +282,30 @@ impl World {
                         .into(),
                 );
             }
-            if self.is_admin(user.id) {
+            if self.is_privileged(user.id) {
                 return Join::Refused(format!(
-                    "match refused: {} holds an administrator role",
+                    "Hard match operation blocked due to security hardening: {} holds or is \
+                     eligible for a privileged role",
                     user.user_principal_name
                 ));
             }
             return Join::HardMatch(user.id);
         }
         let upn = ad.user_principal_name.as_deref().unwrap_or_default();
-        let by_upn = self
-            .users
-            .values()
-            .find(|u| !upn.is_empty() && u.user_principal_name.eq_ignore_ascii_case(upn));
+        let by_upn = self.users.values().find(|u| {
+            features.soft_match_on_upn_enabled
+                && !upn.is_empty()
+                && u.user_principal_name.eq_ignore_ascii_case(upn)
+        });
         let by_smtp = ad.primary_smtp().and_then(|smtp| {
             self.users.values().find(|u| {
                 addresses::primary_smtp(&self.proxy_addresses(u))
                     .is_some_and(|p| p.eq_ignore_ascii_case(smtp))
             })
         });
-        let Some((user, on)) = by_upn
-            .map(|u| (u, "userPrincipalName"))
-            .or(by_smtp.map(|u| (u, "primary SMTP address")))
+        let Some((user, on)) = by_smtp
+            .map(|u| (u, "primary SMTP address"))
+            .or(by_upn.map(|u| (u, "userPrincipalName")))
         else {
             return Join::Create;
         };

@@ -254,9 +254,39 @@ fn soft_match_world() -> (World, Uuid, AdSnapshot, OffsetDateTime) {
 }
 
 #[test]
-fn soft_match_joins_on_upn_unless_blocked() {
+fn soft_match_joins_on_the_primary_smtp_address_and_on_the_upn_only_where_enabled() {
     let (mut world, id, in_scope, now) = soft_match_world();
     let run = sync(&mut world, &in_scope, now);
+    assert!(
+        run.objects
+            .iter()
+            .any(|o| o.detail == "soft match on primary SMTP address"),
+        "{:?}",
+        run.objects
+    );
+    assert_eq!(world.user("ada@contoso.com").unwrap().id, id);
+
+    // Without a primary SMTP address in AD, only the UPN could match, and only if enabled.
+    let no_smtp = |mut user: AdUser| {
+        user.proxy_addresses.retain(|a| !a.starts_with("SMTP:"));
+        user.mail = None;
+        user
+    };
+    let bare = snapshot(vec![no_smtp(ad_user("ada", STAFF))]);
+    let (mut world, _, _, now) = soft_match_world();
+    sync(&mut world, &bare, now);
+    assert_eq!(
+        world
+            .users
+            .values()
+            .filter(|u| u.user_principal_name.starts_with("ada"))
+            .count(),
+        2,
+        "no rule re-matched: a second user, as Microsoft would make"
+    );
+    let (mut world, id, _, now) = soft_match_world();
+    world.features.soft_match_on_upn_enabled = true;
+    let run = sync(&mut world, &bare, now);
     assert!(
         run.objects
             .iter()
@@ -278,12 +308,39 @@ fn soft_match_joins_on_upn_unless_blocked() {
         display_name: "Exchange Administrator".into(),
         role_template_id: Uuid::new_v4(),
         members: BTreeSet::from([id]),
+        eligible: BTreeSet::new(),
     });
     let run = sync(&mut world, &in_scope, now);
     assert!(
         run.objects
             .iter()
             .any(|o| o.detail.contains("administrator role")),
+        "{:?}",
+        run.objects
+    );
+}
+
+#[test]
+fn hard_match_is_blocked_for_a_user_merely_eligible_for_a_privileged_role() {
+    let mut world = world();
+    let now = OffsetDateTime::now_utc();
+    let in_scope = snapshot(vec![ad_user("ada", STAFF)]);
+    sync(&mut world, &in_scope, now);
+    let id = world.user("ada@contoso.com").unwrap().id;
+    sync(&mut world, &snapshot(vec![ad_user("ada", PARKED)]), now);
+    world.restore_user(id, false, None, now).unwrap();
+    world.roles.push(DirectoryRole {
+        id: Uuid::new_v4(),
+        display_name: "Exchange Administrator".into(),
+        role_template_id: Uuid::new_v4(),
+        members: BTreeSet::new(),
+        eligible: BTreeSet::from([id]),
+    });
+    let run = sync(&mut world, &in_scope, now);
+    assert!(
+        run.objects
+            .iter()
+            .any(|o| o.detail.contains("security hardening")),
         "{:?}",
         run.objects
     );

@@ -9,7 +9,7 @@ use serde_json::json;
 use std::time::Duration;
 use tenant_sim::fixture::TenantFixture;
 
-use crate::coordinator::{Detour, timeline};
+use crate::coordinator::{Detour, refusal, timeline};
 
 /// The user's proxyAddresses as AD holds them now.
 async fn ad_proxy_addresses(tenant: &TenantFixture, name: &str) -> Vec<String> {
@@ -122,5 +122,31 @@ async fn a_deployment_that_allows_only_the_round_trip_never_stamps() {
     assert_eq!(done.status, "completed", "{story}");
     assert_eq!(done.saga.phase.strategy(), Some(Strategy::RoundTrip));
     assert!(!story.contains("StampAddress"), "{story}");
+    detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_merely_eligible_for_a_privileged_role_is_refused_the_round_trip() {
+    let tenant = TenantFixture::start("ladder-eligible", &["ada"], |scenario| {
+        let ada = scenario["cloud_users"][0]["user_principal_name"].clone();
+        scenario["roles"] = json!([{
+            "display_name": "Exchange Administrator",
+            "role_template_id": "29232cdf-9323-42fd-ade2-1d097af3e4de",
+            "members": [],
+            "eligible": [ada],
+        }]);
+    })
+    .await;
+    let detour = Detour::start(&tenant, "ladder-eligible", &[]).await;
+    let saga = detour.start_saga(&tenant.upn("ada"), false).await;
+    let view = detour.settled(&saga).await;
+    let story = timeline(&view);
+    assert_eq!(view.status, "refused", "{story}");
+    assert_eq!(refusal(&view), "admin-role", "{story}");
+    assert!(
+        story.contains("Exchange Administrator (eligible)"),
+        "{story}"
+    );
+    no_deletion(&tenant).await;
     detour.bus.stop().await;
 }

@@ -134,6 +134,21 @@ fn a_moera_with_digits_is_a_name_collision_and_nothing_to_do() {
 }
 
 #[test]
+fn an_address_entra_holds_but_exchange_lacks_is_escalated_not_fixed() {
+    let mut f = facts();
+    f.cloud
+        .as_mut()
+        .unwrap()
+        .proxy_addresses
+        .push("smtp:ada@contoso.mail.onmicrosoft.com".into());
+    let Diagnosis::Refused { refusal, detail } = diagnose(&f) else {
+        panic!()
+    };
+    assert_eq!(refusal, Refusal::ForwardSyncProblem);
+    assert!(detail.contains("Microsoft support"), "{detail}");
+}
+
+#[test]
 fn an_address_already_there_is_nothing_to_do() {
     let mut f = facts();
     f.mailbox
@@ -197,6 +212,13 @@ fn every_unsafe_case_is_refused_with_its_reason() {
     f.cloud.as_mut().unwrap().licenses.clear();
     f.tenant.skus[0].consumed_units = 9;
     assert!(matches!(diagnose(&f), Diagnosis::Plan(_)));
+    // No rule could re-match a restored user without its anchor: no primary SMTP in AD, and
+    // no soft match on the UPN; with the UPN rule on, the round trip may go.
+    let mut f = facts();
+    f.ad.proxy_addresses.retain(|a| !a.starts_with("SMTP:"));
+    assert_eq!(refusal(diagnose(&f)), Refusal::NoRematch);
+    f.tenant.soft_match_on_upn_enabled = true;
+    assert_eq!(plan(diagnose(&f)).strategy, Strategy::RoundTrip);
     // A stamp needs Connect to export as much as a round trip does.
     let mut f = not_in_ad();
     f.connect.scheduler.staging_mode_enabled = true;

@@ -22,7 +22,10 @@ use crate::{
 };
 
 /// Runs a world operation and renders its result, or the error in Graph's shape.
-fn respond(sim: &Sim, f: impl FnOnce(&mut World) -> Result<Value, WorldError>) -> Response {
+pub(super) fn respond(
+    sim: &Sim,
+    f: impl FnOnce(&mut World) -> Result<Value, WorldError>,
+) -> Response {
     match sim.with_world(f) {
         Ok(Ok(body)) => Json(body).into_response(),
         Ok(Err(error)) => world_error(error),
@@ -267,6 +270,7 @@ pub(super) async fn sync_features(State(sim): State<Arc<Sim>>, headers: HeaderMa
             "id": world.tenant.id,
             "features": {
                 "blockSoftMatchEnabled": world.features.block_soft_match_enabled,
+                "softMatchOnUpnEnabled": world.features.soft_match_on_upn_enabled,
                 "blockCloudObjectTakeoverThroughHardMatchEnabled":
                     world.features.block_cloud_object_takeover_through_hard_match_enabled,
             }
