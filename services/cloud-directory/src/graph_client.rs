@@ -20,7 +20,8 @@ use crate::{
 };
 
 const USER_FIELDS: &str = "id,userPrincipalName,mailNickname,onPremisesSyncEnabled,onPremisesImmutableId,\
-onPremisesDistinguishedName,proxyAddresses,usageLocation,licenseAssignmentStates";
+onPremisesDistinguishedName,proxyAddresses,usageLocation,licenseAssignmentStates,\
+onPremisesProvisioningErrors,serviceProvisioningErrors";
 /// `$batch` takes at most 20 requests [S8].
 const BATCH: usize = 20;
 

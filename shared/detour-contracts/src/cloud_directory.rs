@@ -33,6 +33,10 @@ pub struct CloudUserState {
     /// Directory roles held: soft match refuses such users [S17]. `None`: not read (the
     /// request did not ask), which is not the same as "none held".
     pub admin_roles: Option<Vec<String>>,
+    /// What sync or Exchange Online could not write for the user (`onPremisesProvisioningErrors`
+    /// and `serviceProvisioningErrors`), each as a line a person can read.
+    #[serde(default)]
+    pub provisioning_errors: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::{
     ad::{AdGroupSpec, AdUserSpec},
     world::{
-        CloudUser, ConnectState, DirectoryRole, Group, MailboxState, Sku, Switches, SyncFeatures,
-        TenantInfo, World,
+        CloudUser, ConnectState, DirectoryRole, Group, MailboxState, ProvisioningError, Sku,
+        Switches, SyncFeatures, TenantInfo, World,
     },
 };
 
@@ -153,6 +153,9 @@ pub struct CloudUserSpec {
     pub cloud_addresses: Vec<String>,
     #[serde(default)]
     pub direct_licenses: Vec<Uuid>,
+    /// What sync could not write for this user.
+    #[serde(default)]
+    pub provisioning_errors: Vec<ProvisioningError>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -267,6 +270,8 @@ impl Scenario {
                 .extend(spec.cloud_addresses.iter().cloned());
             user.direct_licenses
                 .extend(spec.direct_licenses.iter().copied());
+            user.provisioning_errors
+                .extend(spec.provisioning_errors.iter().cloned());
         }
         for (spec, role) in self.roles.iter().zip(world.roles.clone()) {
             for (upn, eligible) in spec
@@ -343,6 +348,7 @@ fn create_cloud_only(world: &mut World, spec: &CloudUserSpec, now: OffsetDateTim
             on_premises_proxy_addresses: Vec::new(),
             cloud_addresses: vec![format!("SMTP:{}", spec.user_principal_name), moera],
             direct_licenses: Vec::new(),
+            provisioning_errors: Vec::new(),
         },
     );
     id

@@ -81,6 +81,25 @@ pub struct User {
     pub usage_location: Option<String>,
     /// Which licences the user has, and from where (direct or a group) [S6].
     pub license_assignment_states: Vec<LicenseState>,
+    /// `[]` when sync wrote everything (domain-2026.md 2.3).
+    pub on_premises_provisioning_errors: Vec<OnPremisesProvisioningError>,
+    pub service_provisioning_errors: Vec<ServiceProvisioningError>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnPremisesProvisioningError {
+    pub category: Option<String>,
+    pub property_causing_error: Option<String>,
+    pub value: Option<String>,
+}
+
+/// Exchange Online's errors carry their detail as XML; the service is what a person needs.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceProvisioningError {
+    pub service_instance: Option<String>,
+    pub is_resolved: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +132,30 @@ impl User {
                 })
                 .collect(),
             admin_roles,
+            provisioning_errors: self
+                .on_premises_provisioning_errors
+                .into_iter()
+                .map(|e| {
+                    format!(
+                        "{} on {}: {}",
+                        e.category.unwrap_or_else(|| "an error".into()),
+                        e.property_causing_error
+                            .unwrap_or_else(|| "a property".into()),
+                        e.value.unwrap_or_default()
+                    )
+                })
+                .chain(
+                    self.service_provisioning_errors
+                        .into_iter()
+                        .filter(|e| e.is_resolved != Some(true))
+                        .map(|e| {
+                            format!(
+                                "a provisioning error in {}",
+                                e.service_instance.unwrap_or_else(|| "a service".into())
+                            )
+                        }),
+                )
+                .collect(),
         }
     }
 }
@@ -256,6 +299,8 @@ mod tests {
             "usageLocation": null,
             "licenseAssignmentStates": [{ "skuId": "6fd2c87f-b296-42f0-b197-1e91e994b900",
                 "assignedByGroup": null, "state": "Active" }],
+            "onPremisesProvisioningErrors": [],
+            "serviceProvisioningErrors": [],
         })
     }
 
@@ -281,6 +326,7 @@ mod tests {
             "userPrincipalName",
             "proxyAddresses",
             "licenseAssignmentStates",
+            "onPremisesProvisioningErrors",
         ] {
             let mut missing = user();
             missing.as_object_mut().unwrap().remove(field);

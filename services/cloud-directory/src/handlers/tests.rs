@@ -204,6 +204,7 @@ fn ada(synced: Option<bool>, usage_location: Option<&str>) -> CloudUserState {
         usage_location: usage_location.map(str::to_owned),
         licenses: Vec::new(),
         admin_roles: None,
+        provisioning_errors: Vec::new(),
     }
 }
 

@@ -97,6 +97,9 @@ pub enum Refusal {
     NoValidAddress,
     /// The deployment's `saga.strategies` allows no rung that applies.
     NoStrategyAllowed,
+    /// Sync could not write part of the user (a conflicting UPN or proxy address): that comes
+    /// first, and no rung here fixes it (domain-2026.md 2.3).
+    ProvisioningErrors,
     /// Should the restored user lose its anchor, no soft-match rule could re-link it: no primary
     /// SMTP address in AD, and the tenant does not soft-match on the UPN.
     NoRematch,
@@ -165,6 +168,16 @@ pub fn diagnose(facts: &Facts) -> Diagnosis {
             format!(
                 "{} is not synced from AD; edit it in the cloud directly",
                 cloud.user_principal_name
+            ),
+        );
+    }
+    if !cloud.provisioning_errors.is_empty() {
+        return refuse(
+            Refusal::ProvisioningErrors,
+            format!(
+                "{} has provisioning errors to resolve first: {}",
+                cloud.user_principal_name,
+                cloud.provisioning_errors.join("; ")
             ),
         );
     }
@@ -344,6 +357,7 @@ pub(crate) fn sample_facts() -> Facts {
                 state: "Active".into(),
             }],
             admin_roles: Some(vec![]),
+            provisioning_errors: Vec::new(),
         }),
         mailbox: Some(MailboxState {
             external_directory_object_id: id,

@@ -61,6 +61,10 @@ pub enum Purpose {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "kebab-case")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per remediation in hand, loaded and stored whole"
+)]
 pub enum Phase {
     /// Waiting for one of the `max_diagnosing` diagnosis slots: nothing sent yet, so a burst
     /// of a thousand requests never queues its reads ahead of running sagas' steps.

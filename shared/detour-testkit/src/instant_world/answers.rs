@@ -202,6 +202,7 @@ fn healthy_user(id: Uuid, upn: &str) -> CloudUserState {
             state: "Active".into(),
         }],
         admin_roles: Some(Vec::new()),
+        provisioning_errors: Vec::new(),
     }
 }
 

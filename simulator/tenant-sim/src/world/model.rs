@@ -79,6 +79,20 @@ pub struct CloudUser {
     /// Addresses only the cloud holds: the MOERA, and addresses added in Exchange Online.
     pub cloud_addresses: Vec<String>,
     pub direct_licenses: Vec<Uuid>,
+    /// What sync could not write, as `onPremisesProvisioningErrors` shows it.
+    #[serde(default)]
+    pub provisioning_errors: Vec<ProvisioningError>,
+}
+
+/// `onPremisesProvisioningError`: a value sync could not write (domain-2026.md 2.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisioningError {
+    /// `PropertyConflict`.
+    pub category: String,
+    /// `UserPrincipalName` or `ProxyAddress`.
+    pub property_causing_error: String,
+    pub value: String,
 }
 
 impl CloudUser {

@@ -350,6 +350,7 @@ impl World {
                 on_premises_proxy_addresses: Vec::new(),
                 cloud_addresses: vec![moera],
                 direct_licenses: Vec::new(),
+                provisioning_errors: Vec::new(),
             },
         );
         id

@@ -150,3 +150,27 @@ async fn a_user_merely_eligible_for_a_privileged_role_is_refused_the_round_trip(
     no_deletion(&tenant).await;
     detour.bus.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioning_errors_are_reported_before_any_rung_is_tried() {
+    let tenant = TenantFixture::start("ladder-provisioning", &["ada"], |scenario| {
+        scenario["cloud_users"][0]["provisioning_errors"] = json!([{
+            "category": "PropertyConflict",
+            "property_causing_error": "ProxyAddress",
+            "value": "smtp:ada@contoso.com",
+        }]);
+    })
+    .await;
+    let detour = Detour::start(&tenant, "ladder-provisioning", &[]).await;
+    let saga = detour.start_saga(&tenant.upn("ada"), false).await;
+    let view = detour.settled(&saga).await;
+    let story = timeline(&view);
+    assert_eq!(view.status, "refused", "{story}");
+    assert_eq!(refusal(&view), "provisioning-errors", "{story}");
+    assert!(
+        story.contains("PropertyConflict on ProxyAddress"),
+        "{story}"
+    );
+    no_deletion(&tenant).await;
+    detour.bus.stop().await;
+}

@@ -162,8 +162,15 @@ fn an_address_already_there_is_nothing_to_do() {
 #[test]
 fn every_unsafe_case_is_refused_with_its_reason() {
     type Tweak = fn(&mut Facts);
-    let cases: [(Tweak, Refusal); 11] = [
+    let cases: [(Tweak, Refusal); 12] = [
         (|f| f.cloud = None, Refusal::UserNotInCloud),
+        (
+            |f| {
+                f.cloud.as_mut().unwrap().provisioning_errors =
+                    vec!["PropertyConflict on ProxyAddress: smtp:ada@contoso.com".into()]
+            },
+            Refusal::ProvisioningErrors,
+        ),
         (
             |f| f.cloud.as_mut().unwrap().on_premises_sync_enabled = Some(false),
             Refusal::NotSynced,

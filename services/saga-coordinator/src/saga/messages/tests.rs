@@ -83,6 +83,7 @@ fn healthy_user() -> CloudUserState {
             state: "Active".into(),
         }],
         admin_roles: None,
+        provisioning_errors: Vec::new(),
     }
 }
 

@@ -66,6 +66,14 @@ pub(super) fn user_json(world: &World, user: &CloudUser) -> Map<String, Value> {
         "onPremisesDomainName": user.on_premises_sync_enabled.map(|_| "corp.example.com"),
         "assignedLicenses": assigned,
         "licenseAssignmentStates": world.license_states(user.id),
+        "onPremisesProvisioningErrors": user.provisioning_errors.iter().map(|e| json!({
+            "category": e.category,
+            "propertyCausingError": e.property_causing_error,
+            "value": e.value,
+            "occurredDateTime": rfc3339(user.created_date_time),
+        })).collect::<Vec<_>>(),
+        // Exchange Online's own errors are not modelled: none.
+        "serviceProvisioningErrors": [],
     });
     value.as_object().cloned().unwrap_or_default()
 }
