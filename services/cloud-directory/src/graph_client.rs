@@ -253,24 +253,31 @@ impl Graph for GraphClient {
         Ok(found)
     }
 
-    /// One filter per prefix: case-insensitive matching of proxyAddresses is not documented
-    /// [S4].
+    /// Live and soft-deleted users (a deleted one still holds its addresses, domain-2026.md
+    /// 3.2), one filter per prefix: case-insensitive matching of proxyAddresses is not
+    /// documented [S4].
     async fn address_holders(&self, address: &str) -> Result<Vec<AddressHolder>, GraphError> {
         let bare = detour_contracts::address::bare(address).replace('\'', "''");
         let mut holders: Vec<AddressHolder> = Vec::new();
-        for prefix in ["smtp", "SMTP"] {
-            let filter = format!("proxyAddresses/any(p:p eq '{prefix}:{bare}')");
-            let path = format!(
-                "/users?$filter={}&$select=id,userPrincipalName",
-                segment(&filter)
-            );
-            let body = self.read(reqwest::Method::GET, &path, None).await?;
-            for user in typed::<wire::List<wire::UserName>>("users", body)?.value {
-                if !holders.iter().any(|h| h.id == user.id) {
-                    holders.push(AddressHolder {
-                        id: user.id,
-                        user_principal_name: user.user_principal_name,
-                    });
+        for (collection, soft_deleted) in [
+            ("/users", false),
+            ("/directory/deletedItems/microsoft.graph.user", true),
+        ] {
+            for prefix in ["smtp", "SMTP"] {
+                let filter = format!("proxyAddresses/any(p:p eq '{prefix}:{bare}')");
+                let path = format!(
+                    "{collection}?$filter={}&$select=id,userPrincipalName",
+                    segment(&filter)
+                );
+                let body = self.read(reqwest::Method::GET, &path, None).await?;
+                for user in typed::<wire::List<wire::UserName>>("users", body)?.value {
+                    if !holders.iter().any(|h| h.id == user.id) {
+                        holders.push(AddressHolder {
+                            id: user.id,
+                            user_principal_name: user.user_principal_name,
+                            soft_deleted,
+                        });
+                    }
                 }
             }
         }

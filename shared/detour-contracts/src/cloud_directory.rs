@@ -213,6 +213,9 @@ service_message!(
 pub struct AddressHolder {
     pub id: Uuid,
     pub user_principal_name: String,
+    /// In deleted items: it still holds the address until restored or purged.
+    #[serde(default)]
+    pub soft_deleted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

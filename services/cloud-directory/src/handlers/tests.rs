@@ -100,6 +100,7 @@ impl Graph for FakeGraph {
             .map(|u| AddressHolder {
                 id: u.id,
                 user_principal_name: u.user_principal_name.clone(),
+                soft_deleted: false,
             })
             .collect())
     }

@@ -347,4 +347,18 @@ async fn finds_who_holds_an_address_whatever_its_prefix() {
         .await
         .decode::<CloudCommandFailed>();
     assert_eq!(refused.kind, CloudFailureKind::Invalid);
+
+    // Bob leaves sync scope: soft-deleted, he still holds his address.
+    tenant
+        .move_user("bob", &tenant.staff(), &tenant.parked())
+        .await;
+    tenant.sync().await;
+    let found = service
+        .send(FindAddressHolders {
+            address: format!("smtp:{bob_address}"),
+        })
+        .await
+        .decode::<AddressHoldersFound>();
+    assert_eq!(found.holders.len(), 1, "{:?}", found.holders);
+    assert!(found.holders[0].soft_deleted, "{:?}", found.holders);
 }

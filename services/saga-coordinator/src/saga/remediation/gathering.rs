@@ -205,7 +205,16 @@ fn complete(policy: &Policy, reads: &Reads) -> Option<Facts> {
         .iter()
         .flatten()
         .find(|holder| Some(holder.id) != own_id)
-        .map(|holder| holder.user_principal_name.clone());
+        .map(|holder| {
+            if holder.soft_deleted {
+                format!(
+                    "{} (soft-deleted: restore or purge it first)",
+                    holder.user_principal_name
+                )
+            } else {
+                holder.user_principal_name.clone()
+            }
+        });
     let connect = reads.connect.clone()?;
     Some(Facts {
         ad: reads.ad.clone()?,

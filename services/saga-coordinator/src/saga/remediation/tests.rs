@@ -59,6 +59,7 @@ fn answer(read: Read, facts: &Facts) -> StepEvent {
                 .map(|upn| AddressHolder {
                     id: Uuid::from_u128(0xBAD),
                     user_principal_name: upn.clone(),
+                    soft_deleted: false,
                 })
                 .collect(),
         }),
