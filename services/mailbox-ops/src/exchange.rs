@@ -51,6 +51,9 @@ pub trait Exchange: Send + Sync + 'static {
         address: &ProxyAddress,
     ) -> impl Future<Output = Result<(), ExchangeError>> + Send;
 
+    /// The domains Exchange Online accepts mail for (`Get-AcceptedDomain`).
+    fn accepted_domains(&self) -> impl Future<Output = Result<Vec<String>, ExchangeError>> + Send;
+
     /// Sets `IsExchangeCloudManaged` [S36].
     fn set_cloud_managed(
         &self,

@@ -91,6 +91,19 @@ impl Exchange for ExchangeClient {
         self.run("Set-Mailbox", parameters).await
     }
 
+    async fn accepted_domains(&self) -> Result<Vec<String>, ExchangeError> {
+        let answer = self.invoke("Get-AcceptedDomain", Map::new()).await?;
+        if !answer.status.is_success() {
+            return Err(classify(&answer));
+        }
+        let answer: GetAcceptedDomain = serde_json::from_value(answer.body).map_err(|error| {
+            ExchangeError::Invalid(format!(
+                "Get-AcceptedDomain answered what Detour cannot read: {error}"
+            ))
+        })?;
+        Ok(answer.value.into_iter().map(|d| d.domain_name).collect())
+    }
+
     async fn set_cloud_managed(&self, identity: &str, value: bool) -> Result<(), ExchangeError> {
         let parameters = Map::from_iter([
             ("Identity".into(), json!(identity)),
@@ -106,6 +119,17 @@ impl Exchange for ExchangeClient {
 #[derive(Debug, Deserialize)]
 struct GetMailbox {
     value: Vec<Mailbox>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GetAcceptedDomain {
+    value: Vec<AcceptedDomain>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AcceptedDomain {
+    domain_name: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use detour_contracts::{
     Service,
     mailbox_ops::{
-        AddEmailAddress, EmailAddressAdded, ExchangeCloudManagedSet, MailboxCommandFailed,
-        MailboxFailureKind, MailboxRead, MailboxState, ReadMailbox, SetExchangeCloudManaged,
+        AcceptedDomainsRead, AddEmailAddress, EmailAddressAdded, ExchangeCloudManagedSet,
+        MailboxCommandFailed, MailboxFailureKind, MailboxRead, MailboxState, ReadAcceptedDomains,
+        ReadMailbox, SetExchangeCloudManaged,
     },
 };
 use detour_service::{Dispatch, StepFailure};
@@ -20,6 +21,15 @@ pub fn dispatch<X: Exchange>(exchange: Arc<X>) -> Dispatch {
         .step(&exchange, read_mailbox)
         .step(&exchange, add_address)
         .step(&exchange, set_cloud_managed)
+        .step(&exchange, read_accepted_domains)
+}
+
+async fn read_accepted_domains<X: Exchange>(
+    exchange: Arc<X>,
+    _: ReadAcceptedDomains,
+) -> Result<AcceptedDomainsRead, ExchangeError> {
+    let domains = exchange.accepted_domains().await?;
+    Ok(AcceptedDomainsRead { domains })
 }
 
 fn check_identity(identity: &str) -> Result<(), ExchangeError> {

@@ -72,6 +72,8 @@ pub fn catalog() -> Vec<MessageSpec> {
         MessageSpec::of::<cloud::AddressHoldersFound>(),
         MessageSpec::of::<cloud::CloudCommandFailed>(),
         MessageSpec::of::<mailbox::ReadMailbox>(),
+        MessageSpec::of::<mailbox::ReadAcceptedDomains>(),
+        MessageSpec::of::<mailbox::AcceptedDomainsRead>(),
         MessageSpec::of::<mailbox::MailboxRead>(),
         MessageSpec::of::<mailbox::AddEmailAddress>(),
         MessageSpec::of::<mailbox::EmailAddressAdded>(),

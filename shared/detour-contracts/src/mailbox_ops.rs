@@ -38,6 +38,31 @@ pub struct MailboxRead {
 }
 service_message!(MailboxRead, MailboxOps, "mailbox-read", Event);
 
+/// Reads the domains Exchange Online accepts mail for (`Get-AcceptedDomain`): without the
+/// coexistence domain no routing address can work, whatever Detour changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadAcceptedDomains {}
+service_message!(
+    ReadAcceptedDomains,
+    MailboxOps,
+    "read-accepted-domains",
+    Command
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptedDomainsRead {
+    /// Domain names, as Exchange lists them.
+    pub domains: Vec<String>,
+}
+service_message!(
+    AcceptedDomainsRead,
+    MailboxOps,
+    "accepted-domains-read",
+    Event
+);
+
 /// Adds `address` (e.g. `smtp:alias@tenant.mail.onmicrosoft.com`) without touching the others.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

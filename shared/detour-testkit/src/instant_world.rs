@@ -18,7 +18,10 @@ use detour_contracts::{
         FindAddressHolders, LicenseAssigned, LicenseRemoved, ReadCloudUser, ReadDeletedUser,
         ReadTenant, RemoveLicense, RestoreUser, UserRestored,
     },
-    mailbox_ops::{AddEmailAddress, EmailAddressAdded, MailboxRead, ReadMailbox},
+    mailbox_ops::{
+        AcceptedDomainsRead, AddEmailAddress, EmailAddressAdded, MailboxRead, ReadAcceptedDomains,
+        ReadMailbox,
+    },
     sync_trigger::{ReadConnectState, RequestSyncCycle},
 };
 use tokio_util::sync::CancellationToken;
@@ -188,6 +191,14 @@ impl InstantWorld {
             }
             RequestSyncCycle::NAME => {
                 reply(publisher, &incoming, |c: RequestSyncCycle| self.sync(c)).await
+            }
+            ReadAcceptedDomains::NAME => {
+                reply(publisher, &incoming, |_: ReadAcceptedDomains| {
+                    AcceptedDomainsRead {
+                        domains: vec![WORLD_DOMAIN.to_owned()],
+                    }
+                })
+                .await
             }
             ReadConnectState::NAME => {
                 reply(publisher, &incoming, |_: ReadConnectState| {

@@ -57,6 +57,13 @@ impl Exchange for FakeExchange {
         Ok(())
     }
 
+    async fn accepted_domains(&self) -> Result<Vec<String>, ExchangeError> {
+        Ok(vec![
+            "contoso.com".into(),
+            "contoso.mail.onmicrosoft.com".into(),
+        ])
+    }
+
     async fn set_cloud_managed(&self, identity: &str, value: bool) -> Result<(), ExchangeError> {
         let mut mailboxes = self.mailboxes.lock().unwrap();
         let mailbox = mailboxes

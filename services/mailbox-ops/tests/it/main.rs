@@ -6,8 +6,9 @@
 
 use detour_contracts::ProxyAddress;
 use detour_contracts::mailbox_ops::{
-    AddEmailAddress, EmailAddressAdded, ExchangeCloudManagedSet, MailboxCommandFailed,
-    MailboxFailureKind, MailboxRead, ReadMailbox, SetExchangeCloudManaged,
+    AcceptedDomainsRead, AddEmailAddress, EmailAddressAdded, ExchangeCloudManagedSet,
+    MailboxCommandFailed, MailboxFailureKind, MailboxRead, ReadAcceptedDomains, ReadMailbox,
+    SetExchangeCloudManaged,
 };
 use detour_service::{ServiceConfig, load_config};
 use detour_testkit::ServiceHarness;
@@ -188,4 +189,31 @@ async fn exchange_saying_busy_or_throttling_is_ridden_out() {
     let left = tenant.faults_left().await;
     assert_eq!(left, json!([]), "every fault was hit");
     service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_domains_are_read_as_exchange_lists_them() {
+    let (_tenant, mut healthy) = start("mo-domains", &["ada"], |_| {}).await;
+    let read = healthy
+        .send(ReadAcceptedDomains {})
+        .await
+        .decode::<AcceptedDomainsRead>();
+    assert!(
+        read.domains
+            .iter()
+            .any(|d| d == "contoso.mail.onmicrosoft.com"),
+        "{:?}",
+        read.domains
+    );
+    healthy.stop().await;
+    let (_tenant, mut unwired) = start("mo-no-coexistence", &["ada"], |s| {
+        s["tenant"]["accepted_domains"] = json!(["contoso.com", "contoso.onmicrosoft.com"]);
+    })
+    .await;
+    let read = unwired
+        .send(ReadAcceptedDomains {})
+        .await
+        .decode::<AcceptedDomainsRead>();
+    assert_eq!(read.domains, ["contoso.com", "contoso.onmicrosoft.com"]);
+    unwired.stop().await;
 }

@@ -25,6 +25,8 @@ pub struct Facts {
     pub coexistence_domain: String,
     /// The rungs this deployment allows, in the order it prefers them.
     pub strategies: Vec<Strategy>,
+    /// The domains Exchange Online accepts mail for.
+    pub accepted_domains: Vec<String>,
     /// Another object that already holds the address, if a lookup found one.
     pub address_holder: Option<String>,
     /// The OU the user would be parked in, and whether Connect syncs it.
@@ -97,6 +99,9 @@ pub enum Refusal {
     NoValidAddress,
     /// The deployment's `saga.strategies` allows no rung that applies.
     NoStrategyAllowed,
+    /// Exchange Online does not accept the coexistence domain: no routing address can work
+    /// until the hybrid configuration adds it (domain-2026.md 3.2, step 1).
+    CoexistenceDomainNotAccepted,
     /// Sync could not write part of the user (a conflicting UPN or proxy address): that comes
     /// first, and no rung here fixes it (domain-2026.md 2.3).
     ProvisioningErrors,
@@ -200,6 +205,21 @@ pub fn diagnose(facts: &Facts) -> Diagnosis {
             Moera::Present | Moera::Unknown => return Diagnosis::NothingToDo { address: routing },
         }
     };
+    if missing == Missing::Routing
+        && !facts
+            .accepted_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&facts.coexistence_domain))
+    {
+        return refuse(
+            Refusal::CoexistenceDomainNotAccepted,
+            format!(
+                "Exchange Online does not accept {}: add it to the accepted domains (the hybrid \
+                 configuration does) before any address on it can route",
+                facts.coexistence_domain
+            ),
+        );
+    }
     if cloud.proxy_addresses.iter().any(|a| address.same_as(a)) {
         return refuse(
             Refusal::ForwardSyncProblem,
@@ -384,6 +404,11 @@ pub(crate) fn sample_facts() -> Facts {
         connect: detour_testkit::instant_world::healthy_connect_state(),
         coexistence_domain: "contoso.mail.onmicrosoft.com".into(),
         strategies: Strategy::LADDER.to_vec(),
+        accepted_domains: vec![
+            "contoso.com".into(),
+            "contoso.onmicrosoft.com".into(),
+            "contoso.mail.onmicrosoft.com".into(),
+        ],
         address_holder: None,
         parking_ou_in_scope: false,
         temporary_sku: SAMPLE_SKU,

@@ -15,8 +15,9 @@ use detour_contracts::{
     },
     connect_agent::{ObjectOutcome, ObjectResult, PolicyType, RunOutcome},
     mailbox_ops::{
-        AddEmailAddress, EmailAddressAdded, ExchangeCloudManagedSet, MailboxCommandFailed,
-        MailboxRead, ReadMailbox, SetExchangeCloudManaged,
+        AcceptedDomainsRead, AddEmailAddress, EmailAddressAdded, ExchangeCloudManagedSet,
+        MailboxCommandFailed, MailboxRead, ReadAcceptedDomains, ReadMailbox,
+        SetExchangeCloudManaged,
     },
     sync_trigger::{
         ConnectStateRead, ReadConnectState, RequestSyncCycle, SyncCycleCompleted, SyncCycleRefused,
@@ -69,6 +70,7 @@ pub enum StepCommand {
     SetExchangeCloudManaged(SetExchangeCloudManaged),
     AddProxyAddress(AddProxyAddress),
     RemoveProxyAddress(RemoveProxyAddress),
+    ReadAcceptedDomains(ReadAcceptedDomains),
 }
 
 /// An event from a step service, decoded by the shell.
@@ -91,6 +93,7 @@ pub enum StepEvent {
     ExchangeCloudManagedSet(ExchangeCloudManagedSet),
     ProxyAddressAdded(ProxyAddressAdded),
     ProxyAddressRemoved(ProxyAddressRemoved),
+    AcceptedDomainsRead(AcceptedDomainsRead),
     AdFailed(AdOpsCommandFailed),
     CloudFailed(CloudCommandFailed),
     MailboxFailed(MailboxCommandFailed),

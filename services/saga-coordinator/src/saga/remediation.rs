@@ -166,7 +166,9 @@ pub fn begin(policy: &Policy, user: &str, now: OffsetDateTime) -> Advance {
             timer: Timer::DiagnosisDeadline,
         }],
         note: Some(
-            "diagnosing: reading AD, the cloud user, the mailbox, tenant and Connect".into(),
+            "diagnosing: reading AD, the cloud user, the mailbox, tenant, Connect and Exchange's \
+             accepted domains"
+                .into(),
         ),
     }
 }

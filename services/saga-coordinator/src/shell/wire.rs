@@ -56,6 +56,7 @@ pub fn encode(
         StepCommand::SetExchangeCloudManaged(c) => outbox_row(c, sent, origin),
         StepCommand::AddProxyAddress(c) => outbox_row(c, sent, origin),
         StepCommand::RemoveProxyAddress(c) => outbox_row(c, sent, origin),
+        StepCommand::ReadAcceptedDomains(c) => outbox_row(c, sent, origin),
     }
 }
 
@@ -171,6 +172,7 @@ answers! {
     cloud_directory::AddressHoldersFound => AddressHoldersFound,
     cloud_directory::CloudCommandFailed => CloudFailed,
     mailbox_ops::MailboxRead => MailboxRead,
+    mailbox_ops::AcceptedDomainsRead => AcceptedDomainsRead,
     mailbox_ops::EmailAddressAdded => EmailAddressAdded,
     mailbox_ops::ExchangeCloudManagedSet => ExchangeCloudManagedSet,
     mailbox_ops::MailboxCommandFailed => MailboxFailed,

@@ -1,5 +1,5 @@
 //! Exchange Online's `InvokeCommand` endpoint (the EXO V3 module's REST proxy) [S31][S33][S34]:
-//! Get-Mailbox and Set-Mailbox, with the cmdlet error format (`details.message` as
+//! Get-Mailbox, Set-Mailbox and Get-AcceptedDomain, with the cmdlet error format (`details.message` as
 //! `Code|ExceptionType|Message`).
 
 use std::sync::Arc;
@@ -119,6 +119,7 @@ async fn invoke(
     let outcome = sim.with_world(|world| match cmdlet.as_str() {
         "Get-Mailbox" => get_mailbox(world, &parameters, now),
         "Set-Mailbox" => set_mailbox(world, &parameters, now),
+        "Get-AcceptedDomain" => Ok(accepted_domains(world)),
         other => Err(cmdlet_error(
             StatusCode::BAD_REQUEST,
             "Ex9C9A2B",
@@ -134,6 +135,24 @@ async fn invoke(
         Ok(Err(response)) => response,
         Err(none) => no_scenario(none),
     }
+}
+
+/// `Get-AcceptedDomain`: the domains Exchange Online accepts mail for.
+fn accepted_domains(world: &World) -> Vec<Value> {
+    let tenant = &world.tenant;
+    tenant
+        .accepted()
+        .into_iter()
+        .map(|domain| {
+            let default = domain.eq_ignore_ascii_case(&tenant.initial_domain);
+            json!({
+                "Name": domain,
+                "DomainName": domain,
+                "DomainType": "Authoritative",
+                "Default": default,
+            })
+        })
+        .collect()
 }
 
 fn identity(parameters: &Map<String, Value>) -> Option<String> {

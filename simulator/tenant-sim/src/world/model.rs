@@ -16,6 +16,22 @@ pub struct TenantInfo {
     /// The hybrid coexistence domain, e.g. `contoso.mail.onmicrosoft.com`.
     pub coexistence_domain: String,
     pub verified_domains: Vec<String>,
+    /// Exchange Online's accepted domains; `None`: every domain above (a healthy hybrid). A
+    /// tenant whose hybrid wizard never ran lacks the coexistence domain here.
+    #[serde(default)]
+    pub accepted_domains: Option<Vec<String>>,
+}
+
+impl TenantInfo {
+    /// What `Get-AcceptedDomain` lists.
+    pub fn accepted(&self) -> Vec<String> {
+        self.accepted_domains.clone().unwrap_or_else(|| {
+            let mut all = self.verified_domains.clone();
+            all.push(self.initial_domain.clone());
+            all.push(self.coexistence_domain.clone());
+            all
+        })
+    }
 }
 
 /// `onPremisesDirectorySynchronization.features` [S17].

@@ -23,6 +23,7 @@ fn world() -> World {
             initial_domain: "contoso.onmicrosoft.com".into(),
             coexistence_domain: "contoso.mail.onmicrosoft.com".into(),
             verified_domains: vec!["contoso.com".into()],
+            accepted_domains: None,
         },
         features: SyncFeatures::default(),
         switches: Switches::default(),

@@ -174,3 +174,19 @@ async fn provisioning_errors_are_reported_before_any_rung_is_tried() {
     no_deletion(&tenant).await;
     detour.bus.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coexistence_domain_exchange_does_not_accept_is_refused_not_worked_around() {
+    let tenant = TenantFixture::start("ladder-domains", &["ada"], |scenario| {
+        scenario["tenant"]["accepted_domains"] = json!(["contoso.com", "contoso.onmicrosoft.com"]);
+    })
+    .await;
+    let detour = Detour::start(&tenant, "ladder-domains", &[]).await;
+    let saga = detour.start_saga(&tenant.upn("ada"), false).await;
+    let view = detour.settled(&saga).await;
+    let story = timeline(&view);
+    assert_eq!(view.status, "refused", "{story}");
+    assert_eq!(refusal(&view), "coexistence-domain-not-accepted", "{story}");
+    no_deletion(&tenant).await;
+    detour.bus.stop().await;
+}

@@ -226,6 +226,10 @@ fn every_unsafe_case_is_refused_with_its_reason() {
     assert_eq!(refusal(diagnose(&f)), Refusal::NoRematch);
     f.tenant.soft_match_on_upn_enabled = true;
     assert_eq!(plan(diagnose(&f)).strategy, Strategy::RoundTrip);
+    // No rung can make a routing address work on a domain Exchange does not accept.
+    let mut f = facts();
+    f.accepted_domains.retain(|d| !d.contains(".mail."));
+    assert_eq!(refusal(diagnose(&f)), Refusal::CoexistenceDomainNotAccepted);
     // A stamp needs Connect to export as much as a round trip does.
     let mut f = not_in_ad();
     f.connect.scheduler.staging_mode_enabled = true;

@@ -6,7 +6,7 @@ use detour_contracts::{
     cloud_directory::{
         AddressHolder, CloudUserState, FindAddressHolders, ReadCloudUser, ReadTenant, TenantRead,
     },
-    mailbox_ops::{MailboxState, ReadMailbox},
+    mailbox_ops::{MailboxState, ReadAcceptedDomains, ReadMailbox},
     sync_trigger::{ConnectStateRead, ReadConnectState},
 };
 use serde::{Deserialize, Serialize};
@@ -26,18 +26,21 @@ pub enum Read {
     Mailbox,
     Tenant,
     Connect,
+    /// Exchange Online's accepted domains.
+    AcceptedDomains,
     /// Who else holds the address; asked once the cloud user (and so its alias) is known.
     AddressHolders,
 }
 
 impl Read {
     /// The reads sent at once when a remediation begins.
-    pub const FIRST: [Read; 5] = [
+    pub const FIRST: [Read; 6] = [
         Read::AdUser,
         Read::CloudUser,
         Read::Mailbox,
         Read::Tenant,
         Read::Connect,
+        Read::AcceptedDomains,
     ];
 
     /// The command for this read about `subject`: the user's UPN, or for `AddressHolders`
@@ -57,6 +60,7 @@ impl Read {
             }),
             Read::Tenant => StepCommand::ReadTenant(ReadTenant {}),
             Read::Connect => StepCommand::ReadConnectState(ReadConnectState {}),
+            Read::AcceptedDomains => StepCommand::ReadAcceptedDomains(ReadAcceptedDomains {}),
             Read::AddressHolders => StepCommand::FindAddressHolders(FindAddressHolders {
                 address: subject.to_owned(),
             }),
@@ -84,6 +88,8 @@ pub struct Reads {
     pub mailbox: Option<Option<MailboxState>>,
     pub tenant: Option<TenantRead>,
     pub connect: Option<ConnectStateRead>,
+    #[serde(default)]
+    pub accepted_domains: Option<Vec<String>>,
     /// Asked only when the cloud user exists.
     #[serde(default)]
     pub holders: Option<Vec<AddressHolder>>,
@@ -109,6 +115,7 @@ impl Reads {
             (Read::Mailbox, self.mailbox.is_some()),
             (Read::Tenant, self.tenant.is_some()),
             (Read::Connect, self.connect.is_some()),
+            (Read::AcceptedDomains, self.accepted_domains.is_some()),
             (
                 Read::AddressHolders,
                 !holders_needed || self.holders.is_some(),
@@ -170,6 +177,10 @@ pub(super) fn gathered(
             reads.connect.get_or_insert(connect.clone());
             true
         }
+        (Read::AcceptedDomains, StepEvent::AcceptedDomainsRead(read)) => {
+            reads.accepted_domains.get_or_insert(read.domains.clone());
+            true
+        }
         _ => false,
     };
     if !recorded {
@@ -222,6 +233,7 @@ fn complete(policy: &Policy, reads: &Reads) -> Option<Facts> {
         mailbox: reads.mailbox.clone()?,
         tenant: reads.tenant.clone()?,
         coexistence_domain: policy.coexistence_domain.clone(),
+        accepted_domains: reads.accepted_domains.clone()?,
         strategies: policy.strategies.clone(),
         address_holder,
         parking_ou_in_scope: policy.parking_ou_in_scope

@@ -5,7 +5,7 @@ use std::time::Duration;
 use detour_contracts::{
     ad_ops::{AdFailureKind, AdOpsCommandFailed, UserFound, UserMoved},
     cloud_directory::{AddressHolder, AddressHoldersFound, CloudUserRead},
-    mailbox_ops::MailboxRead,
+    mailbox_ops::{AcceptedDomainsRead, MailboxRead},
 };
 
 use super::*;
@@ -51,6 +51,9 @@ fn answer(read: Read, facts: &Facts) -> StepEvent {
         }),
         Read::Tenant => StepEvent::TenantRead(facts.tenant.clone()),
         Read::Connect => StepEvent::ConnectStateRead(facts.connect.clone()),
+        Read::AcceptedDomains => StepEvent::AcceptedDomainsRead(AcceptedDomainsRead {
+            domains: facts.accepted_domains.clone(),
+        }),
         Read::AddressHolders => StepEvent::AddressHoldersFound(AddressHoldersFound {
             address: "smtp:ada@contoso.mail.onmicrosoft.com".into(),
             holders: facts
@@ -238,7 +241,7 @@ fn reads_that_never_come_end_the_diagnosis_at_its_deadline() {
         panic!("{:?}", ended.next)
     };
     assert!(
-        reason.contains("AdUser, CloudUser, Mailbox, Connect, AddressHolders"),
+        reason.contains("AdUser, CloudUser, Mailbox, Connect, AcceptedDomains, AddressHolders"),
         "{reason}"
     );
     // Once diagnosed, the deadline is stale.
