@@ -126,6 +126,10 @@ pub struct Plan {
     /// The gentler rungs passed over, gentlest first, each with its reason.
     #[serde(default)]
     pub skipped: Vec<Skipped>,
+    /// The rungs after this one that apply too, in order: tried next if this one turns out
+    /// not to work here and is undone (a stamp the cloud discards, say).
+    #[serde(default)]
+    pub fallbacks: Vec<Strategy>,
 }
 
 /// Which of the two tenant addresses a plan adds.
@@ -240,16 +244,17 @@ pub fn diagnose(facts: &Facts) -> Diagnosis {
         );
     }
     match ladder::choose(facts, cloud, &address, missing) {
-        Ok((strategy, skipped)) => {
+        Ok(choice) => {
             let mut after = mailbox.email_addresses.clone();
             after.push(address.to_string());
             Diagnosis::Plan(Plan {
-                strategy,
+                strategy: choice.strategy,
                 address,
                 missing,
                 before: mailbox.email_addresses.clone(),
                 after,
-                skipped,
+                skipped: choice.skipped,
+                fallbacks: choice.fallbacks,
             })
         }
         Err((refusal, detail)) => refuse(refusal, detail),
@@ -323,6 +328,23 @@ pub fn coexistence_address(
 }
 
 impl Plan {
+    /// The plan on the next rung that applies, after this one was tried and undone for
+    /// `reason`; `None` when there is no rung left.
+    pub fn fallback(&self, reason: &str) -> Option<Plan> {
+        let (&next, rest) = self.fallbacks.split_first()?;
+        let mut skipped = self.skipped.clone();
+        skipped.push(Skipped {
+            strategy: self.strategy,
+            reason: format!("tried and undone: {reason}"),
+        });
+        Some(Plan {
+            strategy: next,
+            skipped,
+            fallbacks: rest.to_vec(),
+            ..self.clone()
+        })
+    }
+
     /// A stable fingerprint of what will change, which an approval must name.
     pub fn hash(&self) -> PlanHash {
         PlanHash::of(&format!(

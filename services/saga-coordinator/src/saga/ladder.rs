@@ -11,23 +11,42 @@ use super::diagnosis::{Facts, Missing, Refusal, Skipped, Strategy};
 /// prerequisites; 2.5.76.0 was the preview's) (domain-2026.md 2.1).
 pub const CLOUD_MANAGED_FROM: [u32; 4] = [2, 5, 190, 0];
 
-/// The rung to take and the rungs passed over, or why none can be taken.
+/// The rung taken, the gentler ones passed over, and the later ones that apply too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub strategy: Strategy,
+    pub skipped: Vec<Skipped>,
+    pub fallbacks: Vec<Strategy>,
+}
+
+/// The rung to take, or why none can be taken.
 pub fn choose(
     facts: &Facts,
     cloud: &CloudUserState,
     address: &ProxyAddress,
     missing: Missing,
-) -> Result<(Strategy, Vec<Skipped>), (Refusal, String)> {
+) -> Result<Choice, (Refusal, String)> {
+    let verdict = |strategy: &Strategy| match strategy {
+        Strategy::OnPremisesStamp => on_premises_stamp(facts, address, missing),
+        Strategy::CloudManaged => cloud_managed(facts),
+        Strategy::RoundTrip => round_trip(facts, cloud),
+    };
     let mut skipped = Vec::new();
     let mut last_refusal = None;
-    for strategy in &facts.strategies {
-        let verdict = match strategy {
-            Strategy::OnPremisesStamp => on_premises_stamp(facts, address, missing),
-            Strategy::CloudManaged => cloud_managed(facts),
-            Strategy::RoundTrip => round_trip(facts, cloud),
-        };
-        match verdict {
-            Ok(()) => return Ok((*strategy, skipped)),
+    for (index, strategy) in facts.strategies.iter().enumerate() {
+        match verdict(strategy) {
+            Ok(()) => {
+                let fallbacks = facts.strategies[index + 1..]
+                    .iter()
+                    .filter(|later| verdict(later).is_ok())
+                    .copied()
+                    .collect();
+                return Ok(Choice {
+                    strategy: *strategy,
+                    skipped,
+                    fallbacks,
+                });
+            }
             Err((refusal, reason)) => {
                 skipped.push(Skipped {
                     strategy: *strategy,

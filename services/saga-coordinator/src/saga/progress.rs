@@ -27,6 +27,9 @@ pub fn milestones(user: &str, before: &Phase, after: &Phase) -> Vec<Milestone> {
     if matches!(before, Phase::Diagnosing { .. }) {
         reached.extend(diagnosed(user, after));
     }
+    if let (Phase::Running { plan: tried, .. }, Phase::Queued { plan, .. }) = (before, after) {
+        reached.push(fell_back(user, tried, plan));
+    }
     let Phase::Running {
         plan, saga, seen, ..
     } = after
@@ -51,6 +54,33 @@ pub fn milestones(user: &str, before: &Phase, after: &Phase) -> Vec<Milestone> {
         reached.extend(entered(user, plan, &saga.state, was_state, *seen));
     }
     reached
+}
+
+/// A rung that turned out not to work here, undone, and the next one taken.
+fn fell_back(user: &str, tried: &Plan, plan: &Plan) -> Milestone {
+    let why = plan
+        .skipped
+        .last()
+        .map(|s| s.reason.clone())
+        .unwrap_or_default();
+    Milestone {
+        key: format!("fallback:{:?}", plan.strategy),
+        stage: Stage::Phase,
+        headline: format!(
+            "{} did not work for {user} and was undone; Detour now fixes it {}.",
+            capitalised(tried.strategy.words()),
+            strategy_words(plan.strategy)
+        ),
+        details: [vec![why], plan_details(plan)].concat(),
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// What the end of diagnosis says: a plan under way, or the one final word.
@@ -127,8 +157,9 @@ fn entered(
     };
     match state {
         State::New { .. } | State::Running { .. } => None,
+        // By plan: a fallback's plan is another one, approved on its own.
         State::AwaitingApproval { plan_hash, .. } => milestone(
-            "awaiting-approval".into(),
+            format!("awaiting-approval:{plan_hash}"),
             Stage::AwaitingApproval,
             format!(
                 "Waiting for approval of plan {plan_hash}: nothing changes until the ticket is approved."

@@ -277,6 +277,19 @@ pub fn advance(
             if let Some(missing) = missing {
                 note = format!("{note} ({missing})");
             }
+            // Undone cleanly, and a later rung applies: the remediation goes on with it.
+            if let State::Compensated { reason } = &decision.next.state
+                && let Some(fallback) = plan.fallback(reason)
+            {
+                let next = fallback.strategy;
+                return Advance::to(
+                    Phase::Queued {
+                        plan: fallback,
+                        facts: facts.clone(),
+                    },
+                    format!("{note}; falling back to {next:?}, waiting for admission"),
+                );
+            }
             let seen = match event {
                 Event::Answered {
                     answer: StepEvent::CloudUserRead(read),
@@ -428,6 +441,7 @@ pub(crate) fn sample_round_trip(saga: Saga) -> Phase {
             address: detour_contracts::ProxyAddress::parse(address).unwrap(),
             missing: super::Missing::Routing,
             skipped: Vec::new(),
+            fallbacks: Vec::new(),
             before: vec!["SMTP:ada@contoso.com".into()],
             after: vec!["SMTP:ada@contoso.com".into(), address.into()],
         },

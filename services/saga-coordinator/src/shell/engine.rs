@@ -388,11 +388,12 @@ impl Engine {
     }
 
     async fn admission_pass(&self) -> Result<(), EngineError> {
-        for (saga_id, line) in self.store.admissible(self.budgets).await? {
-            // One id per line left: leaving `requested` must not dedup leaving `queued`.
+        for (saga_id, line, version) in self.store.admissible(self.budgets).await? {
+            // One id per line left, at that version: leaving `requested` must not dedup
+            // leaving `queued`, nor a second time in the queue (a fallback) the first.
             let admitted = Delivery {
                 saga_id,
-                message_id: format!("admit:{saga_id}:{line}"),
+                message_id: format!("admit:{saga_id}:{line}:{version}"),
                 event: Event::Admitted,
                 causation: None,
                 fired_timer: None,

@@ -31,8 +31,13 @@ impl Store {
     /// Who may be admitted now, oldest first: requested remediations while diagnosis slots
     /// are free, every queued remediation that needs no descope slot, and as many round trips
     /// as there are free descope slots. Costs what it admits, not the length of the lines.
-    /// Each comes with the line it leaves (`requested` or `queued`).
-    pub async fn admissible(&self, budgets: Budgets) -> Result<Vec<(SagaId, String)>, StoreError> {
+    /// Each comes with the line it leaves (`requested` or `queued`) and the version it is at:
+    /// a remediation may join the queue again (falling back to another rung), and each time
+    /// is a new admission.
+    pub async fn admissible(
+        &self,
+        budgets: Budgets,
+    ) -> Result<Vec<(SagaId, String, i64)>, StoreError> {
         let round_trip = format!("{:?}", crate::saga::Strategy::RoundTrip);
         let free = |max: usize, taken: i64| {
             let free = max.saturating_sub(usize::try_from(taken).unwrap_or(usize::MAX));
@@ -45,7 +50,7 @@ impl Store {
             .count("SELECT COUNT(*) AS n FROM sagas WHERE status = 'diagnosing'")
             .await?;
         let mut rows = sqlx::query(
-            "SELECT saga_id, status, created_at FROM sagas WHERE status = 'queued' AND strategy <> $1 \
+            "SELECT saga_id, status, created_at, version FROM sagas WHERE status = 'queued' AND strategy <> $1 \
              ORDER BY created_at, saga_id",
         )
         .bind(&round_trip)
@@ -55,7 +60,7 @@ impl Store {
         if free_slots > 0 {
             rows.extend(
                 sqlx::query(
-                    "SELECT saga_id, status, created_at FROM sagas \
+                    "SELECT saga_id, status, created_at, version FROM sagas \
                      WHERE status = 'queued' AND strategy = $1 \
                      ORDER BY created_at, saga_id LIMIT $2",
                 )
@@ -69,7 +74,7 @@ impl Store {
         if free_readers > 0 {
             rows.extend(
                 sqlx::query(
-                    "SELECT saga_id, status, created_at FROM sagas WHERE status = 'requested' \
+                    "SELECT saga_id, status, created_at, version FROM sagas WHERE status = 'requested' \
                      ORDER BY created_at, saga_id LIMIT $1",
                 )
                 .bind(free_readers)
@@ -81,11 +86,19 @@ impl Store {
             .iter()
             .map(|row| {
                 let created_at: i64 = row.try_get("created_at")?;
-                Ok((created_at, saga_id(row)?, row.try_get("status")?))
+                Ok((
+                    created_at,
+                    saga_id(row)?,
+                    row.try_get("status")?,
+                    row.try_get("version")?,
+                ))
             })
-            .collect::<Result<Vec<(i64, SagaId, String)>, StoreError>>()?;
+            .collect::<Result<Vec<(i64, SagaId, String, i64)>, StoreError>>()?;
         line.sort();
-        Ok(line.into_iter().map(|(_, id, line)| (id, line)).collect())
+        Ok(line
+            .into_iter()
+            .map(|(_, id, line, version)| (id, line, version))
+            .collect())
     }
 
     async fn count(&self, query: &'static str) -> Result<i64, StoreError> {

@@ -268,10 +268,10 @@ on_both_backends! {
         }
         // One slot held: with two in all, the oldest of the line may go; with three, both.
         let slots = |max_descoped| Budgets { max_descoped, max_diagnosing: 1 };
-        let ids = |line: Vec<(SagaId, String)>| line.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        let ids = |line: Vec<(SagaId, String, i64)>| line.into_iter().map(|(id, _, _)| id).collect::<Vec<_>>();
         assert_eq!(
             store.admissible(slots(2)).await.unwrap(),
-            vec![(queued[0].saga_id, "queued".to_owned())]
+            vec![(queued[0].saga_id, "queued".to_owned(), 1)]
         );
         assert_eq!(ids(store.admissible(slots(3)).await.unwrap()), vec![queued[0].saga_id, queued[1].saga_id]);
         assert!(store.admissible(slots(1)).await.unwrap().is_empty());
@@ -306,11 +306,11 @@ on_both_backends! {
         }
         let readers = |max_diagnosing| Budgets { max_descoped: 1, max_diagnosing };
         assert!(store.admissible(readers(1)).await.unwrap().is_empty(), "the one slot is taken");
-        let ids = |line: Vec<(SagaId, String)>| line.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        let ids = |line: Vec<(SagaId, String, i64)>| line.into_iter().map(|(id, _, _)| id).collect::<Vec<_>>();
         assert_eq!(ids(store.admissible(readers(3)).await.unwrap()), requested[..2].to_vec());
         assert_eq!(
             store.admissible(readers(64)).await.unwrap().last(),
-            Some(&(requested[2], "requested".to_owned()))
+            Some(&(requested[2], "requested".to_owned(), 1))
         );
         assert_eq!(ids(store.admissible(readers(64)).await.unwrap()), requested);
     }

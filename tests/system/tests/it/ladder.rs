@@ -74,32 +74,47 @@ async fn a_routing_address_missing_in_ad_too_is_stamped_there_and_synced_with_no
     detour.bus.stop().await;
 }
 
+/// A stamp the cloud discards (the seed's experience) is removed again; where a later rung
+/// applies the remediation goes on with it, else the user is left exactly as it was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stamp_the_cloud_discards_is_removed_again_and_the_user_left_as_it_was() {
-    let tenant = TenantFixture::start(
-        "ladder-discarded",
-        &["ada"],
-        TenantFixture::without_ad_routing_address,
-    )
-    .await;
-    let before = ad_proxy_addresses(&tenant, "ada").await;
-    let detour = Detour::start(
-        &tenant,
-        "ladder-discarded",
-        &[("DETOUR__SAGA__WAIT_DEADLINE", "3s")],
-    )
-    .await;
-    let saga = detour.start_saga(&tenant.upn("ada"), false).await;
-    let undone = detour.settled(&saga).await;
-    let story = timeline(&undone);
-    assert_eq!(undone.status, "compensated", "{story}");
-    assert!(story.contains("UnstampAddress"), "{story}");
-    eventually(Duration::from_secs(10), "AD as it was", || async {
-        (ad_proxy_addresses(&tenant, "ada").await == before).then_some(())
-    })
-    .await;
-    no_deletion(&tenant).await;
-    detour.bus.stop().await;
+async fn a_stamp_the_cloud_discards_is_undone_and_the_next_rung_fixes_the_user() {
+    for (name, strategies, expected) in [
+        (
+            "ladder-fallback",
+            "on-premises-stamp,round-trip",
+            "completed",
+        ),
+        ("ladder-discarded", "on-premises-stamp", "compensated"),
+    ] {
+        let tenant =
+            TenantFixture::start(name, &["ada"], TenantFixture::without_ad_routing_address).await;
+        let before = ad_proxy_addresses(&tenant, "ada").await;
+        let detour = Detour::start(
+            &tenant,
+            name,
+            &[
+                ("DETOUR__SAGA__WAIT_DEADLINE", "3s"),
+                ("DETOUR__SAGA__STRATEGIES", strategies),
+            ],
+        )
+        .await;
+        let saga = detour.start_saga(&tenant.upn("ada"), false).await;
+        let done = detour.settled(&saga).await;
+        let story = timeline(&done);
+        assert_eq!(done.status, expected, "{name}: {story}");
+        assert!(story.contains("UnstampAddress"), "{name}: {story}");
+        eventually(Duration::from_secs(10), "AD as it was", || async {
+            (ad_proxy_addresses(&tenant, "ada").await == before).then_some(())
+        })
+        .await;
+        if expected == "completed" {
+            assert_eq!(done.saga.phase.strategy(), Some(Strategy::RoundTrip));
+            assert!(story.contains("falling back to RoundTrip"), "{story}");
+        } else {
+            no_deletion(&tenant).await;
+        }
+        detour.bus.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

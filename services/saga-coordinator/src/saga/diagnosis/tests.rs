@@ -62,6 +62,36 @@ fn a_routing_address_not_in_ad_is_stamped_there_first() {
     let plan = plan(diagnose(&not_in_ad()));
     assert_eq!(plan.strategy, Strategy::OnPremisesStamp);
     assert!(plan.skipped.is_empty());
+    // Should the cloud discard the stamp, the rungs after it that apply are tried in turn.
+    assert_eq!(
+        plan.fallbacks,
+        [Strategy::RoundTrip],
+        "Connect 2.4: no cloud-managed"
+    );
+    let next = plan.fallback("the address never reached Exchange").unwrap();
+    assert_eq!(next.strategy, Strategy::RoundTrip);
+    assert_eq!(next.address, plan.address);
+    assert!(next.fallbacks.is_empty());
+    assert_eq!(
+        next.skipped.last().unwrap().strategy,
+        Strategy::OnPremisesStamp
+    );
+    assert!(
+        next.skipped
+            .last()
+            .unwrap()
+            .reason
+            .contains("never reached Exchange")
+    );
+    assert_ne!(
+        next.hash(),
+        plan.hash(),
+        "another plan, approved on its own"
+    );
+    assert!(
+        next.fallback("again").is_none(),
+        "the last rung has none after it"
+    );
 }
 
 #[test]

@@ -246,7 +246,16 @@ fn complete(policy: &Policy, reads: &Reads) -> Option<Facts> {
 }
 
 fn diagnosed(policy: &Policy, facts: &Facts, dry_run: bool) -> Advance {
+    let no_usage_location = usage_location(policy, facts).is_none();
     let diagnosis = match diagnose(facts) {
+        // A round trip needs a usage location for its temporary licence, fallback or not.
+        Diagnosis::Plan(mut plan) if no_usage_location => {
+            plan.fallbacks.retain(|s| *s != Strategy::RoundTrip);
+            Diagnosis::Plan(plan)
+        }
+        other => other,
+    };
+    let diagnosis = match diagnosis {
         Diagnosis::Plan(plan)
             if plan.strategy == Strategy::RoundTrip && usage_location(policy, facts).is_none() =>
         {
