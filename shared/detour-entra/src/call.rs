@@ -9,6 +9,26 @@ use tokio::sync::Semaphore;
 
 use detour_retry::{Attempt, Attempts, retry_after_seconds, transient_status};
 
+/// What a retrying caller reads of every answer: its status, the server's `Retry-After`
+/// (seconds), and its body; a request that got no answer is worth another attempt.
+pub async fn received<T>(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<(StatusCode, Option<Duration>, String), Attempt<T>> {
+    let response = sent.map_err(|error| Attempt::Again {
+        why: error.to_string(),
+        retry_after: None,
+    })?;
+    let status = response.status();
+    let retry_after = retry_after_seconds(
+        response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok()),
+    );
+    let text = response.text().await.unwrap_or_default();
+    Ok((status, retry_after, text))
+}
+
 use crate::{EntraSettings, TokenError, TokenSource};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -114,23 +134,10 @@ impl Caller {
             }
             request.send().await
         };
-        let response = match sent {
-            Ok(response) => response,
-            Err(error) => {
-                return Attempt::Again {
-                    why: error.to_string(),
-                    retry_after: None,
-                };
-            }
+        let (status, retry_after, text) = match received(sent).await {
+            Ok(received) => received,
+            Err(again) => return again,
         };
-        let status = response.status();
-        let retry_after = retry_after_seconds(
-            response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|value| value.to_str().ok()),
-        );
-        let text = response.text().await.unwrap_or_default();
         let concurrency = text.contains("maximum number of concurrent requests");
         let why = format!("{status}: {}", text.chars().take(300).collect::<String>());
         match status {

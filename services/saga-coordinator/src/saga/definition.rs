@@ -70,6 +70,32 @@ pub struct StepDef {
     pub settles: Option<Compensation>,
 }
 
+impl StepDef {
+    /// One command whose answer ends the step, within the action deadline.
+    fn action(timing: Timing, step: Step, compensation: Option<Compensation>) -> Self {
+        Self {
+            step,
+            kind: StepKind::Action,
+            deadline: timing.action_deadline,
+            compensation,
+            settles: None,
+        }
+    }
+
+    /// A condition checked every `poll_every` until it holds or the wait deadline passes.
+    fn wait(timing: Timing, step: Step) -> Self {
+        Self {
+            step,
+            kind: StepKind::Wait {
+                poll_every: timing.poll_every,
+            },
+            deadline: timing.wait_deadline,
+            compensation: None,
+            settles: None,
+        }
+    }
+}
+
 /// How long the waits may take: real minutes in production, fractions of a second in tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
@@ -91,22 +117,8 @@ pub struct Definition {
 impl Definition {
     /// The seed's procedure (design.md section 5).
     pub fn round_trip(timing: Timing) -> Self {
-        let action = |step, compensation| StepDef {
-            step,
-            kind: StepKind::Action,
-            deadline: timing.action_deadline,
-            compensation,
-            settles: None,
-        };
-        let wait = |step| StepDef {
-            step,
-            kind: StepKind::Wait {
-                poll_every: timing.poll_every,
-            },
-            deadline: timing.wait_deadline,
-            compensation: None,
-            settles: None,
-        };
+        let action = |step, compensation| StepDef::action(timing, step, compensation);
+        let wait = |step| StepDef::wait(timing, step);
         let steps = vec![
             action(Step::Snapshot, None),
             action(Step::Descope, Some(Compensation::MoveBack)),
@@ -135,24 +147,12 @@ impl Definition {
 
     /// The gentler path: no deletion, the user stays synced [S36].
     pub fn cloud_managed(timing: Timing) -> Self {
-        let action = |step, compensation| StepDef {
-            step,
-            kind: StepKind::Action,
-            deadline: timing.action_deadline,
-            compensation,
-            settles: None,
-        };
+        let action = |step, compensation| StepDef::action(timing, step, compensation);
         let steps = vec![
             action(Step::Snapshot, None),
             action(Step::SetCloudManaged, Some(Compensation::UnsetCloudManaged)),
             action(Step::AddAddress, None),
-            StepDef {
-                kind: StepKind::Wait {
-                    poll_every: timing.poll_every,
-                },
-                deadline: timing.wait_deadline,
-                ..action(Step::Verify, None)
-            },
+            StepDef::wait(timing, Step::Verify),
         ];
         Self { steps, timing }
     }
@@ -160,22 +160,8 @@ impl Definition {
     /// Microsoft's fix for a missing routing address: stamp it in AD, sync, see it arrive in
     /// Exchange Online. No deletion, no cloud write (domain-2026.md 3.2).
     pub fn on_premises_stamp(timing: Timing) -> Self {
-        let action = |step, compensation| StepDef {
-            step,
-            kind: StepKind::Action,
-            deadline: timing.action_deadline,
-            compensation,
-            settles: None,
-        };
-        let wait = |step| StepDef {
-            step,
-            kind: StepKind::Wait {
-                poll_every: timing.poll_every,
-            },
-            deadline: timing.wait_deadline,
-            compensation: None,
-            settles: None,
-        };
+        let action = |step, compensation| StepDef::action(timing, step, compensation);
+        let wait = |step| StepDef::wait(timing, step);
         let steps = vec![
             action(Step::Snapshot, None),
             action(Step::StampAddress, Some(Compensation::UnstampAddress)),

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use detour_config::Secret;
-use detour_retry::{Attempt, Attempts, retry_after_seconds, transient_status};
+use detour_entra::received;
+use detour_retry::{Attempt, Attempts, transient_status};
 use serde_json::Value;
 
 use super::WriteError;
@@ -85,23 +86,10 @@ impl RestClient {
         for (name, value) in detour_telemetry::current_trace_headers() {
             request = request.header(name, value);
         }
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(error) => {
-                return Attempt::Again {
-                    why: error.to_string(),
-                    retry_after: None,
-                };
-            }
+        let (status, retry_after, text) = match received(request.send().await).await {
+            Ok(received) => received,
+            Err(again) => return again,
         };
-        let status = response.status();
-        let retry_after = retry_after_seconds(
-            response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|value| value.to_str().ok()),
-        );
-        let text = response.text().await.unwrap_or_default();
         if status.is_success() {
             return Attempt::Answer(Ok(serde_json::from_str(&text).unwrap_or(Value::Null)));
         }
