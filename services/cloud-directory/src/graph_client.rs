@@ -14,10 +14,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use self::wire::typed;
-use crate::{
-    graph::{Graph, GraphError},
-    shared_read::SharedRead,
-};
+use detour_service::SharedRead;
+
+use crate::graph::{Graph, GraphError};
 
 const USER_FIELDS: &str = "id,userPrincipalName,mailNickname,onPremisesSyncEnabled,onPremisesImmutableId,\
 onPremisesDistinguishedName,proxyAddresses,usageLocation,licenseAssignmentStates,\

@@ -9,14 +9,13 @@
 //! # Layout
 //! `settings` (`[graph]` and the shared sections), `graph` (the port the steps use: what they
 //! need of Graph), `graph_client` (the real one, over reqwest, answers typed and errors
-//! classified), `shared_read` (one read of the tenant shared by a burst of callers), `handlers`
+//! classified), `handlers`
 //! (commands in, events out).
 
 pub mod graph;
 pub mod graph_client;
 pub mod handlers;
 pub mod settings;
-pub mod shared_read;
 
 use std::sync::Arc;
 

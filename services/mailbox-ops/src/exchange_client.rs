@@ -6,16 +6,22 @@ use std::sync::Arc;
 
 use detour_contracts::{ProxyAddress, mailbox_ops::MailboxState};
 use detour_entra::{AfterWrite, Answer, Caller, EntraSettings};
+use detour_service::SharedRead;
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::exchange::{Exchange, ExchangeError};
 
+/// How long one `Get-AcceptedDomain` serves every diagnosis: the tenant's accepted domains
+/// change with its hybrid configuration, not from one second to the next.
+const ACCEPTED_DOMAINS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[derive(Debug, Clone)]
 pub struct ExchangeClient {
     caller: Caller,
     url: String,
+    accepted_domains: Arc<SharedRead<Vec<String>>>,
 }
 
 impl ExchangeClient {
@@ -28,7 +34,11 @@ impl ExchangeClient {
             base_url.trim_end_matches('/'),
             entra.tenant
         );
-        Ok(Self { caller, url })
+        Ok(Self {
+            caller,
+            url,
+            accepted_domains: Arc::new(SharedRead::new(ACCEPTED_DOMAINS_MAX_AGE)),
+        })
     }
 
     async fn invoke(
@@ -91,7 +101,24 @@ impl Exchange for ExchangeClient {
         self.run("Set-Mailbox", parameters).await
     }
 
+    /// Shared by the diagnoses of half a minute.
     async fn accepted_domains(&self) -> Result<Vec<String>, ExchangeError> {
+        self.accepted_domains
+            .get(|| self.read_accepted_domains())
+            .await
+    }
+
+    async fn set_cloud_managed(&self, identity: &str, value: bool) -> Result<(), ExchangeError> {
+        let parameters = Map::from_iter([
+            ("Identity".into(), json!(identity)),
+            ("IsExchangeCloudManaged".into(), json!(value)),
+        ]);
+        self.run("Set-Mailbox", parameters).await
+    }
+}
+
+impl ExchangeClient {
+    async fn read_accepted_domains(&self) -> Result<Vec<String>, ExchangeError> {
         let answer = self.invoke("Get-AcceptedDomain", Map::new()).await?;
         if !answer.status.is_success() {
             return Err(classify(&answer));
@@ -102,14 +129,6 @@ impl Exchange for ExchangeClient {
             ))
         })?;
         Ok(answer.value.into_iter().map(|d| d.domain_name).collect())
-    }
-
-    async fn set_cloud_managed(&self, identity: &str, value: bool) -> Result<(), ExchangeError> {
-        let parameters = Map::from_iter([
-            ("Identity".into(), json!(identity)),
-            ("IsExchangeCloudManaged".into(), json!(value)),
-        ]);
-        self.run("Set-Mailbox", parameters).await
     }
 }
 

@@ -9,7 +9,8 @@
 //! `spec` (what a service declares), `settings` (the shared sections and their defaults),
 //! `app` (wiring and the run loop), `dispatch` (message type to handler), `extras` (routes,
 //! a fallback handler and background tasks a service adds), `ops` (HTTP operations
-//! endpoints), `entry` (process start: arguments, exit codes, signals).
+//! endpoints), `entry` (process start: arguments, exit codes, signals), `shared_read` (one
+//! read shared by a burst of callers: the tenant's settings, Exchange's accepted domains).
 
 mod app;
 mod dispatch;
@@ -17,6 +18,7 @@ mod entry;
 mod extras;
 mod ops;
 mod settings;
+mod shared_read;
 mod spec;
 
 pub use app::{App, RunningApp};
@@ -27,4 +29,5 @@ pub use settings::{
     HttpSettings, ServiceConfig, ServiceSettings, ShutdownSettings, load_config, load_settings,
     parse_config,
 };
+pub use shared_read::SharedRead;
 pub use spec::ServiceSpec;
