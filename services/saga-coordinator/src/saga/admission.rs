@@ -89,6 +89,7 @@ mod tests {
             index,
             attempt: 1,
             reason: "restore failed".into(),
+            deadline: None,
         };
         assert!(round_trip(undoing(1), &out).holds_descope_slot());
         assert!(!round_trip(undoing(2), &out).holds_descope_slot());

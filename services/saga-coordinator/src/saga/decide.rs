@@ -80,6 +80,7 @@ pub fn decide(
                 index,
                 attempt,
                 reason,
+                ..
             },
             Input::CompensationDone {
                 index: i,
@@ -109,6 +110,7 @@ pub fn decide(
                 index,
                 attempt,
                 reason,
+                ..
             },
             Input::Timer(Timer::RetryCompensation {
                 index: i,
@@ -124,21 +126,24 @@ pub fn decide(
                 index,
                 attempt,
                 reason,
+                deadline,
                 ..
             },
             Input::Timer(Timer::CompensationDeadline {
                 index: i,
                 attempt: a,
             }),
-        ) if (i, a) == (index, attempt) => compensation_failed(
-            definition,
-            saga,
-            *index,
-            *attempt,
-            reason,
-            "no answer before the compensation's deadline",
-            now,
-        ),
+        ) if (i, a) == (index, attempt) && deadline.is_none_or(|at| now >= at) => {
+            compensation_failed(
+                definition,
+                saga,
+                *index,
+                *attempt,
+                reason,
+                "no answer before the compensation's deadline",
+                now,
+            )
+        }
         (
             State::NeedsAttention {
                 plan,
@@ -300,11 +305,13 @@ fn send_compensation(
     reason: &str,
     now: OffsetDateTime,
 ) -> Decision {
+    let at = now + definition.timing.action_deadline;
     let next = State::Compensating {
         plan: plan.to_vec(),
         index,
         attempt,
         reason: reason.to_owned(),
+        deadline: Some(at),
     };
     let command = Command::Compensate {
         compensation: plan[index],
@@ -312,7 +319,7 @@ fn send_compensation(
         attempt,
     };
     let deadline = ScheduledTimer {
-        at: now + definition.timing.action_deadline,
+        at,
         timer: Timer::CompensationDeadline { index, attempt },
     };
     Decision::new(moved(saga, next), vec![command], vec![deadline])

@@ -35,6 +35,15 @@ pub enum State {
         index: usize,
         attempt: u32,
         reason: String,
+        /// When this attempt's answer must have come. A deadline timer that fires before it
+        /// belongs to an earlier saga of the same remediation (a rung since undone) and is
+        /// ignored. Absent in records stored before it was kept.
+        #[serde(
+            default,
+            with = "time::serde::rfc3339::option",
+            skip_serializing_if = "Option::is_none"
+        )]
+        deadline: Option<OffsetDateTime>,
     },
     Completed,
     /// Failed and put back as it was (or nothing needed undoing).

@@ -370,6 +370,10 @@ fn a_compensation_never_answered_fails_at_its_deadline_and_ends_in_needs_attenti
             };
             assert_eq!(step(&saga, Input::Timer(stale), deadline.at).next, saga);
         }
+        // Nor does this attempt's own timer before its time: one left behind by an earlier
+        // saga of the remediation (a rung undone and fallen back from) with the same index.
+        let early = step(&saga, Input::Timer(deadline.timer.clone()), now);
+        assert_eq!(early.next, saga, "attempt {attempt}: fired early");
         now = deadline.at;
         let missed = step(&saga, Input::Timer(deadline.timer), now);
         saga = missed.next;

@@ -143,6 +143,7 @@ fn compensation_is_announced_once_then_its_end_is_final() {
                 index,
                 attempt: 1,
                 reason: "restore failed".into(),
+                deadline: None,
             },
             &[],
         )
@@ -179,6 +180,7 @@ fn the_final_word_follows_what_was_last_seen_of_the_user_not_the_path() {
             index: 0,
             attempt: 1,
             reason: "SyncIn failed".into(),
+            deadline: None,
         },
         &[],
     );
