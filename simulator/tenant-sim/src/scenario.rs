@@ -349,6 +349,8 @@ fn create_cloud_only(world: &mut World, spec: &CloudUserSpec, now: OffsetDateTim
             cloud_addresses: vec![format!("SMTP:{}", spec.user_principal_name), moera],
             direct_licenses: Vec::new(),
             provisioning_errors: Vec::new(),
+            cloud_managed: false,
+            addresses_before_cloud_managed: None,
         },
     );
     id

@@ -6,6 +6,7 @@ mod licensing;
 mod lifecycle;
 mod mailboxes;
 pub mod model;
+mod source_of_authority;
 pub mod sync_engine;
 #[cfg(test)]
 mod tests;
@@ -19,6 +20,7 @@ use uuid::Uuid;
 pub(crate) use addresses::primary_smtp;
 pub use licensing::LicenseState;
 pub use mailboxes::MailboxError;
+pub(crate) use mailboxes::version_at_least;
 pub use model::*;
 
 /// A refusal from the model, classified so each API can render it in its own error shape.
@@ -62,6 +64,12 @@ pub struct Effects {
     pub restored: u32,
     pub direct_licenses_added: u32,
     pub direct_licenses_removed: u32,
+    /// Made cloud-managed (object-level source of authority to the cloud).
+    #[serde(default)]
+    pub made_cloud_managed: u32,
+    /// Taken back by AD after a rollback of source of authority.
+    #[serde(default)]
+    pub taken_back_by_ad: u32,
 }
 
 impl World {

@@ -215,7 +215,7 @@ fn set_mailbox(
             "Microsoft.Exchange.Data.DataValidationException",
             "The value specified for property EmailAddresses is incorrect. Reason: ObjectConflict",
         ),
-        MailboxError::ConnectTooOld(_) => cmdlet_error(
+        MailboxError::ConnectTooOld(_) | MailboxError::InitialDomainRefused { .. } => cmdlet_error(
             StatusCode::BAD_REQUEST,
             "Ex3E8C01",
             "Microsoft.Exchange.Management.Tasks.RecipientTaskException",

@@ -6,6 +6,7 @@ pub(super) mod batch;
 mod directory;
 mod filter;
 mod roles;
+mod sync_behavior;
 mod users;
 
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use axum::{
     Router,
     http::{HeaderMap, StatusCode},
     response::Response,
-    routing::{get, post},
+    routing::{get, patch, post},
 };
 
 use super::{authorize, graph_error};
@@ -57,6 +58,14 @@ pub(super) fn routes() -> Router<Arc<Sim>> {
         .route(
             "/v1.0/directory/onPremisesSynchronization",
             get(directory::sync_features),
+        )
+        .route(
+            "/v1.0/directory/onPremisesSynchronization/{id}",
+            patch(sync_behavior::patch_features),
+        )
+        .route(
+            "/v1.0/users/{id}/onPremisesSyncBehavior",
+            get(sync_behavior::get).patch(sync_behavior::patch),
         )
 }
 

@@ -22,12 +22,18 @@ pub enum MailboxError {
         "IsExchangeCloudManaged needs Entra Connect Sync 2.5.190.0 or later; this tenant runs {0}"
     )]
     ConnectTooOld(String),
+    /// The switch: a mailbox whose Exchange attributes alone are cloud-managed may not take an
+    /// address on the initial domain (unverified either way, domain-2026.md 8).
+    #[error(
+        "{address} is on the initial domain, which a synced user's cloud-managed mailbox cannot take"
+    )]
+    InitialDomainRefused { address: String },
 }
 
 /// The first Connect version whose mailboxes may be cloud-managed (domain-2026.md 2.1).
 const CLOUD_MANAGED_MIN_VERSION: [u32; 4] = [2, 5, 190, 0];
 
-fn version_at_least(version: &str, minimum: [u32; 4]) -> bool {
+pub(crate) fn version_at_least(version: &str, minimum: [u32; 4]) -> bool {
     let mut parts = [0u32; 4];
     for (slot, part) in parts.iter_mut().zip(version.split('.')) {
         *slot = part.trim().parse().unwrap_or(0);
@@ -131,7 +137,18 @@ impl World {
                 user.user_principal_name.clone(),
             ));
         }
+        let initial = format!("@{}", self.tenant.initial_domain);
+        let refuses_initial = user.is_synced()
+            && !self
+                .switches
+                .cloud_managed_mailbox_takes_initial_domain_address;
         for address in add {
+            let bare = detour_contracts::address::bare(address);
+            if refuses_initial && bare.to_ascii_lowercase().ends_with(&initial) {
+                return Err(MailboxError::InitialDomainRefused {
+                    address: bare.to_owned(),
+                });
+            }
             if let Some(holder) = self.address_holder(address, Some(user_id)) {
                 return Err(MailboxError::ObjectConflict {
                     address: detour_contracts::address::bare(address).to_owned(),

@@ -61,6 +61,13 @@ pub struct Switches {
     /// scope loses them for good ([S38]); off, a restore gives synced group memberships back
     /// like any other ([S16]) and sync leaves such cloud-side members alone.
     pub synced_group_membership_drops_on_delete: bool,
+    /// Exchange Online lets a mailbox whose Exchange attributes are cloud-managed take an
+    /// address on the initial `tenant.onmicrosoft.com` domain (unverified, domain-2026.md 8).
+    pub cloud_managed_mailbox_takes_initial_domain_address: bool,
+    /// An address added while the user was cloud-managed survives AD taking the user back
+    /// (the rollback of object-level source of authority) instead of being overwritten by
+    /// AD's values (unverified, domain-2026.md 3.4).
+    pub cloud_address_survives_takeover: bool,
 }
 
 impl Default for Switches {
@@ -70,6 +77,8 @@ impl Default for Switches {
             restored_user_stays_synced: false,
             restored_user_keeps_immutable_id: true,
             synced_group_membership_drops_on_delete: true,
+            cloud_managed_mailbox_takes_initial_domain_address: true,
+            cloud_address_survives_takeover: true,
         }
     }
 }
@@ -98,6 +107,14 @@ pub struct CloudUser {
     /// What sync could not write, as `onPremisesProvisioningErrors` shows it.
     #[serde(default)]
     pub provisioning_errors: Vec<ProvisioningError>,
+    /// `onPremisesSyncBehavior.isCloudManaged`: the cloud is the user's source of authority
+    /// and sync leaves it alone (domain-2026.md 3.4).
+    #[serde(default)]
+    pub cloud_managed: bool,
+    /// The cloud-only addresses when the user was made cloud-managed: what a takeover by AD
+    /// leaves when the cloud's own additions do not survive it (the switch).
+    #[serde(default)]
+    pub addresses_before_cloud_managed: Option<Vec<String>>,
 }
 
 /// `onPremisesProvisioningError`: a value sync could not write (domain-2026.md 2.3).

@@ -11,7 +11,7 @@ use detour_contracts::connect_agent::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{CloudUser, ConnectorEntry, World, addresses};
+use super::{CloudUser, ConnectorEntry, World, addresses, source_of_authority::Authority};
 
 /// AD as one cycle's import saw it.
 #[derive(Debug, Clone, Default)]
@@ -134,6 +134,13 @@ impl World {
             .connector_space
             .values()
             .filter(|entry| !present.contains(&entry.anchor))
+            // Sync deletes nothing whose source of authority is the cloud.
+            .filter(|entry| {
+                !self
+                    .users
+                    .get(&entry.cloud_object_id)
+                    .is_some_and(|u| u.cloud_managed)
+            })
             .cloned()
             .collect();
 
@@ -220,6 +227,30 @@ impl World {
                 self.restore_by_sync(entry.cloud_object_id, now);
             }
             if self.users.contains_key(&entry.cloud_object_id) {
+                let id = entry.cloud_object_id;
+                match self.authority(id) {
+                    Authority::Ad => {}
+                    Authority::Cloud(outcome, why) => {
+                        tally.record(key, outcome, Some(id), why);
+                        return;
+                    }
+                    Authority::Takeover => {
+                        if let Some(reason) = self.hard_match_refusal(&self.users[&id]) {
+                            tally.record(key, ObjectOutcome::Error, Some(id), reason);
+                            return;
+                        }
+                        self.take_back(id);
+                        self.apply_ad_values(id, ad, &anchor, now);
+                        self.remember(ad, &anchor, id);
+                        tally.record(
+                            key,
+                            ObjectOutcome::Matched,
+                            Some(id),
+                            "taken back by on-premises AD (source of authority returned)",
+                        );
+                        return;
+                    }
+                }
                 if self.apply_ad_values(entry.cloud_object_id, ad, &anchor, now) {
                     tally.record(
                         key,
@@ -275,21 +306,10 @@ impl World {
         }
         let features = &self.features;
         if let Some(user) = self.users.values().find(|u| same_anchor(u)) {
-            if !user.is_synced() && features.block_cloud_object_takeover_through_hard_match_enabled
-            {
-                return Join::Refused(
-                    "hard match blocked: BlockCloudObjectTakeoverThroughHardMatchEnabled is set"
-                        .into(),
-                );
-            }
-            if self.is_privileged(user.id) {
-                return Join::Refused(format!(
-                    "Hard match operation blocked due to security hardening: {} holds or is \
-                     eligible for a privileged role",
-                    user.user_principal_name
-                ));
-            }
-            return Join::HardMatch(user.id);
+            return match self.hard_match_refusal(user) {
+                Some(reason) => Join::Refused(reason),
+                None => Join::HardMatch(user.id),
+            };
         }
         let upn = ad.user_principal_name.as_deref().unwrap_or_default();
         let by_upn = self.users.values().find(|u| {
@@ -351,6 +371,8 @@ impl World {
                 cloud_addresses: vec![moera],
                 direct_licenses: Vec::new(),
                 provisioning_errors: Vec::new(),
+                cloud_managed: false,
+                addresses_before_cloud_managed: None,
             },
         );
         id

@@ -441,3 +441,5 @@ fn restore_refuses_a_taken_upn_unless_renamed() {
         "ada.restored@contoso.com"
     );
 }
+
+mod source_of_authority;
