@@ -93,6 +93,29 @@ pub trait Graph: Send + Sync + 'static {
         location: &str,
     ) -> impl Future<Output = Result<(), GraphError>> + Send;
 
+    /// Whether the cloud is the user's source of authority (`onPremisesSyncBehavior`);
+    /// `None` when there is no such user.
+    fn user_cloud_managed(
+        &self,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<bool>, GraphError>> + Send;
+
+    fn set_user_cloud_managed(
+        &self,
+        id: Uuid,
+        cloud_managed: bool,
+    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+
+    /// The tenant's sync object id and its `blockCloudObjectTakeoverThroughHardMatchEnabled`,
+    /// read now (never a shared, older read: a write is decided on it).
+    fn takeover_block(&self) -> impl Future<Output = Result<(String, bool), GraphError>> + Send;
+
+    fn set_takeover_block(
+        &self,
+        sync_object: &str,
+        enabled: bool,
+    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+
     /// One direct licence added or removed.
     fn assign_license(
         &self,

@@ -19,7 +19,7 @@ use detour_service::SharedRead;
 use crate::graph::{Graph, GraphError};
 
 const USER_FIELDS: &str = "id,userPrincipalName,mailNickname,onPremisesSyncEnabled,onPremisesImmutableId,\
-onPremisesDistinguishedName,proxyAddresses,usageLocation,licenseAssignmentStates,\
+onPremisesDistinguishedName,onPremisesLastSyncDateTime,proxyAddresses,usageLocation,licenseAssignmentStates,\
 onPremisesProvisioningErrors,serviceProvisioningErrors";
 /// `$batch` takes at most 20 requests [S8].
 const BATCH: usize = 20;
@@ -159,7 +159,8 @@ impl GraphClient {
         Ok(roles)
     }
 
-    async fn read_tenant(&self) -> Result<TenantRead, GraphError> {
+    /// The tenant's one `onPremisesDirectorySynchronization` object.
+    async fn sync_object(&self) -> Result<wire::SyncObject, GraphError> {
         let sync = self
             .read(
                 reqwest::Method::GET,
@@ -167,7 +168,7 @@ impl GraphClient {
                 None,
             )
             .await?;
-        let features = typed::<wire::List<wire::SyncObject>>("onPremisesSynchronization", sync)?
+        typed::<wire::List<wire::SyncObject>>("onPremisesSynchronization", sync)?
             .value
             .into_iter()
             .next()
@@ -177,8 +178,11 @@ impl GraphClient {
                      synchronization on?"
                         .into(),
                 )
-            })?
-            .features;
+            })
+    }
+
+    async fn read_tenant(&self) -> Result<TenantRead, GraphError> {
+        let features = self.sync_object().await?.features;
         let skus = self
             .read(reqwest::Method::GET, "/subscribedSkus", None)
             .await?;
@@ -334,6 +338,60 @@ impl Graph for GraphClient {
             &format!("/users/{id}"),
             json!({ "usageLocation": location }),
             AfterWrite::Yes,
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn user_cloud_managed(&self, id: Uuid) -> Result<Option<bool>, GraphError> {
+        let path = format!("/users/{id}/onPremisesSyncBehavior");
+        let answer = self
+            .call(reqwest::Method::GET, &path, None, AfterWrite::No)
+            .await?;
+        match answer.status {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => Ok(Some(
+                typed::<wire::SyncBehavior>("onPremisesSyncBehavior", answer.body)?
+                    .is_cloud_managed,
+            )),
+            _ => Err(classify(&answer)),
+        }
+    }
+
+    async fn set_user_cloud_managed(
+        &self,
+        id: Uuid,
+        cloud_managed: bool,
+    ) -> Result<(), GraphError> {
+        self.write(
+            reqwest::Method::PATCH,
+            &format!("/users/{id}/onPremisesSyncBehavior"),
+            json!({ "isCloudManaged": cloud_managed }),
+            AfterWrite::No,
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn takeover_block(&self) -> Result<(String, bool), GraphError> {
+        let object = self.sync_object().await?;
+        Ok((
+            object.id,
+            object
+                .features
+                .block_cloud_object_takeover_through_hard_match_enabled,
+        ))
+    }
+
+    async fn set_takeover_block(&self, sync_object: &str, enabled: bool) -> Result<(), GraphError> {
+        self.write(
+            reqwest::Method::PATCH,
+            &format!(
+                "/directory/onPremisesSynchronization/{}",
+                segment(sync_object)
+            ),
+            json!({ "features": { "blockCloudObjectTakeoverThroughHardMatchEnabled": enabled } }),
+            AfterWrite::No,
         )
         .await
         .map(drop)

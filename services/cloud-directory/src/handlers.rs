@@ -31,6 +31,8 @@ pub fn dispatch<G: Graph>(graph: Arc<G>) -> Dispatch {
         .step(&graph, restore)
         .step(&graph, assign)
         .step(&graph, remove)
+        .step(&graph, source_of_authority::set_user_cloud_managed)
+        .step(&graph, source_of_authority::set_takeover_block)
 }
 
 fn check_text(what: &str, value: &str) -> Result<(), GraphError> {
@@ -243,5 +245,6 @@ impl StepFailure for GraphError {
     }
 }
 
+mod source_of_authority;
 #[cfg(test)]
 mod tests;

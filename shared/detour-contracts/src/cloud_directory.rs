@@ -37,6 +37,10 @@ pub struct CloudUserState {
     /// and `serviceProvisioningErrors`), each as a line a person can read.
     #[serde(default)]
     pub provisioning_errors: Vec<String>,
+    /// When Connect last exported the user (`onPremisesLastSyncDateTime`): a write that must
+    /// not follow a later export is fenced on it.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub on_premises_last_sync: Option<time::OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,6 +232,71 @@ service_message!(
     AddressHoldersFound,
     CloudDirectory,
     "address-holders-found",
+    Event
+);
+
+/// Makes the cloud the user's source of authority (`cloud_managed: true`; sync then leaves it
+/// alone) or hands it back to AD (`false`; the next cycle takes it over)
+/// (`onPremisesSyncBehavior`, domain-2026.md 3.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetUserCloudManaged {
+    pub user_id: Uuid,
+    pub cloud_managed: bool,
+    /// Only while the user's last export is still this one: a late copy of the hand-over,
+    /// arriving after AD took the user back (a later export), is answered `stale`.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub only_if_last_sync: Option<time::OffsetDateTime>,
+}
+service_message!(
+    SetUserCloudManaged,
+    CloudDirectory,
+    "set-user-cloud-managed",
+    Command
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserCloudManagedSet {
+    pub user_id: Uuid,
+    pub cloud_managed: bool,
+    /// It was so already: nothing was written.
+    pub already: bool,
+}
+service_message!(
+    UserCloudManagedSet,
+    CloudDirectory,
+    "user-cloud-managed-set",
+    Event
+);
+
+/// Sets the tenant's `blockCloudObjectTakeoverThroughHardMatchEnabled`, which the rollback of
+/// a cloud-managed user lifts while AD takes the user back (domain-2026.md 3.4); `None` only
+/// reads it, fresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetTakeoverBlock {
+    pub enabled: Option<bool>,
+}
+service_message!(
+    SetTakeoverBlock,
+    CloudDirectory,
+    "set-takeover-block",
+    Command
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TakeoverBlockSet {
+    /// As it is now.
+    pub enabled: bool,
+    /// As it was before this command.
+    pub previous: bool,
+}
+service_message!(
+    TakeoverBlockSet,
+    CloudDirectory,
+    "takeover-block-set",
     Event
 );
 

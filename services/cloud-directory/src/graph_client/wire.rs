@@ -19,6 +19,13 @@ pub fn typed<T: DeserializeOwned>(what: &str, body: Value) -> Result<T, GraphErr
     })
 }
 
+/// `onPremisesSyncBehavior` of a user (domain-2026.md 3.4).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncBehavior {
+    pub is_cloud_managed: bool,
+}
+
 /// A collection: `{"value": [...]}`.
 #[derive(Debug, Deserialize)]
 pub struct List<T> {
@@ -27,6 +34,8 @@ pub struct List<T> {
 
 #[derive(Debug, Deserialize)]
 pub struct SyncObject {
+    /// The object's id, which a write of its features addresses.
+    pub id: String,
     pub features: SyncFeatures,
 }
 
@@ -76,6 +85,9 @@ pub struct User {
     pub on_premises_sync_enabled: Option<bool>,
     pub on_premises_immutable_id: Option<String>,
     pub on_premises_distinguished_name: Option<String>,
+    /// `null` for a user Connect never exported; always answered when selected.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub on_premises_last_sync_date_time: Option<time::OffsetDateTime>,
     /// `[]` for a user without addresses; Graph never leaves it out when selected.
     pub proxy_addresses: Vec<String>,
     pub usage_location: Option<String>,
@@ -132,6 +144,7 @@ impl User {
                 })
                 .collect(),
             admin_roles,
+            on_premises_last_sync: self.on_premises_last_sync_date_time,
             provisioning_errors: self
                 .on_premises_provisioning_errors
                 .into_iter()
@@ -226,7 +239,7 @@ mod tests {
     use super::*;
 
     fn features() -> Value {
-        json!({ "value": [{ "features": {
+        json!({ "value": [{ "id": "0f6e5e2a-0000-4000-8000-00000000c0de", "features": {
             "blockSoftMatchEnabled": false,
             "blockCloudObjectTakeoverThroughHardMatchEnabled": true,
             "softMatchOnUpnEnabled": false,
@@ -295,6 +308,7 @@ mod tests {
             "onPremisesSyncEnabled": true,
             "onPremisesImmutableId": "AAAA",
             "onPremisesDistinguishedName": "CN=Ada,OU=Staff,DC=corp",
+            "onPremisesLastSyncDateTime": "2026-11-30T08:00:00Z",
             "proxyAddresses": ["SMTP:ada@contoso.com"],
             "usageLocation": null,
             "licenseAssignmentStates": [{ "skuId": "6fd2c87f-b296-42f0-b197-1e91e994b900",

@@ -21,6 +21,9 @@ struct FakeGraph {
     writes: Mutex<Vec<String>>,
     /// Answered by every call while set.
     outage: Mutex<Option<GraphError>>,
+    /// Users whose source of authority is the cloud.
+    cloud_managed: Mutex<std::collections::HashSet<Uuid>>,
+    takeover_block: Mutex<bool>,
 }
 
 impl FakeGraph {
@@ -162,6 +165,43 @@ impl Graph for FakeGraph {
         Ok(())
     }
 
+    async fn user_cloud_managed(&self, id: Uuid) -> Result<Option<bool>, GraphError> {
+        self.up()?;
+        let live = self.live.lock().unwrap().contains_key(&id);
+        Ok(live.then(|| self.cloud_managed.lock().unwrap().contains(&id)))
+    }
+
+    async fn set_user_cloud_managed(
+        &self,
+        id: Uuid,
+        cloud_managed: bool,
+    ) -> Result<(), GraphError> {
+        self.up()?;
+        self.write(format!("isCloudManaged {cloud_managed}"));
+        let mut set = self.cloud_managed.lock().unwrap();
+        if cloud_managed {
+            set.insert(id);
+            if let Some(user) = self.live.lock().unwrap().get_mut(&id) {
+                user.on_premises_sync_enabled = None;
+            }
+        } else {
+            set.remove(&id);
+        }
+        Ok(())
+    }
+
+    async fn takeover_block(&self) -> Result<(String, bool), GraphError> {
+        self.up()?;
+        Ok(("sync-object".into(), *self.takeover_block.lock().unwrap()))
+    }
+
+    async fn set_takeover_block(&self, sync_object: &str, enabled: bool) -> Result<(), GraphError> {
+        self.up()?;
+        self.write(format!("{sync_object} takeover block {enabled}"));
+        *self.takeover_block.lock().unwrap() = enabled;
+        Ok(())
+    }
+
     async fn assign_license(
         &self,
         id: Uuid,
@@ -206,6 +246,7 @@ fn ada(synced: Option<bool>, usage_location: Option<&str>) -> CloudUserState {
         licenses: Vec::new(),
         admin_roles: None,
         provisioning_errors: Vec::new(),
+        on_premises_last_sync: None,
     }
 }
 
@@ -402,5 +443,88 @@ fn an_outage_is_retried_and_everything_else_is_answered_as_a_failure() {
         let event = error.failure_event("assign-license").unwrap();
         assert_eq!(event.kind, kind);
         assert_eq!(event.command, "assign-license");
+    }
+}
+
+mod source_of_authority {
+    use detour_contracts::cloud_directory::{SetTakeoverBlock, SetUserCloudManaged};
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::handlers::source_of_authority::{set_takeover_block, set_user_cloud_managed};
+
+    fn hand_over(only_if_last_sync: Option<time::OffsetDateTime>) -> SetUserCloudManaged {
+        SetUserCloudManaged {
+            user_id: Uuid::from_u128(1),
+            cloud_managed: true,
+            only_if_last_sync,
+        }
+    }
+
+    fn synced_ada() -> CloudUserState {
+        CloudUserState {
+            on_premises_last_sync: Some(datetime!(2026-11-30 08:00 UTC)),
+            ..ada(Some(true), None)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_synced_user_is_handed_to_the_cloud_once_and_a_repeat_writes_nothing() {
+        let graph = FakeGraph::with_user(synced_ada());
+        let fence = Some(datetime!(2026-11-30 08:00 UTC));
+        let set = set_user_cloud_managed(graph.clone(), hand_over(fence))
+            .await
+            .unwrap();
+        assert!(!set.already);
+        let again = set_user_cloud_managed(graph.clone(), hand_over(fence))
+            .await
+            .unwrap();
+        assert!(again.already);
+        assert_eq!(graph.writes(), ["isCloudManaged true"]);
+    }
+
+    #[tokio::test]
+    async fn a_late_copy_after_a_later_export_is_stale_and_writes_nothing() {
+        let graph = FakeGraph::with_user(synced_ada());
+        let earlier = Some(datetime!(2026-11-29 08:00 UTC));
+        let error = set_user_cloud_managed(graph.clone(), hand_over(earlier))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, GraphError::Stale(_)), "{error}");
+        let cloud_only = FakeGraph::with_user(ada(None, None));
+        let error = set_user_cloud_managed(cloud_only.clone(), hand_over(None))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, GraphError::Stale(_)), "{error}");
+        assert!(graph.writes().is_empty() && cloud_only.writes().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_takeover_block_is_written_only_when_it_changes_and_says_what_it_was() {
+        let graph = Arc::new(FakeGraph::default());
+        *graph.takeover_block.lock().unwrap() = true;
+        let read = set_takeover_block(graph.clone(), SetTakeoverBlock { enabled: None })
+            .await
+            .unwrap();
+        assert_eq!((read.enabled, read.previous), (true, true));
+        let lifted = set_takeover_block(
+            graph.clone(),
+            SetTakeoverBlock {
+                enabled: Some(false),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!((lifted.enabled, lifted.previous), (false, true));
+        let again = set_takeover_block(
+            graph.clone(),
+            SetTakeoverBlock {
+                enabled: Some(false),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!((again.enabled, again.previous), (false, false));
+        assert_eq!(graph.writes(), ["sync-object takeover block false"]);
     }
 }

@@ -7,7 +7,8 @@
 use detour_contracts::cloud_directory::{
     AssignLicense, CloudCommandFailed, CloudFailureKind, CloudUserRead, CloudUsersRead,
     DeletedUserRead, LicenseAssigned, LicenseRemoved, ReadCloudUser, ReadCloudUsers,
-    ReadDeletedUser, ReadTenant, RemoveLicense, RestoreUser, TenantRead, UserRestored,
+    ReadDeletedUser, ReadTenant, RemoveLicense, RestoreUser, SetTakeoverBlock, SetUserCloudManaged,
+    TakeoverBlockSet, TenantRead, UserCloudManagedSet, UserRestored,
 };
 use detour_service::{ServiceConfig, load_config};
 use detour_testkit::ServiceHarness;

@@ -362,3 +362,78 @@ async fn finds_who_holds_an_address_whatever_its_prefix() {
     assert_eq!(found.holders.len(), 1, "{:?}", found.holders);
     assert!(found.holders[0].soft_deleted, "{:?}", found.holders);
 }
+
+/// Object-level source of authority through the real client: the user handed to the cloud
+/// (Graph then shows `onPremisesSyncEnabled: null`), the takeover block lifted and put back,
+/// each repeat answered "already", and a hand-over fenced on an older export refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_is_handed_to_the_cloud_and_the_takeover_block_lifted_and_restored() {
+    let (tenant, mut service) = start("cd-soa", &["ada"], |scenario| {
+        scenario["features"]["block_cloud_object_takeover_through_hard_match_enabled"] =
+            json!(true);
+    })
+    .await;
+    let ada_now = ReadCloudUser {
+        user: tenant.upn("ada"),
+        with_admin_roles: false,
+    };
+    let ada = service
+        .send(ada_now.clone())
+        .await
+        .decode::<CloudUserRead>()
+        .user
+        .unwrap();
+    let last_sync = ada.on_premises_last_sync;
+    assert!(last_sync.is_some(), "Connect exported ada");
+    let stale = service
+        .send(SetUserCloudManaged {
+            user_id: ada.id,
+            cloud_managed: true,
+            only_if_last_sync: last_sync.map(|t| t - time::Duration::hours(1)),
+        })
+        .await
+        .decode::<CloudCommandFailed>();
+    assert_eq!(stale.kind, CloudFailureKind::Stale, "{}", stale.reason);
+    for already in [false, true] {
+        let set = service
+            .send(SetUserCloudManaged {
+                user_id: ada.id,
+                cloud_managed: true,
+                only_if_last_sync: last_sync,
+            })
+            .await
+            .decode::<UserCloudManagedSet>();
+        assert_eq!(set.already, already);
+    }
+    let ada = service
+        .send(ada_now)
+        .await
+        .decode::<CloudUserRead>()
+        .user
+        .unwrap();
+    assert_eq!(ada.on_premises_sync_enabled, None);
+
+    for (enabled, expected) in [
+        (None, (true, true)),
+        (Some(false), (false, true)),
+        (Some(true), (true, false)),
+    ] {
+        let set = service
+            .send(SetTakeoverBlock { enabled })
+            .await
+            .decode::<TakeoverBlockSet>();
+        assert_eq!((set.enabled, set.previous), expected, "{enabled:?}");
+    }
+    let features = tenant
+        .graph(
+            reqwest::Method::GET,
+            "/directory/onPremisesSynchronization",
+            None,
+        )
+        .await;
+    assert_eq!(
+        features.1["value"][0]["features"]["blockCloudObjectTakeoverThroughHardMatchEnabled"],
+        json!(true)
+    );
+    service.stop().await;
+}

@@ -400,6 +400,7 @@ pub(crate) fn sample_facts() -> Facts {
             }],
             admin_roles: Some(vec![]),
             provisioning_errors: Vec::new(),
+            on_premises_last_sync: None,
         }),
         mailbox: Some(MailboxState {
             external_directory_object_id: id,

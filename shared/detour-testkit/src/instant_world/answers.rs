@@ -203,6 +203,7 @@ fn healthy_user(id: Uuid, upn: &str) -> CloudUserState {
         }],
         admin_roles: Some(Vec::new()),
         provisioning_errors: Vec::new(),
+        on_premises_last_sync: None,
     }
 }
 

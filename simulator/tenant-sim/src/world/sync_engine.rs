@@ -413,8 +413,7 @@ impl World {
         user.on_premises_user_principal_name = Some(upn);
         user.on_premises_sync_enabled = Some(true);
         user.on_premises_immutable_id = Some(anchor.to_owned());
-        user.on_premises_last_sync_date_time = Some(now);
-        before
+        let changed = before
             != (
                 user.user_principal_name.clone(),
                 user.display_name.clone(),
@@ -422,7 +421,12 @@ impl World {
                 user.on_premises_proxy_addresses.clone(),
                 user.on_premises_distinguished_name.clone(),
                 user.on_premises_sync_enabled,
-            )
+            );
+        // onPremisesLastSyncDateTime: the last export that wrote the user.
+        if changed {
+            user.on_premises_last_sync_date_time = Some(now);
+        }
+        changed
     }
 
     fn remember(&mut self, ad: &AdUser, anchor: &str, cloud_object_id: Uuid) {

@@ -84,6 +84,7 @@ fn healthy_user() -> CloudUserState {
         }],
         admin_roles: None,
         provisioning_errors: Vec::new(),
+        on_premises_last_sync: None,
     }
 }
 
