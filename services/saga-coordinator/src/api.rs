@@ -127,7 +127,7 @@ impl From<EngineError> for ApiError {
         let status = match &error {
             EngineError::Invalid(_) => StatusCode::BAD_REQUEST,
             EngineError::NotFound(_) => StatusCode::NOT_FOUND,
-            EngineError::Contended(_) => StatusCode::CONFLICT,
+            EngineError::Contended(_) | EngineError::LeaseContended => StatusCode::CONFLICT,
             EngineError::Store(_) | EngineError::Contract(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         Self(status, error.to_string())

@@ -16,6 +16,7 @@ pub mod progress;
 pub mod remediation;
 pub mod seen;
 pub mod state;
+pub mod takeover;
 #[cfg(test)]
 mod tests;
 

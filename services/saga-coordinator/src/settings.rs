@@ -56,10 +56,13 @@ pub struct SagaSettings {
     /// The usage location (ISO 3166 alpha-2) given with the temporary licence to a user who
     /// has none; empty: such users are refused.
     pub default_usage_location: String,
-    /// Take the cloud-managed path when Connect supports it.
     /// The rungs allowed, in the order preferred; e.g. drop `cloud-managed` where the cloud
     /// must never own a mailbox's Exchange attributes.
     pub strategies: Vec<Strategy>,
+    /// After the user-cloud-managed rung, hand the user back to AD the way Microsoft
+    /// documents (the takeover block lifted for the cycle, then restored); `false` leaves the
+    /// fixed user cloud-managed.
+    pub return_user_to_ad: bool,
     /// Hold every saga before its first write until an operator approves its plan.
     pub approval_required: bool,
     /// At most this many users out of sync scope at once.
@@ -87,7 +90,8 @@ parking_ou = ""
 parking_ou_in_scope = false
 temporary_sku = ""
 default_usage_location = ""
-strategies = ["on-premises-stamp", "cloud-managed", "round-trip"]
+strategies = ["on-premises-stamp", "cloud-managed", "user-cloud-managed", "round-trip"]
+return_user_to_ad = true
 approval_required = false
 max_descoped = 400
 max_diagnosing = 64
@@ -122,6 +126,7 @@ impl SagaSettings {
             default_usage_location: Some(self.default_usage_location.trim().to_ascii_uppercase())
                 .filter(|l| !l.is_empty()),
             strategies: self.strategies.clone(),
+            return_user_to_ad: self.return_user_to_ad,
             approval_required: self.approval_required,
             timing: Timing {
                 action_deadline: Duration::from_millis(self.action_deadline_ms),

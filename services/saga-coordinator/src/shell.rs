@@ -1,9 +1,11 @@
 //! The I/O around the pure core: the `engine` (load, decide, store), what one decision writes
 //! to the `outbox` and the `timeline`, the `wire` format of commands and answers, the `intake`
-//! of answers from the bus, the outbox `relay`, and the `timers` that fire from the store.
+//! of answers from the bus, the outbox `relay`, the `timers` that fire from the store, and the
+//! tenant's takeover `lease` that sagas share.
 
 pub mod engine;
 pub mod intake;
+mod lease;
 mod outbox;
 pub mod relay;
 pub mod timeline;

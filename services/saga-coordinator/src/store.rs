@@ -10,6 +10,7 @@
 
 mod admission;
 mod commit;
+mod lease;
 mod schema;
 
 use std::collections::BTreeMap;
@@ -27,6 +28,8 @@ pub enum StoreError {
     Open(#[from] detour_sql::OpenError),
     #[error("saga {0} changed under us (another replica or message got there first)")]
     Conflict(SagaId),
+    #[error("the takeover lease changed under us (another saga or replica got there first)")]
+    LeaseConflict,
     #[error("a stored {what} does not parse: {source}")]
     Corrupt {
         what: &'static str,
@@ -121,6 +124,15 @@ pub struct Commit {
     /// The timer that fired, removed with this change.
     pub fired_timer: Option<String>,
     pub log: Vec<LogEntry>,
+    /// The takeover lease as this change leaves it, when it moved it.
+    pub lease: Option<LeaseWrite>,
+}
+
+/// The takeover lease as read at `expected_version` (0: never written), and as it is to be.
+#[derive(Debug, Clone)]
+pub struct LeaseWrite {
+    pub expected_version: i64,
+    pub lease: crate::saga::takeover::Lease,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

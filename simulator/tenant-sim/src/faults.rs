@@ -73,6 +73,9 @@ pub struct Fault {
     /// How many matching requests to hit; unset hits every one until cleared.
     #[serde(default)]
     pub count: Option<u32>,
+    /// How many matching requests to let through first (a fault on the second write, say).
+    #[serde(default)]
+    pub skip: u32,
 }
 
 /// The faults in force; the first that matches a request takes it.
@@ -104,6 +107,10 @@ impl Faults {
                 && f.path_contains.as_deref().is_none_or(|p| path.contains(p))
         })?;
         let fault = &mut self.active[index];
+        if fault.skip > 0 {
+            fault.skip -= 1;
+            return None;
+        }
         let kind = fault.kind.clone();
         if let Some(count) = &mut fault.count {
             *count = count.saturating_sub(1);
@@ -175,7 +182,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn faults_match_by_api_method_and_path_and_count_down() {
+    fn faults_match_by_api_method_and_path_skip_and_count_down() {
         let mut faults = Faults::default();
         faults.add(Fault {
             api: Api::Graph,
@@ -183,6 +190,7 @@ mod tests {
             method: Some("POST".into()),
             kind: FaultKind::ServerError { status: 503 },
             count: Some(2),
+            skip: 1,
         });
         assert_eq!(
             faults.take(Api::Graph, "GET", "/v1.0/users/x/assignLicense"),
@@ -191,6 +199,11 @@ mod tests {
         assert_eq!(
             faults.take(Api::Exchange, "POST", "/v1.0/users/x/assignLicense"),
             None
+        );
+        assert_eq!(
+            faults.take(Api::Graph, "POST", "/v1.0/users/x/assignLicense"),
+            None,
+            "the first is let through"
         );
         for _ in 0..2 {
             assert!(

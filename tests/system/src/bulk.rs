@@ -238,10 +238,22 @@ async fn admin_read(tenant: &TenantFixture, path: &str) -> anyhow::Result<Value>
     Ok(value)
 }
 
+/// tenant-sim's whole world, as its admin API dumps it.
+pub async fn world(tenant: &TenantFixture) -> anyhow::Result<Value> {
+    admin_read(tenant, "/_sim/world").await
+}
+
+/// Whether the tenant's `blockCloudObjectTakeoverThroughHardMatchEnabled` is set now.
+pub async fn takeover_blocked(tenant: &TenantFixture) -> anyhow::Result<bool> {
+    world(tenant).await?["features"]["block_cloud_object_takeover_through_hard_match_enabled"]
+        .as_bool()
+        .context("the world dump has no takeover block")
+}
+
 /// The tenant's cloud users by UPN (lower case), from its world dump. A UPN held by two
 /// objects maps to both.
 pub async fn cloud_users(tenant: &TenantFixture) -> anyhow::Result<BTreeMap<String, Vec<Value>>> {
-    let world = admin_read(tenant, "/_sim/world").await?;
+    let world = world(tenant).await?;
     let users = world["users"]
         .as_object()
         .context("the world dump has no users")?;
@@ -259,7 +271,7 @@ pub async fn cloud_users(tenant: &TenantFixture) -> anyhow::Result<BTreeMap<Stri
 /// What tenant-sim counted as done to each cloud user, by object id: soft deletions,
 /// restores, direct licences added and removed.
 pub async fn effects(tenant: &TenantFixture) -> anyhow::Result<serde_json::Map<String, Value>> {
-    let world = admin_read(tenant, "/_sim/world").await?;
+    let world = world(tenant).await?;
     Ok(world["effects"].as_object().cloned().unwrap_or_default())
 }
 

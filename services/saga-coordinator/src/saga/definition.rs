@@ -30,6 +30,17 @@ pub enum Step {
     SyncStamp,
     /// On-premises path: wait until Exchange Online shows the address.
     AwaitAddressInExchange,
+    /// User cloud-managed path: make the cloud the user's source of authority
+    /// (`onPremisesSyncBehavior`, domain-2026.md 3.4).
+    HandToCloud,
+    /// Hold the tenant's takeover block lifted (the shared lease, `takeover`).
+    HoldTakeoverLease,
+    /// Give the user back to AD (`isCloudManaged: false`); the next cycle takes it over.
+    HandBackToAd,
+    /// Let go of the lease; the last to let go restores the block.
+    ReleaseTakeoverLease,
+    /// Where AD is not to have it back: the user cloud-managed with its address.
+    VerifyCloudManaged,
 }
 
 /// What undoes a step, or puts the user back where it started after a failure.
@@ -48,6 +59,11 @@ pub enum Compensation {
     UnsetCloudManaged,
     /// Remove exactly the stamped value from AD (undoes StampAddress); a sync follows.
     UnstampAddress,
+    /// Give the user back to AD (undoes HandToCloud): under the lease, with a sync and a check
+    /// that it is the same object, synced, again.
+    HandBackToAd,
+    HoldTakeoverLease,
+    ReleaseTakeoverLease,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +188,43 @@ impl Definition {
         Self { steps, timing }
     }
 
+    /// Object-level source of authority: the user cloud-managed, the address added in Exchange
+    /// Online, and (with `back_to_ad`) the documented rollback under the takeover lease, after
+    /// which the address must still be there (domain-2026.md 3.4).
+    pub fn user_cloud_managed(timing: Timing, back_to_ad: bool) -> Self {
+        let action = |step, compensation| StepDef::action(timing, step, compensation);
+        let wait = |step| StepDef::wait(timing, step);
+        let mut steps = vec![
+            action(Step::Snapshot, None),
+            action(Step::HandToCloud, Some(Compensation::HandBackToAd)),
+            // Exchange Online lets the mailbox be edited once it sees the change.
+            wait(Step::AwaitMailbox),
+            action(Step::AddAddress, None),
+        ];
+        if back_to_ad {
+            steps.extend([
+                StepDef {
+                    compensation: Some(Compensation::ReleaseTakeoverLease),
+                    ..wait(Step::HoldTakeoverLease)
+                },
+                action(Step::HandBackToAd, None),
+                action(Step::SyncIn, None),
+                StepDef {
+                    settles: Some(Compensation::HandBackToAd),
+                    ..wait(Step::AwaitRematch)
+                },
+                StepDef {
+                    settles: Some(Compensation::ReleaseTakeoverLease),
+                    ..wait(Step::ReleaseTakeoverLease)
+                },
+                wait(Step::Verify),
+            ]);
+        } else {
+            steps.push(wait(Step::VerifyCloudManaged));
+        }
+        Self { steps, timing }
+    }
+
     pub fn get(&self, step: Step) -> Option<&StepDef> {
         self.steps.iter().find(|d| d.step == step)
     }
@@ -194,6 +247,24 @@ impl Definition {
             .filter_map(|s| self.get(*s)?.compensation)
             .filter(|c| !settled.contains(c))
             .collect();
+        if plan.contains(&Compensation::HandBackToAd) {
+            // Back to AD under the lease, whatever the saga held when it failed; the lease is
+            // let go once, after the user is back as before.
+            return plan
+                .into_iter()
+                .flat_map(|compensation| match compensation {
+                    Compensation::ReleaseTakeoverLease => Vec::new(),
+                    Compensation::HandBackToAd => vec![
+                        Compensation::HoldTakeoverLease,
+                        Compensation::HandBackToAd,
+                        Compensation::SyncBack,
+                        Compensation::VerifyRestored,
+                        Compensation::ReleaseTakeoverLease,
+                    ],
+                    other => vec![other],
+                })
+                .collect();
+        }
         if plan.contains(&Compensation::MoveBack) {
             plan.extend([Compensation::SyncBack, Compensation::VerifyRestored]);
         } else if plan.contains(&Compensation::UnstampAddress) {

@@ -25,6 +25,8 @@ pub struct Facts {
     pub coexistence_domain: String,
     /// The rungs this deployment allows, in the order it prefers them.
     pub strategies: Vec<Strategy>,
+    /// Whether a user made cloud-managed goes back to AD once fixed (`saga.return_user_to_ad`).
+    pub return_user_to_ad: bool,
     /// The domains Exchange Online accepts mail for.
     pub accepted_domains: Vec<String>,
     /// Another object that already holds the address, if a lookup found one.
@@ -45,15 +47,20 @@ pub enum Strategy {
     /// Exchange attributes managed in the cloud: set the flag, add the address (no deletion)
     /// [S36] (domain-2026.md 2.1).
     CloudManaged,
+    /// The whole user cloud-managed (object-level source of authority), the address added in
+    /// Exchange Online, then, by policy, handed back to AD the way Microsoft documents
+    /// (domain-2026.md 3.4). No deletion.
+    UserCloudManaged,
     /// The seed's round trip through deletion and restore: last.
     RoundTrip,
 }
 
 impl Strategy {
     /// Every rung, gentlest first: the default `saga.strategies`.
-    pub const LADDER: [Strategy; 3] = [
+    pub const LADDER: [Strategy; 4] = [
         Strategy::OnPremisesStamp,
         Strategy::CloudManaged,
+        Strategy::UserCloudManaged,
         Strategy::RoundTrip,
     ];
 
@@ -63,6 +70,9 @@ impl Strategy {
             Strategy::OnPremisesStamp => "adding the address in Active Directory and syncing it",
             Strategy::CloudManaged => {
                 "making the mailbox's Exchange attributes cloud-managed (no deletion)"
+            }
+            Strategy::UserCloudManaged => {
+                "making the whole user cloud-managed for the change (no deletion)"
             }
             Strategy::RoundTrip => {
                 "the round trip: out of sync scope, restore, add the address, back into scope"
@@ -130,6 +140,9 @@ pub struct Plan {
     /// not to work here and is undone (a stamp the cloud discards, say).
     #[serde(default)]
     pub fallbacks: Vec<Strategy>,
+    /// On the user cloud-managed rung: hand the user back to AD once fixed.
+    #[serde(default)]
+    pub back_to_ad: bool,
 }
 
 /// Which of the two tenant addresses a plan adds.
@@ -255,6 +268,7 @@ pub fn diagnose(facts: &Facts) -> Diagnosis {
                 after,
                 skipped: choice.skipped,
                 fallbacks: choice.fallbacks,
+                back_to_ad: facts.return_user_to_ad,
             })
         }
         Err((refusal, detail)) => refuse(refusal, detail),
@@ -347,9 +361,14 @@ impl Plan {
 
     /// A stable fingerprint of what will change, which an approval must name.
     pub fn hash(&self) -> PlanHash {
+        // Whether the user goes back to AD is part of what an approval approves.
+        let strategy = match self.strategy {
+            Strategy::UserCloudManaged if self.back_to_ad => "UserCloudManaged, back to AD".into(),
+            strategy => format!("{strategy:?}"),
+        };
         PlanHash::of(&format!(
-            "{:?}|{}|{}|{}",
-            self.strategy,
+            "{}|{}|{}|{}",
+            strategy,
             self.address,
             self.before.join(","),
             self.after.join(",")
@@ -427,6 +446,7 @@ pub(crate) fn sample_facts() -> Facts {
         connect: detour_testkit::instant_world::healthy_connect_state(),
         coexistence_domain: "contoso.mail.onmicrosoft.com".into(),
         strategies: Strategy::LADDER.to_vec(),
+        return_user_to_ad: true,
         accepted_domains: vec![
             "contoso.com".into(),
             "contoso.onmicrosoft.com".into(),

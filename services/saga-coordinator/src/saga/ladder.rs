@@ -11,6 +11,10 @@ use super::diagnosis::{Facts, Missing, Refusal, Skipped, Strategy};
 /// prerequisites; 2.5.76.0 was the preview's) (domain-2026.md 2.1).
 pub const CLOUD_MANAGED_FROM: [u32; 4] = [2, 5, 190, 0];
 
+/// Object-level source of authority for users needs Connect 2.5.76.0 or later (or the Cloud
+/// Sync agent 1.1.1370.0) (domain-2026.md 3.4).
+pub const USER_CLOUD_MANAGED_FROM: [u32; 4] = [2, 5, 76, 0];
+
 /// The rung taken, the gentler ones passed over, and the later ones that apply too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice {
@@ -29,6 +33,7 @@ pub fn choose(
     let verdict = |strategy: &Strategy| match strategy {
         Strategy::OnPremisesStamp => on_premises_stamp(facts, address, missing),
         Strategy::CloudManaged => cloud_managed(facts),
+        Strategy::UserCloudManaged => user_cloud_managed(facts, cloud),
         Strategy::RoundTrip => round_trip(facts, cloud),
     };
     let mut skipped = Vec::new();
@@ -100,6 +105,47 @@ fn cloud_managed(facts: &Facts) -> Verdict {
     Ok(())
 }
 
+/// The whole user cloud-managed; handed back to AD after, where policy says so, which takes a
+/// cycle that exports and a takeover the 2026 hardening refuses for privileged users.
+fn user_cloud_managed(facts: &Facts, cloud: &CloudUserState) -> Verdict {
+    let version = &facts.connect.connect_version;
+    if !version_at_least(version, USER_CLOUD_MANAGED_FROM) {
+        return Err((
+            Refusal::NoStrategyAllowed,
+            format!("Connect {version} is older than 2.5.76.0, which a cloud-managed user needs"),
+        ));
+    }
+    if facts.return_user_to_ad {
+        connect_exports(facts)?;
+        not_privileged(cloud)?;
+    }
+    Ok(())
+}
+
+/// Hard match, which a user coming back from the cloud needs, is refused for users who hold
+/// or are eligible for a privileged role (MC1263280; domain-2026.md 3.5).
+fn not_privileged(cloud: &CloudUserState) -> Verdict {
+    match &cloud.admin_roles {
+        Some(roles) if roles.is_empty() => Ok(()),
+        Some(roles) => Err((
+            Refusal::AdminRole,
+            format!(
+                "{} holds or is eligible for {}: matching refuses privileged users",
+                cloud.user_principal_name,
+                roles.join(", ")
+            ),
+        )),
+        // Unknown is not "none": an administrator must never be descoped.
+        None => Err((
+            Refusal::AdminRole,
+            format!(
+                "{}'s directory roles were not read: an administrator cannot be ruled out",
+                cloud.user_principal_name
+            ),
+        )),
+    }
+}
+
 /// The seed's round trip, with every pre-flight check that keeps a user from being left
 /// deleted, out of scope or doubled.
 fn round_trip(facts: &Facts, cloud: &CloudUserState) -> Verdict {
@@ -134,29 +180,7 @@ fn round_trip(facts: &Facts, cloud: &CloudUserState) -> Verdict {
             ),
         ));
     }
-    match &cloud.admin_roles {
-        Some(roles) if roles.is_empty() => {}
-        Some(roles) => {
-            return Err((
-                Refusal::AdminRole,
-                format!(
-                    "{} holds or is eligible for {}: matching refuses privileged users",
-                    cloud.user_principal_name,
-                    roles.join(", ")
-                ),
-            ));
-        }
-        // Unknown is not "none": an administrator must never be descoped.
-        None => {
-            return Err((
-                Refusal::AdminRole,
-                format!(
-                    "{}'s directory roles were not read: an administrator cannot be ruled out",
-                    cloud.user_principal_name
-                ),
-            ));
-        }
-    }
+    not_privileged(cloud)?;
     if facts.parking_ou_in_scope {
         return Err((
             Refusal::ParkingOuInScope,

@@ -11,7 +11,8 @@ use detour_contracts::{
     cloud_directory::{
         AddressHoldersFound, AssignLicense, CloudCommandFailed, CloudUserRead, DeletedUserRead,
         FindAddressHolders, LicenseAssigned, LicenseRemoved, ReadCloudUser, ReadDeletedUser,
-        ReadTenant, RemoveLicense, RestoreUser, TenantRead, UserRestored,
+        ReadTenant, RemoveLicense, RestoreUser, SetTakeoverBlock, SetUserCloudManaged,
+        TakeoverBlockSet, TenantRead, UserCloudManagedSet, UserRestored,
     },
     connect_agent::{ObjectOutcome, ObjectResult, PolicyType, RunOutcome},
     mailbox_ops::{
@@ -27,7 +28,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::definition::{Compensation, Step};
+use super::{
+    definition::{Compensation, Step},
+    takeover::{LeaseAnswer, LeaseOp},
+};
 
 /// What the saga knows of its user, from the snapshot and the diagnosis.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +52,9 @@ pub struct SagaFacts {
     /// is fenced on it, so a late copy of the move cannot undo a finished fix.
     #[serde(default)]
     pub snapshot_usn: Option<u64>,
+    /// The cloud user's last export at diagnosis: handing it to the cloud is fenced on it.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_sync: Option<OffsetDateTime>,
 }
 
 /// A command to a step service.
@@ -71,6 +78,11 @@ pub enum StepCommand {
     AddProxyAddress(AddProxyAddress),
     RemoveProxyAddress(RemoveProxyAddress),
     ReadAcceptedDomains(ReadAcceptedDomains),
+    SetUserCloudManaged(SetUserCloudManaged),
+    /// The takeover lease's own command, sent for the lease and not for a saga.
+    SetTakeoverBlock(SetTakeoverBlock),
+    /// Handled by the coordinator itself, in the same transaction as the saga's change.
+    TakeoverLease(LeaseOp),
 }
 
 /// An event from a step service, decoded by the shell.
@@ -94,6 +106,10 @@ pub enum StepEvent {
     ProxyAddressAdded(ProxyAddressAdded),
     ProxyAddressRemoved(ProxyAddressRemoved),
     AcceptedDomainsRead(AcceptedDomainsRead),
+    UserCloudManagedSet(UserCloudManagedSet),
+    TakeoverBlockSet(TakeoverBlockSet),
+    /// The coordinator's own answer about the takeover lease.
+    TakeoverLease(LeaseAnswer),
     AdFailed(AdOpsCommandFailed),
     CloudFailed(CloudCommandFailed),
     MailboxFailed(MailboxCommandFailed),
@@ -178,6 +194,19 @@ pub fn step_command(step: Step, facts: &SagaFacts, now: OffsetDateTime) -> StepC
         Step::AwaitAddressInExchange => StepCommand::ReadMailbox(ReadMailbox {
             identity: facts.user_principal_name.clone(),
         }),
+        Step::HandToCloud => StepCommand::SetUserCloudManaged(SetUserCloudManaged {
+            user_id: facts.cloud_id,
+            cloud_managed: true,
+            only_if_last_sync: facts.last_sync,
+        }),
+        Step::HandBackToAd => StepCommand::SetUserCloudManaged(SetUserCloudManaged {
+            user_id: facts.cloud_id,
+            cloud_managed: false,
+            only_if_last_sync: None,
+        }),
+        Step::HoldTakeoverLease => StepCommand::TakeoverLease(LeaseOp::Hold),
+        Step::ReleaseTakeoverLease => StepCommand::TakeoverLease(LeaseOp::Release),
+        Step::VerifyCloudManaged => read_cloud(),
     }
 }
 
@@ -203,6 +232,9 @@ pub fn compensation_command(
             object_guid: facts.object_guid,
             address: facts.address.clone(),
         }),
+        Compensation::HandBackToAd => step_command(Step::HandBackToAd, facts, now),
+        Compensation::HoldTakeoverLease => step_command(Step::HoldTakeoverLease, facts, now),
+        Compensation::ReleaseTakeoverLease => step_command(Step::ReleaseTakeoverLease, facts, now),
     }
 }
 
@@ -264,6 +296,16 @@ pub fn interpret(step: Step, event: &StepEvent, facts: &SagaFacts) -> StepAnswer
             )),
             None => NotYet("no mailbox".into()),
         },
+        (Step::HandToCloud, StepEvent::UserCloudManagedSet(set)) if set.cloud_managed => Done,
+        (Step::HandBackToAd, StepEvent::UserCloudManagedSet(set)) if !set.cloud_managed => Done,
+        (Step::HoldTakeoverLease, StepEvent::TakeoverLease(LeaseAnswer::Held)) => Done,
+        (Step::HoldTakeoverLease, StepEvent::TakeoverLease(LeaseAnswer::Waiting(why))) => {
+            NotYet(why.clone())
+        }
+        (Step::ReleaseTakeoverLease, StepEvent::TakeoverLease(LeaseAnswer::Released)) => Done,
+        (Step::VerifyCloudManaged, StepEvent::CloudUserRead(read)) => {
+            verify_cloud_managed(read, facts)
+        }
         (step, event) => Failed(format!("{step:?} cannot use this answer: {event:?}")),
     }
 }
@@ -297,6 +339,11 @@ pub fn interpret_compensation(
             StepAnswer::Done
         }
         (Compensation::UnstampAddress, StepEvent::ProxyAddressRemoved(_)) => StepAnswer::Done,
+        (Compensation::HandBackToAd, _) => interpret(Step::HandBackToAd, event, facts),
+        (Compensation::HoldTakeoverLease, _) => interpret(Step::HoldTakeoverLease, event, facts),
+        (Compensation::ReleaseTakeoverLease, _) => {
+            interpret(Step::ReleaseTakeoverLease, event, facts)
+        }
         (
             Compensation::SyncBack | Compensation::UnsetCloudManaged | Compensation::UnstampAddress,
             _,
@@ -417,6 +464,36 @@ fn verify(read: &CloudUserRead, facts: &SagaFacts) -> StepAnswer {
         (
             user.licenses.iter().any(|l| l.assigned_by_group.is_none()),
             "a direct licence remains",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(bad, what)| bad.then_some(what))
+    .collect();
+    if problems.is_empty() {
+        StepAnswer::Done
+    } else {
+        StepAnswer::NotYet(problems.join(", "))
+    }
+}
+
+/// Where the user stays cloud-managed: the same object, no longer synced from AD, with the
+/// address.
+fn verify_cloud_managed(read: &CloudUserRead, facts: &SagaFacts) -> StepAnswer {
+    let Some(user) = &read.user else {
+        return StepAnswer::NotYet("no live user in the cloud".into());
+    };
+    let problems: Vec<&str> = [
+        (user.id != facts.cloud_id, "a different cloud object"),
+        (
+            user.on_premises_sync_enabled == Some(true),
+            "still synced from AD",
+        ),
+        (
+            !user
+                .proxy_addresses
+                .iter()
+                .any(|a| facts.address.same_as(a)),
+            "the address is missing",
         ),
     ]
     .into_iter()

@@ -274,6 +274,14 @@ fn step_done(step: Step, user: &str, plan: &Plan) -> Option<(&'static str, Strin
                 plan.address.address()
             ),
         ),
+        Step::HandToCloud => (
+            "user-cloud-managed",
+            format!("{user} is cloud-managed for now: the cloud is its source of authority."),
+        ),
+        Step::ReleaseTakeoverLease => (
+            "back-to-ad",
+            format!("{user} is back under Active Directory, the same object, synced again."),
+        ),
         Step::AwaitAddressInExchange => (
             "address-synced",
             format!(
@@ -292,6 +300,10 @@ fn strategy_words(strategy: Strategy) -> &'static str {
         }
         Strategy::CloudManaged => {
             "by making its Exchange attributes cloud-managed and adding the address (no deletion)"
+        }
+        Strategy::UserCloudManaged => {
+            "by making the whole user cloud-managed, adding the address, and handing the user \
+             back to Active Directory where policy says so (no deletion)"
         }
         Strategy::RoundTrip => {
             "with the round trip: out of sync scope, restore, add the address, back in scope"

@@ -35,17 +35,23 @@ pub struct Policy {
     pub default_usage_location: Option<String>,
     /// The rungs this deployment allows, in the order it prefers them (`saga.strategies`).
     pub strategies: Vec<Strategy>,
+    /// A user made cloud-managed goes back to AD once fixed (`saga.return_user_to_ad`).
+    pub return_user_to_ad: bool,
     /// Hold each saga before its first write until an approval names its plan.
     pub approval_required: bool,
     pub timing: Timing,
 }
 
 impl Policy {
-    pub fn definition(&self, strategy: Strategy) -> Definition {
-        match strategy {
+    /// The steps of `plan`'s rung.
+    pub fn definition(&self, plan: &Plan) -> Definition {
+        match plan.strategy {
             Strategy::OnPremisesStamp => Definition::on_premises_stamp(self.timing),
             Strategy::RoundTrip => Definition::round_trip(self.timing),
             Strategy::CloudManaged => Definition::cloud_managed(self.timing),
+            Strategy::UserCloudManaged => {
+                Definition::user_cloud_managed(self.timing, plan.back_to_ad)
+            }
         }
     }
 }
@@ -54,9 +60,19 @@ impl Policy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "for", rename_all = "kebab-case")]
 pub enum Purpose {
-    Read { read: Read },
-    Step { step: Step, attempt: u32 },
-    Compensation { index: usize, attempt: u32 },
+    Read {
+        read: Read,
+    },
+    Step {
+        step: Step,
+        attempt: u32,
+    },
+    Compensation {
+        index: usize,
+        attempt: u32,
+    },
+    /// The takeover lease's own command (`takeover`), not a saga's.
+    Lease,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,7 +265,7 @@ pub fn advance(
                 return Advance::unchanged(phase);
             };
             let facts = &snapshotted(facts, event);
-            let definition = policy.definition(plan.strategy);
+            let definition = policy.definition(plan);
             let decision = decide(&definition, saga, &input, now);
             if decision.next == *saga && decision.commands.is_empty() && decision.timers.is_empty()
             {
@@ -377,7 +393,7 @@ fn saga_input(saga: &Saga, facts: &SagaFacts, event: &Event) -> Option<(Input, O
             attempt,
             reason,
         }),
-        Purpose::Read { .. } => None,
+        Purpose::Read { .. } | Purpose::Lease => None,
     };
     let input = match event {
         Event::Saga(input) => Some(input.clone()),
@@ -423,7 +439,7 @@ fn saga_input(saga: &Saga, facts: &SagaFacts, event: &Event) -> Option<(Input, O
             }
         }
         Event::Answered {
-            purpose: Purpose::Read { .. },
+            purpose: Purpose::Read { .. } | Purpose::Lease,
             ..
         } => None,
     };
@@ -442,6 +458,7 @@ pub(crate) fn sample_round_trip(saga: Saga) -> Phase {
             missing: super::Missing::Routing,
             skipped: Vec::new(),
             fallbacks: Vec::new(),
+            back_to_ad: false,
             before: vec!["SMTP:ada@contoso.com".into()],
             after: vec!["SMTP:ada@contoso.com".into(), address.into()],
         },
@@ -456,6 +473,7 @@ pub(crate) fn sample_round_trip(saga: Saga) -> Phase {
             temporary_sku: Uuid::from_u128(3),
             usage_location: Some("PL".into()),
             snapshot_usn: None,
+            last_sync: None,
         },
         saga,
         seen: None,

@@ -12,7 +12,7 @@ use detour_contracts::{ContractError, MessageId, SagaId, TicketRef, Upn};
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, Notify};
 
-use super::{outbox, timeline::entry, wire::Origin};
+use super::{lease, outbox, timeline::entry, wire::Origin};
 use crate::{
     saga::{
         Budgets, Event, Input, Phase, Policy, Purpose, State, admission_due, advance, requested,
@@ -31,6 +31,8 @@ pub enum EngineError {
     NotFound(SagaId),
     #[error("saga {0} kept changing under us; try again")]
     Contended(SagaId),
+    #[error("the takeover lease kept changing under us; try again")]
+    LeaseContended,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot encode a command: {0}")]
@@ -153,6 +155,10 @@ impl Engine {
         &self.store
     }
 
+    pub(super) fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     pub fn relay_wakeup(&self) -> Arc<Notify> {
         self.relay.clone()
     }
@@ -211,6 +217,7 @@ impl Engine {
             timers: Vec::new(),
             fired_timer: None,
             log,
+            lease: None,
         };
         match self.store.commit(&commit).await? {
             Committed::UserTaken { existing } => self.joined(existing, &request).await,
@@ -300,16 +307,32 @@ impl Engine {
     /// Applies one event to its remediation, then lets waiting ones in if it freed a slot or
     /// joined the line.
     pub async fn handle(&self, delivery: Delivery) -> Result<Handled, EngineError> {
-        let (handled, admission_due) = self.apply(&delivery).await?;
+        let (handled, admission_due) = self.apply_all(&delivery).await?;
         if admission_due {
             self.admit_waiting().await?;
         }
         Ok(handled)
     }
 
+    /// Applies `delivery`, then the answers it leads to (the takeover lease's, which the
+    /// saga hears once its change is stored); says how the first went and whether any change
+    /// calls for an admission pass.
+    async fn apply_all(&self, delivery: &Delivery) -> Result<(Handled, bool), EngineError> {
+        let (handled, mut admission_due, mut follow_ups) = self.apply(delivery).await?;
+        while let Some(next) = follow_ups.pop() {
+            let (_, due, more) = self.apply(&next).await?;
+            admission_due |= due;
+            follow_ups.extend(more);
+        }
+        Ok((handled, admission_due))
+    }
+
     /// Loads, decides, stores; on a lost race, again from the top. Says whether the change
     /// calls for an admission pass (a slot freed, or a remediation joined the line).
-    async fn apply(&self, delivery: &Delivery) -> Result<(Handled, bool), EngineError> {
+    async fn apply(
+        &self,
+        delivery: &Delivery,
+    ) -> Result<(Handled, bool, Vec<Delivery>), EngineError> {
         let _turn = self.stripe(delivery.saga_id).lock().await;
         for _ in 0..CONFLICT_RETRIES {
             let Some(current) = self.store.load(delivery.saga_id).await? else {
@@ -334,7 +357,7 @@ impl Engine {
             // removed: it is not an input worth a version or a line in the timeline.
             if let (false, Some(timer)) = (changed, &delivery.fired_timer) {
                 self.store.drop_timer(timer).await?;
-                return Ok((Handled::Applied { changed }, false));
+                return Ok((Handled::Applied { changed }, false, Vec::new()));
             }
             let admission_due = admission_due(&record.phase, &decided.next);
             let origin = Origin {
@@ -342,8 +365,26 @@ impl Engine {
                 ticket: record.ticket.clone(),
                 causation: delivery.causation,
             };
-            let (outbox, log) =
+            let (mut outbox, mut log) =
                 outbox::changes(&self.policy, &record, delivery, &decided, &origin, now)?;
+            let lease = lease::change(
+                &self.store,
+                &self.policy,
+                &record,
+                current.version,
+                &decided,
+                &origin,
+                now,
+            )
+            .await?;
+            let (lease, answers) = match lease {
+                Some(change) => {
+                    outbox.extend(change.outbox);
+                    log.extend(change.log);
+                    (Some(change.write), change.answers)
+                }
+                None => (None, Vec::new()),
+            };
             let next = SagaRecord {
                 phase: decided.next.clone(),
                 ..record
@@ -360,6 +401,7 @@ impl Engine {
                     .collect(),
                 fired_timer: delivery.fired_timer.clone(),
                 log,
+                lease,
             };
             match self.store.commit(&commit).await {
                 Ok(Committed::Applied { .. }) => {
@@ -367,12 +409,12 @@ impl Engine {
                         self.remember(delivery.saga_id, &commit.outbox);
                         self.relay.notify_one();
                     }
-                    return Ok((Handled::Applied { changed }, admission_due));
+                    return Ok((Handled::Applied { changed }, admission_due, answers));
                 }
                 Ok(Committed::Duplicate | Committed::UserTaken { .. }) => {
-                    return Ok((Handled::Duplicate, false));
+                    return Ok((Handled::Duplicate, false, Vec::new()));
                 }
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(_) | StoreError::LeaseConflict) => continue,
                 Err(error) => return Err(error.into()),
             }
         }
@@ -398,7 +440,7 @@ impl Engine {
                 causation: None,
                 fired_timer: None,
             };
-            self.apply(&admitted).await?;
+            self.apply_all(&admitted).await?;
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use super::{
     timeline::purpose_label,
     wire,
 };
-use crate::saga::Event;
+use crate::saga::{Event, Purpose};
 
 pub async fn handle(engine: &Engine, publisher: &Publisher, incoming: Incoming) -> Outcome {
     match incoming.message_type.as_deref() {
@@ -59,6 +59,19 @@ pub async fn handle(engine: &Engine, publisher: &Publisher, incoming: Incoming) 
         }
         Err(error) => return Outcome::Retry(format!("the store is unavailable: {error}")),
     };
+    if purpose == Purpose::Lease {
+        return match engine
+            .lease_answered(
+                &causation.to_string(),
+                &header.message_id.to_string(),
+                &answer,
+            )
+            .await
+        {
+            Ok(()) => Outcome::Handled,
+            Err(error) => Outcome::Retry(error.to_string()),
+        };
+    }
     let span = tracing::Span::current();
     span.record("detour.saga_id", saga_id.to_string());
     span.record("detour.step", purpose_label(&purpose));

@@ -53,6 +53,8 @@ fn commands(
 ) -> Result<Vec<OutboxMessage>, ContractError> {
     sends
         .iter()
+        // The takeover lease is the engine's, in the same transaction: no bus command.
+        .filter(|(_, command)| !matches!(command, StepCommand::TakeoverLease(_)))
         .map(|(purpose, command)| {
             let expires_at = command_expiry(policy, next, purpose, now);
             wire::encode(command, *purpose, origin, expires_at)

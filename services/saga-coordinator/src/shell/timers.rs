@@ -1,5 +1,6 @@
 //! Fires the timers the store holds when they come due: each becomes its saga's input, and
-//! leaves the store in the same transaction, so a restart neither loses nor repeats one.
+//! leaves the store in the same transaction, so a restart neither loses nor repeats one. Each
+//! tick also tends the takeover lease, so a lost answer to its command is asked again.
 
 use std::time::Duration;
 
@@ -15,6 +16,9 @@ pub async fn run(engine: Engine, tick: Duration, shutdown: CancellationToken) {
     while !shutdown.is_cancelled() {
         if let Err(error) = fire_due(&engine).await {
             tracing::warn!(%error, "cannot fire timers now");
+        }
+        if let Err(error) = engine.tend_lease().await {
+            tracing::warn!(%error, "cannot tend the takeover lease now");
         }
         tokio::select! {
             () = shutdown.cancelled() => break,

@@ -57,6 +57,13 @@ pub fn encode(
         StepCommand::AddProxyAddress(c) => outbox_row(c, sent, origin),
         StepCommand::RemoveProxyAddress(c) => outbox_row(c, sent, origin),
         StepCommand::ReadAcceptedDomains(c) => outbox_row(c, sent, origin),
+        StepCommand::SetUserCloudManaged(c) => outbox_row(c, sent, origin),
+        StepCommand::SetTakeoverBlock(c) => outbox_row(c, sent, origin),
+        // The engine carries these out in the saga's own transaction; none goes on the bus.
+        StepCommand::TakeoverLease(op) => Err(ContractError::WrongType {
+            expected: "a command to a step service".into(),
+            actual: format!("the coordinator's own takeover lease ({op:?})"),
+        }),
     }
 }
 
@@ -87,6 +94,7 @@ pub fn step_and_attempt(purpose: &Purpose) -> (String, Option<u32>) {
         Purpose::Compensation { index, attempt } => {
             (format!("compensation {index}"), Some(*attempt))
         }
+        Purpose::Lease => ("takeover lease".into(), None),
     }
 }
 
@@ -170,6 +178,8 @@ answers! {
     cloud_directory::CloudUserRead => CloudUserRead,
     cloud_directory::TenantRead => TenantRead,
     cloud_directory::AddressHoldersFound => AddressHoldersFound,
+    cloud_directory::UserCloudManagedSet => UserCloudManagedSet,
+    cloud_directory::TakeoverBlockSet => TakeoverBlockSet,
     cloud_directory::CloudCommandFailed => CloudFailed,
     mailbox_ops::MailboxRead => MailboxRead,
     mailbox_ops::AcceptedDomainsRead => AcceptedDomainsRead,

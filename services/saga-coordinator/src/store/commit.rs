@@ -11,7 +11,7 @@ use super::{
 };
 use crate::saga::Timer;
 
-type Tx = Transaction<'static, Any>;
+pub(super) type Tx = Transaction<'static, Any>;
 
 impl Store {
     /// Writes `commit` in one transaction. A version that moved is a [`StoreError::Conflict`]:
@@ -45,7 +45,10 @@ impl Store {
                 expected + 1
             }
         };
-        insert_outbox(&mut tx, record, &commit.outbox, now).await?;
+        insert_outbox(&mut tx, &id, &record.trace_context, &commit.outbox, now).await?;
+        if let Some(lease) = &commit.lease {
+            super::lease::write_lease(&mut tx, lease).await?;
+        }
         insert_timers(&mut tx, &id, &commit.timers).await?;
         if let Some(timer_id) = &commit.fired_timer {
             sqlx::query("DELETE FROM timers WHERE timer_id = $1")
@@ -60,7 +63,7 @@ impl Store {
 }
 
 /// Records `message_id` as handled; `false` when it already was (a redelivery).
-async fn claim_inbox(
+pub(super) async fn claim_inbox(
     tx: &mut Tx,
     message_id: &str,
     id: &str,
@@ -156,13 +159,14 @@ async fn update_record(
     Ok(())
 }
 
-async fn insert_outbox(
+pub(super) async fn insert_outbox(
     tx: &mut Tx,
-    record: &SagaRecord,
+    saga_id: &str,
+    trace_context: &std::collections::BTreeMap<String, String>,
     outbox: &[OutboxMessage],
     now: i64,
 ) -> Result<(), StoreError> {
-    let trace = serde_json::to_string(&record.trace_context).unwrap_or_else(|_| "{}".into());
+    let trace = serde_json::to_string(trace_context).unwrap_or_else(|_| "{}".into());
     for message in outbox {
         let purpose = message
             .purpose
@@ -178,7 +182,7 @@ async fn insert_outbox(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&message.message_id)
-        .bind(record.saga_id.to_string())
+        .bind(saga_id)
         .bind(purpose)
         .bind(&message.exchange)
         .bind(&message.routing_key)

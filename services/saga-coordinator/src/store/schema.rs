@@ -8,7 +8,8 @@ use super::Backend;
 /// has not ended: the partial unique index makes "one active saga per user" a database fact.
 /// `inbox`: every message id taken in (dedup). `outbox`: every command to publish, kept after
 /// publishing as the register that maps an answer's causation id back to its purpose.
-/// `timers`: due times. `saga_log`: the append-only audit trail.
+/// `timers`: due times. `saga_log`: the append-only audit trail. `leases`: state shared by
+/// sagas (the tenant's takeover block), under the same optimistic version check.
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS sagas (
     saga_id TEXT PRIMARY KEY,
@@ -60,6 +61,11 @@ CREATE TABLE IF NOT EXISTS saga_log (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS saga_log_by_saga ON saga_log (saga_id, seq);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    version BIGINT NOT NULL,
+    state TEXT NOT NULL
+);
 ";
 
 /// The schema's statements for `backend`, one at a time.

@@ -130,6 +130,7 @@ fn create(record: &SagaRecord) -> Commit {
             kind: "input".into(),
             detail: "requested".into(),
         }],
+        lease: None,
     }
 }
 

@@ -13,3 +13,4 @@ mod ping_all;
 mod procedure;
 mod replays;
 mod trace;
+mod user_soa;

@@ -39,7 +39,19 @@ fn the_seeds_user_gets_the_round_trip_with_why_the_gentler_rungs_do_not_apply() 
         "smtp:ada@contoso.mail.onmicrosoft.com"
     );
     let skipped: Vec<Strategy> = plan.skipped.iter().map(|s| s.strategy).collect();
-    assert_eq!(skipped, [Strategy::OnPremisesStamp, Strategy::CloudManaged]);
+    assert_eq!(
+        skipped,
+        [
+            Strategy::OnPremisesStamp,
+            Strategy::CloudManaged,
+            Strategy::UserCloudManaged
+        ]
+    );
+    assert!(
+        plan.skipped[2].reason.contains("2.5.76.0"),
+        "{:?}",
+        plan.skipped
+    );
     assert!(
         plan.skipped[0].reason.contains("discards AD's value"),
         "{:?}",
@@ -99,13 +111,47 @@ fn current_connect_takes_the_cloud_managed_rung_and_old_connect_never_does() {
     let mut f = facts();
     f.connect.connect_version = "2.5.190.0".into();
     assert_eq!(plan(diagnose(&f)).strategy, Strategy::CloudManaged);
-    // The preview's 2.5.76.0 is not enough for mailboxes any more.
+    // The preview's 2.5.76.0 is not enough for mailboxes any more; it is for the whole user.
     f.connect.connect_version = "2.5.79.0".into();
-    assert_eq!(plan(diagnose(&f)).strategy, Strategy::RoundTrip);
+    assert_eq!(plan(diagnose(&f)).strategy, Strategy::UserCloudManaged);
     // No deletion on that rung, so the matching and seat refusals do not stop it.
     f.connect.connect_version = "2.5.191.3".into();
     f.tenant.block_soft_match_enabled = true;
     assert_eq!(plan(diagnose(&f)).strategy, Strategy::CloudManaged);
+}
+
+#[test]
+fn the_whole_user_goes_to_the_cloud_where_only_object_level_authority_is_supported() {
+    let mut f = facts();
+    f.connect.connect_version = "2.5.79.0".into();
+    let back = plan(diagnose(&f));
+    assert_eq!(back.strategy, Strategy::UserCloudManaged);
+    assert!(back.back_to_ad);
+    assert_eq!(back.fallbacks, [Strategy::RoundTrip]);
+    // Going back to AD is a takeover: refused for the privileged, and it needs a cycle.
+    let mut admin = f.clone();
+    if let Some(cloud) = admin.cloud.as_mut() {
+        cloud.admin_roles = Some(vec!["Exchange Administrator (eligible)".into()]);
+    }
+    let Diagnosis::Refused { refusal, detail } = diagnose(&admin) else {
+        panic!("neither rung takes a privileged user back")
+    };
+    assert_eq!(refusal, Refusal::AdminRole, "{detail}");
+    let mut staging = f.clone();
+    staging.connect.scheduler.staging_mode_enabled = true;
+    assert!(matches!(
+        diagnose(&staging),
+        Diagnosis::Refused {
+            refusal: Refusal::StagingMode,
+            ..
+        }
+    ));
+    // A deployment that leaves fixed users in the cloud needs neither.
+    admin.return_user_to_ad = false;
+    let stays = plan(diagnose(&admin));
+    assert_eq!(stays.strategy, Strategy::UserCloudManaged);
+    assert!(!stays.back_to_ad);
+    assert_ne!(stays.hash(), back.hash(), "an approval names which it is");
 }
 
 #[test]

@@ -22,6 +22,7 @@ fn facts() -> SagaFacts {
         temporary_sku: Uuid::from_u128(3),
         usage_location: Some("GB".into()),
         snapshot_usn: None,
+        last_sync: None,
     }
 }
 

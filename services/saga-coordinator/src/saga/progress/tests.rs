@@ -34,6 +34,7 @@ fn sample_saga_facts() -> SagaFacts {
         temporary_sku: uuid::Uuid::nil(),
         usage_location: Some("GB".into()),
         snapshot_usn: None,
+        last_sync: None,
     }
 }
 

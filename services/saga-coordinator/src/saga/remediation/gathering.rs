@@ -235,6 +235,7 @@ fn complete(policy: &Policy, reads: &Reads) -> Option<Facts> {
         coexistence_domain: policy.coexistence_domain.clone(),
         accepted_domains: reads.accepted_domains.clone()?,
         strategies: policy.strategies.clone(),
+        return_user_to_ad: policy.return_user_to_ad,
         address_holder,
         parking_ou_in_scope: policy.parking_ou_in_scope
             || policy
@@ -316,6 +317,7 @@ fn saga_facts(policy: &Policy, facts: &Facts, plan: &Plan) -> Option<SagaFacts> 
         temporary_sku: policy.temporary_sku,
         usage_location: usage_location(policy, facts),
         snapshot_usn: None,
+        last_sync: cloud.on_premises_last_sync,
     })
 }
 

@@ -1,5 +1,5 @@
 //! What a phase says about a remediation: its status name, whether it is settled or over,
-//! whether it holds a descope slot, its strategy.
+//! whether it holds a descope slot or may hold the takeover lease, its strategy.
 
 use super::Phase;
 use crate::saga::{
@@ -74,6 +74,20 @@ impl Phase {
             }
             State::Completed | State::Compensated { .. } | State::Resolved { .. } => false,
         }
+    }
+
+    /// Whether this remediation may hold the takeover lease: a user-cloud-managed saga while
+    /// it runs or undoes. Leaving that (ended, waiting for a person, queued for another rung)
+    /// lets go of it, so a saga that stopped can never keep the tenant's block lifted.
+    pub fn may_hold_takeover_lease(&self) -> bool {
+        let Phase::Running { plan, saga, .. } = self else {
+            return false;
+        };
+        plan.strategy == Strategy::UserCloudManaged
+            && matches!(
+                saga.state,
+                State::Running { .. } | State::Compensating { .. }
+            )
     }
 
     /// The strategy once diagnosed with a plan.

@@ -20,6 +20,7 @@ fn policy(approval_required: bool) -> Policy {
         temporary_sku: SAMPLE_SKU,
         default_usage_location: None,
         strategies: Strategy::LADDER.to_vec(),
+        return_user_to_ad: true,
         approval_required,
         timing: Timing {
             action_deadline: Duration::from_secs(60),

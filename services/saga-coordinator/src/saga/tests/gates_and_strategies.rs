@@ -129,3 +129,43 @@ fn the_cloud_managed_path_has_no_deletion_and_undoes_only_its_flag() {
     assert_eq!(saga.state, State::Completed);
     assert!(!saga.completed.contains(&Step::Descope));
 }
+
+/// The user cloud-managed rung: failing before the hand-back undoes it under the lease, with a
+/// sync and a check, and lets go of the lease once at the end; failing after the user is back
+/// under AD has nothing left to undo but the lease.
+#[test]
+fn the_user_cloud_managed_path_goes_back_to_ad_under_the_lease_whatever_fails() {
+    let back = Definition::user_cloud_managed(timing(), true);
+    let before_hand_back = [
+        Step::Snapshot,
+        Step::HandToCloud,
+        Step::AwaitMailbox,
+        Step::AddAddress,
+        Step::HoldTakeoverLease,
+    ];
+    let undo = [
+        Compensation::HoldTakeoverLease,
+        Compensation::HandBackToAd,
+        Compensation::SyncBack,
+        Compensation::VerifyRestored,
+        Compensation::ReleaseTakeoverLease,
+    ];
+    assert_eq!(back.compensations_for(&before_hand_back[..2]), undo);
+    assert_eq!(back.compensations_for(&before_hand_back), undo);
+    let mut back_in_ad = before_hand_back.to_vec();
+    back_in_ad.extend([Step::HandBackToAd, Step::SyncIn, Step::AwaitRematch]);
+    assert_eq!(
+        back.compensations_for(&back_in_ad),
+        [Compensation::ReleaseTakeoverLease]
+    );
+    back_in_ad.push(Step::ReleaseTakeoverLease);
+    assert!(back.compensations_for(&back_in_ad).is_empty());
+
+    let stays = Definition::user_cloud_managed(timing(), false);
+    assert!(stays.get(Step::HoldTakeoverLease).is_none());
+    assert_eq!(
+        stays.steps.last().map(|d| d.step),
+        Some(Step::VerifyCloudManaged)
+    );
+    assert_eq!(stays.compensations_for(&before_hand_back[..2]), undo);
+}
