@@ -156,6 +156,9 @@ pub struct CloudUserSpec {
     /// What sync could not write for this user.
     #[serde(default)]
     pub provisioning_errors: Vec<ProvisioningError>,
+    /// The user has no MOERA (`alias@tenant.onmicrosoft.com`): the evotec write-up's case.
+    #[serde(default)]
+    pub without_moera: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -265,6 +268,11 @@ impl Scenario {
             };
             if spec.usage_location.is_some() {
                 user.usage_location.clone_from(&spec.usage_location);
+            }
+            if spec.without_moera {
+                let initial = format!("@{}", world.tenant.initial_domain);
+                user.cloud_addresses
+                    .retain(|a| !a.to_ascii_lowercase().ends_with(&initial));
             }
             user.cloud_addresses
                 .extend(spec.cloud_addresses.iter().cloned());

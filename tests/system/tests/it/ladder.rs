@@ -205,3 +205,55 @@ async fn a_coexistence_domain_exchange_does_not_accept_is_refused_not_worked_aro
     no_deletion(&tenant).await;
     detour.bus.stop().await;
 }
+
+/// A user whose routing address is fine but who has no MOERA, on a current Connect: the
+/// mailbox's Exchange attributes are made cloud-managed and the MOERA added. Where Exchange
+/// refuses an initial-domain address on such a mailbox (unconfirmed, the switch), that rung is
+/// undone and the whole user is made cloud-managed instead; no deletion either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_moera_is_added_in_the_cloud_under_either_exchange_behaviour() {
+    for (name, takes, rung) in [
+        ("ladder-moera", true, Strategy::CloudManaged),
+        ("ladder-moera-refused", false, Strategy::UserCloudManaged),
+    ] {
+        let tenant = TenantFixture::start(name, &["ada"], |scenario| {
+            let routing = format!(
+                "smtp:{}@contoso.mail.onmicrosoft.com",
+                scenario["ad"]["users"][0]["sam_account_name"]
+                    .as_str()
+                    .unwrap()
+            );
+            scenario["connect"]["version"] = json!("2.5.190.0");
+            scenario["cloud_users"][0]["cloud_addresses"] = json!([routing]);
+            scenario["cloud_users"][0]["without_moera"] = json!(true);
+            scenario["switches"] =
+                json!({ "cloud_managed_mailbox_takes_initial_domain_address": takes });
+        })
+        .await;
+        let detour = Detour::start(&tenant, name, &[]).await;
+        let saga = detour.start_saga(&tenant.upn("ada"), false).await;
+        let done = detour.settled(&saga).await;
+        let story = timeline(&done);
+        assert_eq!(done.status, "completed", "{name}: {story}");
+        assert_eq!(done.saga.phase.strategy(), Some(rung), "{name}: {story}");
+        assert!(story.contains("the MOERA"), "{name}: {story}");
+        let moera = format!("smtp:{}@contoso.onmicrosoft.com", tenant.sam("ada"));
+        let user = crate::coordinator::cloud_user(&tenant, &tenant.upn("ada")).await;
+        assert!(
+            user["proxyAddresses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a.as_str().unwrap().eq_ignore_ascii_case(&moera)),
+            "{name}: {user}"
+        );
+        if !takes {
+            assert!(
+                story.contains("falling back to UserCloudManaged"),
+                "{story}"
+            );
+        }
+        no_deletion(&tenant).await;
+        detour.bus.stop().await;
+    }
+}

@@ -4,6 +4,14 @@
 //! takeover block, which is set again afterwards whatever happened; under each unconfirmed
 //! behaviour the user ends fixed or as it was.
 
+use std::time::Duration;
+
+use detour_contracts::Service;
+use detour_system::{
+    bulk::{Operator, SETTLED},
+    fleet::{Fleet, build_debug_binaries},
+};
+use detour_testkit::{TestSqlite, TestVhost, eventually};
 use saga_coordinator::saga::Strategy;
 use serde_json::{Value, json};
 use tenant_sim::fixture::TenantFixture;
@@ -166,4 +174,87 @@ async fn a_failure_after_the_block_was_lifted_still_sets_it_again() {
     assert!(story.contains("HandBackToAd"), "{story}");
     back_as_ad_users_with_the_block_restored(&tenant, &["ada"]).await;
     detour.bus.stop().await;
+}
+
+/// The coordinator SIGKILLed while the block is lifted (three users in the window, cycles
+/// slow enough to hold it open): started again, it finishes every rollback from its store and
+/// the block is set again; nobody is left cloud-managed, deleted or doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_killed_while_the_block_is_lifted_sets_it_again_after_restart() {
+    let names = ["ada", "cyd", "dee"];
+    let tenant = TenantFixture::start("soa-kill", &names, |scenario| {
+        object_soa_only(scenario);
+        scenario["delays"]["cycle_seconds"] = json!(2.0);
+    })
+    .await;
+    let services: Vec<Service> = Service::ALL
+        .into_iter()
+        .filter(|s| *s != Service::TicketGateway)
+        .collect();
+    let bin_dir = build_debug_binaries(&services, &std::env::current_exe().unwrap()).unwrap();
+    let vhost = TestVhost::create("soa-kill").await.unwrap();
+    let store = TestSqlite::create("soa-kill").unwrap();
+    let store_path = store.url.trim_start_matches("sqlite://").to_owned();
+    let mut launches =
+        detour_system::bulk::launches(&tenant, &vhost, store_path.as_ref(), 10).unwrap();
+    for launch in &mut launches {
+        launch.port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+    }
+    let coordinator = launches
+        .iter()
+        .find(|l| l.service == Service::SagaCoordinator)
+        .unwrap()
+        .port;
+    let logs = std::env::temp_dir().join(format!("detour-soa-kill-{}", vhost.name));
+    let mut fleet = Fleet::start(&bin_dir, &launches, &logs).unwrap();
+    fleet
+        .wait_ready(Duration::from_secs(60), |_, _| {})
+        .await
+        .unwrap();
+    let operator = Operator {
+        client: reqwest::Client::new(),
+        api: format!("http://127.0.0.1:{coordinator}/api/v1"),
+    };
+    for name in names {
+        operator.start(&tenant.upn(name)).await.unwrap();
+    }
+    eventually(Duration::from_secs(60), "the block lifted", || async {
+        (!detour_system::bulk::takeover_blocked(&tenant)
+            .await
+            .unwrap())
+        .then_some(())
+    })
+    .await;
+    fleet
+        .kill_and_restart(Service::SagaCoordinator)
+        .await
+        .unwrap();
+    fleet
+        .wait_ready(Duration::from_secs(60), |_, _| {})
+        .await
+        .unwrap();
+    let counts = eventually(Duration::from_secs(120), "every saga settled", || async {
+        let counts = operator.counts().await.ok()?;
+        let settled: u64 = SETTLED.iter().filter_map(|s| counts.get(*s)).sum();
+        (settled == names.len() as u64).then_some(counts)
+    })
+    .await;
+    assert_eq!(
+        counts.get("completed"),
+        Some(&3),
+        "{counts:?}; logs in {}",
+        logs.display()
+    );
+    back_as_ad_users_with_the_block_restored(&tenant, &names).await;
+    for name in names {
+        assert!(holds(
+            &world_user(&tenant, name).await,
+            &routing(&tenant, name)
+        ));
+    }
+    fleet.stop(Duration::from_secs(10)).await;
+    let _ = std::fs::remove_dir_all(&logs);
 }

@@ -273,10 +273,11 @@ fn diagnosed(policy: &Policy, facts: &Facts, dry_run: bool) -> Advance {
         Diagnosis::NothingToDo { address } => format!("nothing to do: {address} is present"),
         Diagnosis::Refused { refusal, detail } => format!("refused ({refusal:?}): {detail}"),
         Diagnosis::Plan(plan) => format!(
-            "plan {} ({:?}): add {}",
+            "plan {} ({:?}): add {}, {}",
             plan.hash(),
             plan.strategy,
-            plan.address
+            plan.address,
+            plan.missing.words()
         ),
     };
     match diagnosis {
