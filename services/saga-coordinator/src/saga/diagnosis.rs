@@ -143,6 +143,10 @@ pub struct Plan {
     /// On the user cloud-managed rung: hand the user back to AD once fixed.
     #[serde(default)]
     pub back_to_ad: bool,
+    /// The routing address is missing and so is the MOERA: once this plan has added the
+    /// first, the user is diagnosed again for the second, with a plan of its own.
+    #[serde(default)]
+    pub moera_missing_too: bool,
 }
 
 /// Which of the two tenant addresses a plan adds.
@@ -214,12 +218,13 @@ pub fn diagnose(facts: &Facts) -> Diagnosis {
         Err(error) => return refuse(Refusal::NoValidAddress, error.to_string()),
     };
     let has = |address: &ProxyAddress| mailbox.email_addresses.iter().any(|a| address.same_as(a));
-    let (address, missing) = if !has(&routing) {
-        (routing, Missing::Routing)
-    } else {
-        match moera_state(cloud, mailbox, &facts.coexistence_domain) {
-            Moera::Missing(moera) => (moera, Missing::Moera),
-            Moera::Present | Moera::Unknown => return Diagnosis::NothingToDo { address: routing },
+    let moera = moera_state(cloud, mailbox, &facts.coexistence_domain);
+    let moera_missing = matches!(moera, Moera::Missing(_));
+    let (address, missing) = match (has(&routing), moera) {
+        (false, _) => (routing, Missing::Routing),
+        (true, Moera::Missing(moera)) => (moera, Missing::Moera),
+        (true, Moera::Present | Moera::Unknown) => {
+            return Diagnosis::NothingToDo { address: routing };
         }
     };
     if missing == Missing::Routing
@@ -269,6 +274,7 @@ pub fn diagnose(facts: &Facts) -> Diagnosis {
                 skipped: choice.skipped,
                 fallbacks: choice.fallbacks,
                 back_to_ad: facts.return_user_to_ad,
+                moera_missing_too: missing == Missing::Routing && moera_missing,
             })
         }
         Err((refusal, detail)) => refuse(refusal, detail),

@@ -6,7 +6,7 @@ use detour_contracts::saga_coordinator::{Outcome, Stage};
 
 use super::{
     definition::Step,
-    diagnosis::{Diagnosis, Plan, Strategy},
+    diagnosis::{Diagnosis, Missing, Plan, Strategy},
     remediation::Phase,
     seen::Seen,
     state::State,
@@ -30,11 +30,23 @@ pub fn milestones(user: &str, before: &Phase, after: &Phase) -> Vec<Milestone> {
     if let (Phase::Running { plan: tried, .. }, Phase::Queued { plan, .. }) = (before, after) {
         reached.push(fell_back(user, tried, plan));
     }
+    if let (Phase::Running { plan, .. }, Phase::Requested { .. }) = (before, after) {
+        reached.push(Milestone {
+            key: "routing-fixed".into(),
+            stage: Stage::Phase,
+            headline: format!(
+                "{} is in place for {user}. The MOERA is missing too: Detour diagnoses {user} \
+                 again for it.",
+                plan.address.address()
+            ),
+            details: Vec::new(),
+        });
+    }
     let Phase::Running {
         plan, saga, seen, ..
     } = after
     else {
-        return reached;
+        return second_pass(reached, after);
     };
     let (was_state, was_completed) = match before {
         Phase::Running { saga, .. } => (Some(&saga.state), saga.completed.as_slice()),
@@ -52,6 +64,24 @@ pub fn milestones(user: &str, before: &Phase, after: &Phase) -> Vec<Milestone> {
     }
     if was_state != Some(&saga.state) {
         reached.extend(entered(user, plan, &saga.state, was_state, *seen));
+    }
+    second_pass(reached, after)
+}
+
+/// A MOERA's plan may follow the routing address's in the same remediation: its milestones
+/// get keys of their own (the final word stays the one final word).
+fn second_pass(mut reached: Vec<Milestone>, after: &Phase) -> Vec<Milestone> {
+    let plan = match after {
+        Phase::Queued { plan, .. } | Phase::Running { plan, .. } => Some(plan),
+        Phase::Diagnosed {
+            diagnosis: Diagnosis::Plan(plan),
+        } => Some(plan),
+        _ => None,
+    };
+    if plan.is_some_and(|p| p.missing == Missing::Moera) {
+        for milestone in reached.iter_mut().filter(|m| m.key != "final") {
+            milestone.key = format!("moera:{}", milestone.key);
+        }
     }
     reached
 }
@@ -314,6 +344,9 @@ fn strategy_words(strategy: Strategy) -> &'static str {
 /// The plan's hash and rung, why each gentler rung was passed over, and the diff.
 fn plan_details(plan: &Plan) -> Vec<String> {
     let mut details = vec![format!("Plan {} ({:?}).", plan.hash(), plan.strategy)];
+    if plan.moera_missing_too {
+        details.push("The MOERA is missing too: it gets a plan of its own after this one.".into());
+    }
     details.extend(
         plan.skipped
             .iter()

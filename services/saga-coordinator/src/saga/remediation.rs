@@ -306,6 +306,16 @@ pub fn advance(
                     format!("{note}; falling back to {next:?}, waiting for admission"),
                 );
             }
+            // The routing address is in place and the MOERA is missing too: diagnose again,
+            // so the MOERA gets a plan of its own on the user as it is now.
+            if decision.next.state == State::Completed && plan.moera_missing_too {
+                return Advance::to(
+                    Phase::Requested {
+                        user: facts.user_principal_name.clone(),
+                    },
+                    format!("{note}; the MOERA is missing too: diagnosing again for it"),
+                );
+            }
             let seen = match event {
                 Event::Answered {
                     answer: StepEvent::CloudUserRead(read),
@@ -459,6 +469,7 @@ pub(crate) fn sample_round_trip(saga: Saga) -> Phase {
             skipped: Vec::new(),
             fallbacks: Vec::new(),
             back_to_ad: false,
+            moera_missing_too: false,
             before: vec!["SMTP:ada@contoso.com".into()],
             after: vec!["SMTP:ada@contoso.com".into(), address.into()],
         },

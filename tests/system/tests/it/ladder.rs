@@ -257,3 +257,39 @@ async fn a_missing_moera_is_added_in_the_cloud_under_either_exchange_behaviour()
         detour.bus.stop().await;
     }
 }
+
+/// The routing address and the MOERA both missing: the routing address is fixed first, then
+/// the user is diagnosed again and the MOERA gets a plan of its own, in one remediation with
+/// one final word.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_addresses_missing_are_both_fixed_one_after_the_other() {
+    let tenant = TenantFixture::start("ladder-both", &["ada"], |scenario| {
+        scenario["connect"]["version"] = json!("2.5.190.0");
+        scenario["cloud_users"][0]["without_moera"] = json!(true);
+    })
+    .await;
+    let detour = Detour::start(&tenant, "ladder-both", &[]).await;
+    let saga = detour.start_saga(&tenant.upn("ada"), false).await;
+    let done = eventually(Duration::from_secs(90), "both plans done", || async {
+        let view = detour.show(&saga).await;
+        (view.status == "completed" && timeline(&view).contains("the MOERA is missing too"))
+            .then_some(view)
+    })
+    .await;
+    let story = timeline(&done);
+    assert!(story.contains("the hybrid routing address"), "{story}");
+    assert!(story.contains("diagnosing again for it"), "{story}");
+    let user = crate::coordinator::cloud_user(&tenant, &tenant.upn("ada")).await;
+    let addresses: Vec<String> = user["proxyAddresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_ascii_lowercase())
+        .collect();
+    for domain in ["contoso.mail.onmicrosoft.com", "contoso.onmicrosoft.com"] {
+        let address = format!("smtp:{}@{domain}", tenant.sam("ada"));
+        assert!(addresses.contains(&address), "{address}: {addresses:?}");
+    }
+    no_deletion(&tenant).await;
+    detour.bus.stop().await;
+}

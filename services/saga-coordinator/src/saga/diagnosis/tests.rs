@@ -311,3 +311,29 @@ fn every_unsafe_case_is_refused_with_its_reason() {
     f.connect.scheduler.staging_mode_enabled = true;
     assert_eq!(refusal(diagnose(&f)), Refusal::StagingMode);
 }
+
+#[test]
+fn both_addresses_missing_plan_the_routing_address_first_and_say_the_moera_follows() {
+    let mut f = facts();
+    if let Some(mailbox) = f.mailbox.as_mut() {
+        mailbox
+            .email_addresses
+            .retain(|a| !a.contains("contoso.onmicrosoft.com"));
+    }
+    let first = plan(diagnose(&f));
+    assert_eq!(first.missing, Missing::Routing);
+    assert!(first.moera_missing_too);
+    // Once the routing address is there, the next diagnosis plans the MOERA alone.
+    if let Some(mailbox) = f.mailbox.as_mut() {
+        mailbox
+            .email_addresses
+            .push("smtp:ada@contoso.mail.onmicrosoft.com".into());
+    }
+    let second = plan(diagnose(&f));
+    assert_eq!(second.missing, Missing::Moera);
+    assert!(!second.moera_missing_too);
+    assert_eq!(
+        second.address.to_string(),
+        "smtp:ada@contoso.onmicrosoft.com"
+    );
+}
