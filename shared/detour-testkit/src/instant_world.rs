@@ -278,7 +278,7 @@ impl InstantWorld {
             }
             ReadMailbox::NAME => {
                 reply(publisher, &incoming, |c: ReadMailbox| MailboxRead {
-                    mailbox: Some(mailbox(&c.identity)),
+                    mailbox: Some(self.mailbox(&c.identity)),
                     identity: c.identity,
                 })
                 .await
@@ -331,4 +331,4 @@ async fn reply<C: Message + Clone, E: Message>(
 mod answers;
 
 pub use answers::healthy_connect_state;
-use answers::{mailbox, stable_id, tenant};
+use answers::{stable_id, tenant};

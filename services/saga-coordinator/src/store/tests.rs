@@ -341,4 +341,30 @@ on_both_backends! {
         let reopened = Store::open(url).await.unwrap();
         assert_eq!(reopened.load(saga.saga_id).await.unwrap().unwrap().record, saga);
     }
+
+    the_takeover_lease_is_written_under_its_version_and_an_answer_moves_it_once(store, _url) {
+        use crate::saga::takeover::{Lease, Window};
+        let (lease, version) = store.lease().await.unwrap();
+        assert_eq!((lease.clone(), version), (Lease::default(), 0));
+        let mut held = lease.clone();
+        held.holders.insert(SagaId::new());
+        held.window = Window::Reading;
+        let write = LeaseWrite { expected_version: 0, lease: held.clone() };
+        assert!(store.commit_lease(None, &write, SagaId::new(), &[]).await.unwrap());
+        // A second writer that read version 0 lost the race.
+        assert!(matches!(
+            store.commit_lease(None, &write, SagaId::new(), &[]).await,
+            Err(StoreError::LeaseConflict)
+        ));
+        assert_eq!(store.lease().await.unwrap(), (held.clone(), 1));
+        let open = LeaseWrite {
+            expected_version: 1,
+            lease: Lease { window: Window::Open { restore: true }, ..held },
+        };
+        assert!(store.commit_lease(Some("answer-1"), &open, SagaId::new(), &[]).await.unwrap());
+        // The same answer again is a redelivery: nothing is written.
+        let again = LeaseWrite { expected_version: 2, ..open.clone() };
+        assert!(!store.commit_lease(Some("answer-1"), &again, SagaId::new(), &[]).await.unwrap());
+        assert_eq!(store.lease().await.unwrap().1, 2);
+    }
 }

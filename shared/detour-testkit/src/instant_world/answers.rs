@@ -183,6 +183,23 @@ impl InstantWorld {
         }
         user
     }
+
+    /// The user's mailbox: its primary address and MOERA, and the coexistence address once
+    /// the remediation has added it, as the cloud user shows them.
+    pub(super) fn mailbox(&self, identity: &str) -> MailboxState {
+        let user = self.cloud_user(identity);
+        let alias = identity.split('@').next().unwrap_or(identity);
+        let mut email_addresses = user.proxy_addresses;
+        email_addresses.insert(1, format!("smtp:{alias}@bench.onmicrosoft.com"));
+        MailboxState {
+            external_directory_object_id: user.id,
+            primary_smtp_address: identity.to_owned(),
+            email_addresses,
+            recipient_type_details: "UserMailbox".into(),
+            is_dir_synced: false,
+            is_exchange_cloud_managed: false,
+        }
+    }
 }
 
 fn healthy_user(id: Uuid, upn: &str) -> CloudUserState {
@@ -204,17 +221,6 @@ fn healthy_user(id: Uuid, upn: &str) -> CloudUserState {
         admin_roles: Some(Vec::new()),
         provisioning_errors: Vec::new(),
         on_premises_last_sync: None,
-    }
-}
-
-pub(super) fn mailbox(identity: &str) -> MailboxState {
-    MailboxState {
-        external_directory_object_id: InstantWorld::cloud_id(identity),
-        primary_smtp_address: identity.to_owned(),
-        email_addresses: vec![format!("SMTP:{identity}")],
-        recipient_type_details: "UserMailbox".into(),
-        is_dir_synced: false,
-        is_exchange_cloud_managed: false,
     }
 }
 
