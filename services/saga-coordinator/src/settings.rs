@@ -63,6 +63,10 @@ pub struct SagaSettings {
     /// documents (the takeover block lifted for the cycle, then restored); `false` leaves the
     /// fixed user cloud-managed.
     pub return_user_to_ad: bool,
+    /// After the cloud-managed rung, set the mailbox's Exchange attributes back to AD
+    /// (`-IsExchangeCloudManaged $false`) and check after a sync that the address stayed;
+    /// `false` (the default) leaves them cloud-managed, as Microsoft's model intends.
+    pub return_mailbox_to_ad: bool,
     /// Hold every saga before its first write until an operator approves its plan.
     pub approval_required: bool,
     /// At most this many users out of sync scope at once.
@@ -92,6 +96,7 @@ temporary_sku = ""
 default_usage_location = ""
 strategies = ["on-premises-stamp", "cloud-managed", "user-cloud-managed", "round-trip"]
 return_user_to_ad = true
+return_mailbox_to_ad = false
 approval_required = false
 max_descoped = 400
 max_diagnosing = 64
@@ -127,6 +132,7 @@ impl SagaSettings {
                 .filter(|l| !l.is_empty()),
             strategies: self.strategies.clone(),
             return_user_to_ad: self.return_user_to_ad,
+            return_mailbox_to_ad: self.return_mailbox_to_ad,
             approval_required: self.approval_required,
             timing: Timing {
                 action_deadline: Duration::from_millis(self.action_deadline_ms),

@@ -41,6 +41,9 @@ pub enum Step {
     ReleaseTakeoverLease,
     /// Where AD is not to have it back: the user cloud-managed with its address.
     VerifyCloudManaged,
+    /// Cloud-managed path, by policy: the mailbox's Exchange attributes back to AD
+    /// (`-IsExchangeCloudManaged $false`); the sync after it shows whether the address stays.
+    HandMailboxBackToAd,
 }
 
 /// What undoes a step, or puts the user back where it started after a failure.
@@ -161,15 +164,26 @@ impl Definition {
         Self { steps, timing }
     }
 
-    /// The gentler path: no deletion, the user stays synced [S36].
-    pub fn cloud_managed(timing: Timing) -> Self {
+    /// The gentler path: no deletion, the user stays synced [S36]; with `back_to_ad`, the
+    /// mailbox's Exchange attributes go back to AD once the address is in, and a sync shows
+    /// the address stays (domain-2026.md 2.1).
+    pub fn cloud_managed(timing: Timing, back_to_ad: bool) -> Self {
         let action = |step, compensation| StepDef::action(timing, step, compensation);
-        let steps = vec![
+        let mut steps = vec![
             action(Step::Snapshot, None),
             action(Step::SetCloudManaged, Some(Compensation::UnsetCloudManaged)),
             action(Step::AddAddress, None),
-            StepDef::wait(timing, Step::Verify),
         ];
+        if back_to_ad {
+            steps.extend([
+                StepDef {
+                    settles: Some(Compensation::UnsetCloudManaged),
+                    ..action(Step::HandMailboxBackToAd, None)
+                },
+                action(Step::SyncIn, None),
+            ]);
+        }
+        steps.push(StepDef::wait(timing, Step::Verify));
         Self { steps, timing }
     }
 

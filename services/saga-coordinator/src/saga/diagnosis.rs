@@ -27,6 +27,9 @@ pub struct Facts {
     pub strategies: Vec<Strategy>,
     /// Whether a user made cloud-managed goes back to AD once fixed (`saga.return_user_to_ad`).
     pub return_user_to_ad: bool,
+    /// Whether a mailbox made cloud-managed goes back to AD once fixed
+    /// (`saga.return_mailbox_to_ad`).
+    pub return_mailbox_to_ad: bool,
     /// The domains Exchange Online accepts mail for.
     pub accepted_domains: Vec<String>,
     /// Another object that already holds the address, if a lookup found one.
@@ -140,7 +143,8 @@ pub struct Plan {
     /// not to work here and is undone (a stamp the cloud discards, say).
     #[serde(default)]
     pub fallbacks: Vec<Strategy>,
-    /// On the user cloud-managed rung: hand the user back to AD once fixed.
+    /// On the cloud-managed rungs: hand the mailbox's Exchange attributes (or the whole user)
+    /// back to AD once fixed.
     #[serde(default)]
     pub back_to_ad: bool,
     /// The routing address is missing and so is the MOERA: once this plan has added the
@@ -273,7 +277,11 @@ pub fn diagnose(facts: &Facts) -> Diagnosis {
                 after,
                 skipped: choice.skipped,
                 fallbacks: choice.fallbacks,
-                back_to_ad: facts.return_user_to_ad,
+                back_to_ad: match choice.strategy {
+                    Strategy::CloudManaged => facts.return_mailbox_to_ad,
+                    Strategy::UserCloudManaged => facts.return_user_to_ad,
+                    Strategy::OnPremisesStamp | Strategy::RoundTrip => false,
+                },
                 moera_missing_too: missing == Missing::Routing && moera_missing,
             })
         }
@@ -368,9 +376,9 @@ impl Plan {
     /// A stable fingerprint of what will change, which an approval must name.
     pub fn hash(&self) -> PlanHash {
         // Whether the user goes back to AD is part of what an approval approves.
-        let strategy = match self.strategy {
-            Strategy::UserCloudManaged if self.back_to_ad => "UserCloudManaged, back to AD".into(),
-            strategy => format!("{strategy:?}"),
+        let strategy = match self.back_to_ad {
+            true => format!("{:?}, back to AD", self.strategy),
+            false => format!("{:?}", self.strategy),
         };
         PlanHash::of(&format!(
             "{}|{}|{}|{}",
@@ -453,6 +461,7 @@ pub(crate) fn sample_facts() -> Facts {
         coexistence_domain: "contoso.mail.onmicrosoft.com".into(),
         strategies: Strategy::LADDER.to_vec(),
         return_user_to_ad: true,
+        return_mailbox_to_ad: false,
         accepted_domains: vec![
             "contoso.com".into(),
             "contoso.onmicrosoft.com".into(),

@@ -207,6 +207,9 @@ pub fn step_command(step: Step, facts: &SagaFacts, now: OffsetDateTime) -> StepC
         Step::HoldTakeoverLease => StepCommand::TakeoverLease(LeaseOp::Hold),
         Step::ReleaseTakeoverLease => StepCommand::TakeoverLease(LeaseOp::Release),
         Step::VerifyCloudManaged => read_cloud(),
+        Step::HandMailboxBackToAd => {
+            compensation_command(Compensation::UnsetCloudManaged, facts, now)
+        }
     }
 }
 
@@ -279,6 +282,7 @@ pub fn interpret(step: Step, event: &StepEvent, facts: &SagaFacts) -> StepAnswer
         (Step::DropTemporaryLicense, StepEvent::LicenseRemoved(_)) => Done,
         (Step::Verify, StepEvent::CloudUserRead(read)) => verify(read, facts),
         (Step::SetCloudManaged, StepEvent::ExchangeCloudManagedSet(set)) if set.value => Done,
+        (Step::HandMailboxBackToAd, StepEvent::ExchangeCloudManagedSet(set)) if !set.value => Done,
         (Step::StampAddress, StepEvent::ProxyAddressAdded(_)) => Done,
         (Step::SyncStamp, StepEvent::SyncCycleCompleted(run)) => sync_in(run, facts),
         (Step::AwaitAddressInExchange, StepEvent::MailboxRead(read)) => match &read.mailbox {

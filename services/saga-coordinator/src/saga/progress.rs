@@ -304,6 +304,10 @@ fn step_done(step: Step, user: &str, plan: &Plan) -> Option<(&'static str, Strin
                 plan.address.address()
             ),
         ),
+        Step::HandMailboxBackToAd => (
+            "mailbox-back-to-ad",
+            format!("{user}'s Exchange attributes are managed in Active Directory again."),
+        ),
         Step::HandToCloud => (
             "user-cloud-managed",
             format!("{user} is cloud-managed for now: the cloud is its source of authority."),

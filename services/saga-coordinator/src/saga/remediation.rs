@@ -37,6 +37,9 @@ pub struct Policy {
     pub strategies: Vec<Strategy>,
     /// A user made cloud-managed goes back to AD once fixed (`saga.return_user_to_ad`).
     pub return_user_to_ad: bool,
+    /// A mailbox whose Exchange attributes were made cloud-managed goes back to AD once fixed
+    /// (`saga.return_mailbox_to_ad`).
+    pub return_mailbox_to_ad: bool,
     /// Hold each saga before its first write until an approval names its plan.
     pub approval_required: bool,
     pub timing: Timing,
@@ -48,7 +51,7 @@ impl Policy {
         match plan.strategy {
             Strategy::OnPremisesStamp => Definition::on_premises_stamp(self.timing),
             Strategy::RoundTrip => Definition::round_trip(self.timing),
-            Strategy::CloudManaged => Definition::cloud_managed(self.timing),
+            Strategy::CloudManaged => Definition::cloud_managed(self.timing, plan.back_to_ad),
             Strategy::UserCloudManaged => {
                 Definition::user_cloud_managed(self.timing, plan.back_to_ad)
             }

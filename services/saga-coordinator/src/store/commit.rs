@@ -196,7 +196,9 @@ pub(super) async fn insert_outbox(
     Ok(())
 }
 
-/// Timers keyed by saga and content, so the same timer set twice is one row.
+/// Timers keyed by saga, content and due time: the same timer set twice is one row, while a
+/// later rung's timer of the same content (its own Verify's deadline, say) is a timer of its
+/// own, neither swallowed by the earlier one's row nor taken for its redelivery in the inbox.
 async fn insert_timers(
     tx: &mut Tx,
     id: &str,
@@ -211,7 +213,7 @@ async fn insert_timers(
             "INSERT INTO timers (timer_id, saga_id, due_at, timer) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (timer_id) DO NOTHING",
         )
-        .bind(format!("{id}/{json}"))
+        .bind(format!("{id}/{json}@{}", millis(*at)))
         .bind(id)
         .bind(millis(*at))
         .bind(&json)

@@ -220,13 +220,22 @@ on_both_backends! {
         store.commit(&change).await.unwrap();
         assert!(store.due_timers(now() - time::Duration::seconds(1), 10).await.unwrap().is_empty());
         let due = store.due_timers(now() + time::Duration::seconds(61), 10).await.unwrap();
-        assert_eq!(due.iter().map(|t| t.timer.clone()).collect::<Vec<_>>(), vec![soon, late]);
+        assert_eq!(due.iter().map(|t| t.timer.clone()).collect::<Vec<_>>(), vec![soon, late.clone()]);
         let mut fired = update(&saga, 1, &format!("timer:{}", due[0].timer_id));
         fired.fired_timer = Some(due[0].timer_id.clone());
         store.commit(&fired).await.unwrap();
         let left = store.due_timers(now() + time::Duration::seconds(61), 10).await.unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].saga_id, saga.saga_id);
+        // The same timer for a later time (the next rung's own deadline) is a timer of its
+        // own, with an inbox id of its own; the same timer for the same time is one row.
+        let mut next_rung = update(&saga, 2, "m-next-rung");
+        let later = now() + time::Duration::seconds(120);
+        next_rung.timers = vec![(later, late.clone()), (later, late.clone())];
+        store.commit(&next_rung).await.unwrap();
+        let both = store.due_timers(later, 10).await.unwrap();
+        assert_eq!(both.len(), 2, "{both:?}");
+        assert_ne!(both[0].timer_id, both[1].timer_id);
     }
 
     the_outbox_is_published_in_order_and_marked(store, _url) {

@@ -193,6 +193,10 @@ impl World {
         if let Some(mailbox) = self.mailboxes.get_mut(&user_id) {
             mailbox.is_exchange_cloud_managed = value;
         }
+        if value && let Some(user) = self.users.get_mut(&user_id) {
+            user.addresses_before_cloud_managed
+                .get_or_insert_with(|| user.cloud_addresses.clone());
+        }
         Ok(())
     }
 }

@@ -64,10 +64,11 @@ pub struct Switches {
     /// Exchange Online lets a mailbox whose Exchange attributes are cloud-managed take an
     /// address on the initial `tenant.onmicrosoft.com` domain (unverified, domain-2026.md 8).
     pub cloud_managed_mailbox_takes_initial_domain_address: bool,
-    /// An address added while the user was cloud-managed survives AD taking the user back
-    /// (the rollback of object-level source of authority) instead of being overwritten by
-    /// AD's values (unverified, domain-2026.md 3.4).
-    pub cloud_address_survives_takeover: bool,
+    /// An address added in the cloud while the user (or its mailbox's Exchange attributes) was
+    /// cloud-managed survives AD being the source again (the rollback of object-level source
+    /// of authority, or `-IsExchangeCloudManaged $false`) instead of being overwritten by AD's
+    /// values at the next sync (unverified, domain-2026.md 2.1, 3.4).
+    pub cloud_address_survives_return_to_ad: bool,
 }
 
 impl Default for Switches {
@@ -78,7 +79,7 @@ impl Default for Switches {
             restored_user_keeps_immutable_id: true,
             synced_group_membership_drops_on_delete: true,
             cloud_managed_mailbox_takes_initial_domain_address: true,
-            cloud_address_survives_takeover: true,
+            cloud_address_survives_return_to_ad: true,
         }
     }
 }
@@ -111,8 +112,9 @@ pub struct CloudUser {
     /// and sync leaves it alone (domain-2026.md 3.4).
     #[serde(default)]
     pub cloud_managed: bool,
-    /// The cloud-only addresses when the user was made cloud-managed: what a takeover by AD
-    /// leaves when the cloud's own additions do not survive it (the switch).
+    /// The cloud-only addresses when the user (or its mailbox's Exchange attributes) was made
+    /// cloud-managed: what AD's return leaves when the cloud's own additions do not survive
+    /// it (the switch).
     #[serde(default)]
     pub addresses_before_cloud_managed: Option<Vec<String>>,
 }

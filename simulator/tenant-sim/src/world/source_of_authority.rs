@@ -45,7 +45,8 @@ impl World {
         user.cloud_managed = value;
         if value {
             user.on_premises_sync_enabled = None;
-            user.addresses_before_cloud_managed = Some(user.cloud_addresses.clone());
+            user.addresses_before_cloud_managed
+                .get_or_insert_with(|| user.cloud_addresses.clone());
             self.effects.entry(user_id).or_default().made_cloud_managed += 1;
             // A full transfer clears the separate Exchange-attribute flag (domain-2026.md 3.4).
             if let Some(mailbox) = self.mailboxes.get_mut(&user_id) {
@@ -106,13 +107,28 @@ impl World {
 
     /// AD takes the user back: the cloud's own additions go unless they survive (the switch).
     pub(super) fn take_back(&mut self, user_id: Uuid) {
-        let survives = self.switches.cloud_address_survives_takeover;
-        if let Some(user) = self.users.get_mut(&user_id) {
-            let before = user.addresses_before_cloud_managed.take();
-            if let (false, Some(before)) = (survives, before) {
-                user.cloud_addresses = before;
-            }
-            self.effects.entry(user_id).or_default().taken_back_by_ad += 1;
+        self.effects.entry(user_id).or_default().taken_back_by_ad += 1;
+        self.ad_values_again(user_id);
+    }
+
+    /// AD's values are the source again (the user taken back, or its mailbox's Exchange
+    /// attributes handed back): what the cloud added meanwhile goes, unless the switch says it
+    /// survives. Nothing happens while either is still cloud-managed.
+    pub(super) fn ad_values_again(&mut self, user_id: Uuid) {
+        let survives = self.switches.cloud_address_survives_return_to_ad;
+        let mailbox_cloud_managed = self
+            .mailboxes
+            .get(&user_id)
+            .is_some_and(|m| m.is_exchange_cloud_managed);
+        let Some(user) = self.users.get_mut(&user_id) else {
+            return;
+        };
+        if user.cloud_managed || mailbox_cloud_managed {
+            return;
         }
+        if let (false, Some(before)) = (survives, user.addresses_before_cloud_managed.take()) {
+            user.cloud_addresses = before;
+        }
+        user.addresses_before_cloud_managed = None;
     }
 }

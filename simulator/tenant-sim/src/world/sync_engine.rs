@@ -229,7 +229,7 @@ impl World {
             if self.users.contains_key(&entry.cloud_object_id) {
                 let id = entry.cloud_object_id;
                 match self.authority(id) {
-                    Authority::Ad => {}
+                    Authority::Ad => self.ad_values_again(id),
                     Authority::Cloud(outcome, why) => {
                         tally.record(key, outcome, Some(id), why);
                         return;

@@ -293,3 +293,59 @@ async fn both_addresses_missing_are_both_fixed_one_after_the_other() {
     no_deletion(&tenant).await;
     detour.bus.stop().await;
 }
+
+/// A deployment that hands the mailbox's Exchange attributes back to AD after the fix: where
+/// the address survives AD's values at the next sync the user is fixed on that rung; where it
+/// does not (unconfirmed, the switch), each rung that loses it is seen to, and the next fixes
+/// the user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mailbox_handed_back_to_ad_is_checked_after_the_sync() {
+    for (name, survives, rung) in [
+        ("ladder-back", true, Strategy::CloudManaged),
+        ("ladder-back-lost", false, Strategy::RoundTrip),
+    ] {
+        let tenant = TenantFixture::start(name, &["ada"], |scenario| {
+            scenario["connect"]["version"] = json!("2.5.190.0");
+            scenario["switches"] = json!({ "cloud_address_survives_return_to_ad": survives });
+        })
+        .await;
+        let detour = Detour::start(
+            &tenant,
+            name,
+            &[
+                ("DETOUR__SAGA__RETURN_MAILBOX_TO_AD", "true"),
+                ("DETOUR__SAGA__WAIT_DEADLINE", "3s"),
+            ],
+        )
+        .await;
+        let saga = detour.start_saga(&tenant.upn("ada"), false).await;
+        let done = detour.settled(&saga).await;
+        let story = timeline(&done);
+        assert_eq!(done.status, "completed", "{name}: {story}");
+        assert_eq!(done.saga.phase.strategy(), Some(rung), "{name}: {story}");
+        assert!(
+            story.contains("HandMailboxBackToAd done"),
+            "{name}: {story}"
+        );
+        if !survives {
+            assert!(
+                story.contains("falling back to UserCloudManaged"),
+                "{story}"
+            );
+            assert!(story.contains("falling back to RoundTrip"), "{story}");
+        } else {
+            no_deletion(&tenant).await;
+        }
+        let ada = crate::coordinator::cloud_user(&tenant, &tenant.upn("ada")).await;
+        let routing = routing(&tenant, "ada");
+        assert!(
+            ada["proxyAddresses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a.as_str().unwrap().eq_ignore_ascii_case(&routing)),
+            "{name}: {ada}"
+        );
+        detour.bus.stop().await;
+    }
+}

@@ -102,7 +102,7 @@ async fn an_address_lost_in_the_rollback_leaves_the_user_as_it_was_or_falls_back
             object_soa_only(scenario);
             scenario["features"]["block_cloud_object_takeover_through_hard_match_enabled"] =
                 json!(block);
-            scenario["switches"]["cloud_address_survives_takeover"] = json!(false);
+            scenario["switches"]["cloud_address_survives_return_to_ad"] = json!(false);
         })
         .await;
         let detour = Detour::start(&tenant, name, &[("DETOUR__SAGA__WAIT_DEADLINE", "3s")]).await;

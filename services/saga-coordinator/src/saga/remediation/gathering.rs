@@ -236,6 +236,7 @@ fn complete(policy: &Policy, reads: &Reads) -> Option<Facts> {
         accepted_domains: reads.accepted_domains.clone()?,
         strategies: policy.strategies.clone(),
         return_user_to_ad: policy.return_user_to_ad,
+        return_mailbox_to_ad: policy.return_mailbox_to_ad,
         address_holder,
         parking_ou_in_scope: policy.parking_ou_in_scope
             || policy

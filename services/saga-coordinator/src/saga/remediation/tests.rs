@@ -21,6 +21,7 @@ fn policy(approval_required: bool) -> Policy {
         default_usage_location: None,
         strategies: Strategy::LADDER.to_vec(),
         return_user_to_ad: true,
+        return_mailbox_to_ad: false,
         approval_required,
         timing: Timing {
             action_deadline: Duration::from_secs(60),

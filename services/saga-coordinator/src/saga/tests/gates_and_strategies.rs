@@ -64,7 +64,7 @@ fn a_gated_saga_changes_nothing_until_its_own_plan_is_approved() {
 
 #[test]
 fn the_cloud_managed_path_has_no_deletion_and_undoes_only_its_flag() {
-    let cloud = Definition::cloud_managed(timing());
+    let cloud = Definition::cloud_managed(timing(), false);
     let now = t0();
     let mut saga = decide(&cloud, &Saga::new(), &Input::Start, now).next;
     for s in [Step::Snapshot, Step::SetCloudManaged] {

@@ -54,7 +54,7 @@ fn a_connect_too_old_for_object_soa_gets_its_exports_refused() {
 fn the_rollback_is_refused_while_takeover_is_blocked_and_then_ad_takes_the_user_back() {
     for survives in [true, false] {
         let (mut world, id, in_scope, now) = synced_ada();
-        world.switches.cloud_address_survives_takeover = survives;
+        world.switches.cloud_address_survives_return_to_ad = survives;
         world
             .features
             .block_cloud_object_takeover_through_hard_match_enabled = true;
@@ -125,5 +125,27 @@ fn a_cloud_managed_mailbox_takes_an_initial_domain_address_only_under_the_switch
         world.set_exchange_cloud_managed(id, true, now).unwrap();
         let added = world.change_email_addresses(id, &[MOERA.into()], &[], now);
         assert_eq!(added.is_ok(), takes, "{added:?}");
+    }
+}
+
+#[test]
+fn a_mailbox_handed_back_to_ad_keeps_its_cloud_address_only_under_the_switch() {
+    for survives in [true, false] {
+        let (mut world, id, in_scope, now) = synced_ada();
+        world.switches.cloud_address_survives_return_to_ad = survives;
+        world.set_exchange_cloud_managed(id, true, now).unwrap();
+        world
+            .change_email_addresses(id, &[COEXISTENCE.into()], &[], now)
+            .unwrap();
+        sync(&mut world, &in_scope, now);
+        assert!(has(&world, id, COEXISTENCE), "kept while cloud-managed");
+        world.set_exchange_cloud_managed(id, false, now).unwrap();
+        sync(&mut world, &in_scope, now);
+        assert_eq!(
+            has(&world, id, COEXISTENCE),
+            survives,
+            "survives: {survives}"
+        );
+        assert!(has(&world, id, MOERA));
     }
 }
