@@ -249,7 +249,8 @@ impl Definition {
     }
 
     /// What to run after a failure, given the steps completed: their compensations in reverse,
-    /// then (if the user was moved in AD) a sync and a check that it is back as before.
+    /// then (if the user was moved in AD) a sync under the takeover lease and a check that it
+    /// is back as before.
     pub fn compensations_for(&self, completed: &[Step]) -> Vec<Compensation> {
         let settled: Vec<Compensation> = completed
             .iter()
@@ -280,7 +281,15 @@ impl Definition {
                 .collect();
         }
         if plan.contains(&Compensation::MoveBack) {
-            plan.extend([Compensation::SyncBack, Compensation::VerifyRestored]);
+            // The return is a re-match: should the tenant have blocked cloud-object takeover
+            // since the plan was made, the lease lifts it for the cycle (and puts it back), so
+            // the user never stays cloud-only; with the block off it only reads it.
+            plan.extend([
+                Compensation::HoldTakeoverLease,
+                Compensation::SyncBack,
+                Compensation::VerifyRestored,
+                Compensation::ReleaseTakeoverLease,
+            ]);
         } else if plan.contains(&Compensation::UnstampAddress) {
             // The removal must reach the cloud too, if the stamp had.
             plan.push(Compensation::SyncBack);

@@ -123,13 +123,38 @@ fn failure_at_each_step_undoes_exactly_what_was_done_in_reverse() {
     let expected: [(Step, &[Compensation]); 5] = [
         (Step::Snapshot, &[]),
         (Step::Descope, &[]),
-        (Step::SyncOut, &[MoveBack, SyncBack, VerifyRestored]),
+        (
+            Step::SyncOut,
+            &[
+                MoveBack,
+                HoldTakeoverLease,
+                SyncBack,
+                VerifyRestored,
+                ReleaseTakeoverLease,
+            ],
+        ),
         (
             Step::AwaitMailbox,
-            &[RemoveTemporaryLicense, MoveBack, SyncBack, VerifyRestored],
+            &[
+                RemoveTemporaryLicense,
+                MoveBack,
+                HoldTakeoverLease,
+                SyncBack,
+                VerifyRestored,
+                ReleaseTakeoverLease,
+            ],
         ),
         // The temporary licence is already gone: nothing to remove.
-        (Step::Verify, &[MoveBack, SyncBack, VerifyRestored]),
+        (
+            Step::Verify,
+            &[
+                MoveBack,
+                HoldTakeoverLease,
+                SyncBack,
+                VerifyRestored,
+                ReleaseTakeoverLease,
+            ],
+        ),
     ];
     for (failing, want) in expected {
         let (saga, issued) = run_to(Some(failing));
@@ -156,7 +181,12 @@ fn failure_at_each_step_undoes_exactly_what_was_done_in_reverse() {
             .filter(|c| !settled.contains(c))
             .collect();
         if want.contains(&MoveBack) {
-            want.extend([SyncBack, VerifyRestored]);
+            want.extend([
+                HoldTakeoverLease,
+                SyncBack,
+                VerifyRestored,
+                ReleaseTakeoverLease,
+            ]);
         }
         assert_eq!(compensations(&issued), want, "failure at {:?}", def.step);
         assert!(!saga.completed.contains(&def.step));
@@ -298,7 +328,8 @@ fn a_failing_compensation_is_retried_with_growing_pauses_then_needs_attention() 
     );
     let stuck = saga.clone();
     saga = retried.next;
-    for _ in 0..3 {
+    // Moving back, the lease, the sync, the check, the lease let go.
+    for _ in 0..5 {
         let State::Compensating { index, attempt, .. } = saga.state else {
             panic!("{:?}", saga.state)
         };

@@ -258,3 +258,46 @@ async fn a_coordinator_killed_while_the_block_is_lifted_sets_it_again_after_rest
     fleet.stop(Duration::from_secs(10)).await;
     let _ = std::fs::remove_dir_all(&logs);
 }
+
+/// The tenant blocks cloud-object takeover while a round trip's user is cloud-only (an admin
+/// following 2026's guidance mid-saga): the return is refused, and undoing it goes through the
+/// lease, which lifts the block for the re-match and sets it again. The user is never left
+/// cloud-only or doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_block_set_mid_round_trip_is_lifted_for_the_return_and_set_again() {
+    let tenant = TenantFixture::start("soa-flip", &["ada"], |scenario| {
+        scenario["delays"]["mailbox_reconnect_seconds"] = json!(3.0);
+    })
+    .await;
+    let detour = Detour::start(&tenant, "soa-flip", &[]).await;
+    let saga = detour.start_saga(&tenant.upn("ada"), false).await;
+    eventually(Duration::from_secs(60), "the user restored", || async {
+        timeline(&detour.show(&saga).await)
+            .contains("Restore done")
+            .then_some(())
+    })
+    .await;
+    let (status, body) = tenant
+        .graph(
+            reqwest::Method::PATCH,
+            &format!("/directory/onPremisesSynchronization/{}", tenant.tenant_id),
+            Some(json!({ "features": {
+                "blockCloudObjectTakeoverThroughHardMatchEnabled": true } })),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let done = detour.settled(&saga).await;
+    let story = timeline(&done);
+    assert_eq!(done.status, "compensated", "{story}");
+    assert!(story.contains("hard match blocked"), "{story}");
+    assert!(story.contains("HoldTakeoverLease"), "{story}");
+    let ada = world_user(&tenant, "ada").await;
+    assert_eq!(ada["on_premises_sync_enabled"], true, "{ada}");
+    assert!(
+        detour_system::bulk::takeover_blocked(&tenant)
+            .await
+            .unwrap(),
+        "the block the admin set is set again"
+    );
+    detour.bus.stop().await;
+}

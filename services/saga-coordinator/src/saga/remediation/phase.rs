@@ -77,17 +77,20 @@ impl Phase {
     }
 
     /// Whether this remediation may hold the takeover lease: a user-cloud-managed saga while
-    /// it runs or undoes. Leaving that (ended, waiting for a person, queued for another rung)
-    /// lets go of it, so a saga that stopped can never keep the tenant's block lifted.
+    /// it runs or undoes, a round trip while it undoes (its return is a re-match). Leaving that
+    /// (ended, waiting for a person, queued for another rung) lets go of it, so a saga that
+    /// stopped can never keep the tenant's block lifted.
     pub fn may_hold_takeover_lease(&self) -> bool {
         let Phase::Running { plan, saga, .. } = self else {
             return false;
         };
-        plan.strategy == Strategy::UserCloudManaged
-            && matches!(
-                saga.state,
-                State::Running { .. } | State::Compensating { .. }
-            )
+        matches!(
+            plan.strategy,
+            Strategy::UserCloudManaged | Strategy::RoundTrip
+        ) && matches!(
+            saga.state,
+            State::Running { .. } | State::Compensating { .. }
+        )
     }
 
     /// The strategy once diagnosed with a plan.
