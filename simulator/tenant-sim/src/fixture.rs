@@ -18,7 +18,12 @@ pub const EXCHANGE: &str = "https://outlook.office365.com/.default";
 
 #[derive(Debug)]
 pub struct TenantFixture {
+    /// Plain HTTP, as Detour's own services are pointed at it in tests.
     pub base: String,
+    /// The same APIs over TLS (`https://localhost:PORT`), for clients that insist on it.
+    pub https_base: String,
+    /// The CA that signed the TLS certificate, PEM: what a client is told to trust.
+    pub ca_file: std::path::PathBuf,
     pub ou: TestOu,
     pub directory: Directory,
     pub tenant_id: Uuid,
@@ -29,6 +34,25 @@ pub struct TenantFixture {
     pub tag: String,
     pub client: reqwest::Client,
     _server: tokio::task::JoinHandle<()>,
+    _tls_server: tokio::task::JoinHandle<()>,
+}
+
+/// A CA of the fixture's own and a certificate it signed for `localhost` and `127.0.0.1`: the
+/// CA's PEM, the certificate chain's and the key's.
+fn test_certificates() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "tenant-sim test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    (ca.pem(), leaf.pem(), leaf_key.serialize_pem())
 }
 
 impl TenantFixture {
@@ -78,12 +102,28 @@ impl TenantFixture {
         let sim = Sim::new(settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let tls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let https_base = format!(
+            "https://localhost:{}",
+            tls_listener.local_addr().unwrap().port()
+        );
+        let (ca_pem, chain_pem, key_pem) = test_certificates();
+        let ca_file = std::env::temp_dir().join(format!("tenant-sim-ca-{}.pem", Uuid::new_v4()));
+        std::fs::write(&ca_file, ca_pem).unwrap();
+        let tls = crate::http::server_config(&chain_pem, &key_pem).unwrap();
+        let tls_sim = sim.clone();
+        let tls_server = tokio::spawn(async move {
+            let _ =
+                crate::http::serve_tls(tls_listener, tls, tls_sim, std::future::pending()).await;
+        });
         let server = tokio::spawn(async move {
             let _ = crate::http::serve(listener, sim, std::future::pending()).await;
         });
         let tag = Uuid::new_v4().simple().to_string()[..6].to_owned();
         let harness = Self {
             base,
+            https_base,
+            ca_file,
             ou,
             directory,
             tenant_id: Uuid::new_v4(),
@@ -93,6 +133,7 @@ impl TenantFixture {
             tag,
             client: reqwest::Client::new(),
             _server: server,
+            _tls_server: tls_server,
         };
         let mut scenario = harness.scenario(users);
         customize(&mut scenario);

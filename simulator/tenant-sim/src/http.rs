@@ -14,7 +14,10 @@ mod exchange;
 mod graph;
 mod server_span;
 mod tickets;
+mod tls;
 mod token;
+
+pub use tls::{serve_tls, server_config};
 
 use std::sync::Arc;
 
@@ -112,6 +115,14 @@ fn no_scenario(_: NoScenario) -> Response {
         &NoScenario.to_string(),
         Vec::new(),
     )
+}
+
+/// The simulator's own address as the client reached it: scheme (https behind the TLS
+/// listener) and host.
+fn base_url(headers: &HeaderMap) -> String {
+    let header = |name: &str| headers.get(name).and_then(|h| h.to_str().ok());
+    let scheme = header("x-forwarded-proto").unwrap_or("http");
+    format!("{scheme}://{}", header("host").unwrap_or("localhost"))
 }
 
 fn rfc3339(time: time::OffsetDateTime) -> String {

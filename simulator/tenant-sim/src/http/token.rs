@@ -6,9 +6,9 @@ use std::{collections::HashMap, sync::Arc};
 use axum::{
     Form, Json, Router,
     extract::{Path, State},
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    routing::post,
+    routing::{get, post},
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -16,7 +16,88 @@ use uuid::Uuid;
 use crate::app::{IssuedToken, Resource, Sim};
 
 pub(super) fn routes() -> Router<Arc<Sim>> {
-    Router::new().route("/{tenant}/oauth2/v2.0/token", post(token))
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(openid_configuration),
+        )
+        .route("/{tenant}/discovery/v2.0/keys", get(keys))
+}
+
+/// Whether `tenant` names this tenant: its id, initial domain or a verified domain.
+fn known_tenant(sim: &Sim, tenant: &str) -> bool {
+    sim.with_world(|w| {
+        w.tenant.id.to_string().eq_ignore_ascii_case(tenant)
+            || w.tenant.initial_domain.eq_ignore_ascii_case(tenant)
+            || w.tenant
+                .verified_domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(tenant))
+    })
+    .unwrap_or(false)
+}
+
+fn tenant_not_found(tenant: &str) -> Response {
+    identity_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        90002,
+        &format!("Tenant '{tenant}' not found."),
+    )
+}
+
+/// The OpenID Connect discovery document MSAL reads before its first token request
+/// (`{authority}/v2.0/.well-known/openid-configuration`): the same fields the identity platform
+/// answers, with this simulator's own address in each endpoint.
+async fn openid_configuration(
+    State(sim): State<Arc<Sim>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !known_tenant(&sim, &tenant) {
+        return tenant_not_found(&tenant);
+    }
+    let tenant_id = sim
+        .with_world(|w| w.tenant.id.to_string())
+        .unwrap_or_else(|_| tenant.clone());
+    let base = super::base_url(&headers);
+    let at = |path: &str| format!("{base}/{tenant_id}{path}");
+    Json(json!({
+        "token_endpoint": at("/oauth2/v2.0/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "jwks_uri": at("/discovery/v2.0/keys"),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "issuer": at("/v2.0"),
+        "request_uri_parameter_supported": false,
+        "userinfo_endpoint": format!("{base}/oidc/userinfo"),
+        "authorization_endpoint": at("/oauth2/v2.0/authorize"),
+        "device_authorization_endpoint": at("/oauth2/v2.0/devicecode"),
+        "http_logout_supported": true,
+        "frontchannel_logout_supported": true,
+        "end_session_endpoint": at("/oauth2/v2.0/logout"),
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "tid", "ver", "oid"],
+        "tenant_region_scope": "EU",
+        "cloud_instance_name": "microsoftonline.com",
+        "cloud_graph_host_name": "graph.windows.net",
+        "msgraph_host": "graph.microsoft.com",
+        "rbac_url": "https://pas.windows.net",
+    }))
+    .into_response()
+}
+
+/// The signing keys document. The simulator's access tokens are opaque (their resource reads
+/// them back from its own table, and a client never validates a token meant for an API), so
+/// it names no key.
+async fn keys(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>) -> Response {
+    if !known_tenant(&sim, &tenant) {
+        return tenant_not_found(&tenant);
+    }
+    Json(json!({ "keys": [] })).into_response()
 }
 
 fn identity_error(status: StatusCode, error: &str, code: u32, description: &str) -> Response {
@@ -36,23 +117,8 @@ async fn token(
     Path(tenant): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let known_tenant = sim
-        .with_world(|w| {
-            w.tenant.id.to_string().eq_ignore_ascii_case(&tenant)
-                || w.tenant.initial_domain.eq_ignore_ascii_case(&tenant)
-                || w.tenant
-                    .verified_domains
-                    .iter()
-                    .any(|d| d.eq_ignore_ascii_case(&tenant))
-        })
-        .unwrap_or(false);
-    if !known_tenant {
-        return identity_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            90002,
-            &format!("Tenant '{tenant}' not found."),
-        );
+    if !known_tenant(&sim, &tenant) {
+        return tenant_not_found(&tenant);
     }
     if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
         return identity_error(

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::{bad_request, filter, guard, world_error};
 use crate::{
     app::Sim,
-    http::{graph_error, no_scenario, rfc3339},
+    http::{base_url, graph_error, no_scenario, rfc3339},
     world::{CloudUser, World},
 };
 
@@ -101,14 +101,6 @@ pub(super) fn select(
         out.insert(name.to_owned(), value.clone());
     }
     Ok(out)
-}
-
-fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}")
 }
 
 pub(super) async fn get(
