@@ -15,7 +15,7 @@ use axum::{
     Router,
     http::{HeaderMap, StatusCode},
     response::Response,
-    routing::{get, patch, post},
+    routing::{get, post},
 };
 
 use super::{authorize, graph_error};
@@ -41,6 +41,11 @@ pub(super) fn routes() -> Router<Arc<Sim>> {
             "/v1.0/directory/deletedItems/microsoft.graph.user",
             get(directory::list_deleted),
         )
+        // The SDKs' short form of the same cast (Graph accepts both).
+        .route(
+            "/v1.0/directory/deletedItems/graph.user",
+            get(directory::list_deleted),
+        )
         .route(
             "/v1.0/directory/deletedItems/{id}",
             get(directory::get_deleted),
@@ -61,7 +66,7 @@ pub(super) fn routes() -> Router<Arc<Sim>> {
         )
         .route(
             "/v1.0/directory/onPremisesSynchronization/{id}",
-            patch(sync_behavior::patch_features),
+            get(directory::sync_features_by_id).patch(sync_behavior::patch_features),
         )
         .route(
             "/v1.0/users/{id}/onPremisesSyncBehavior",

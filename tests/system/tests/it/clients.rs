@@ -49,7 +49,7 @@ async fn the_official_client_libraries_work_against_tenant_sim_unchanged() {
     let ca = tenant.ca_file.display().to_string();
     let output = Command::new(&pytest)
         .current_dir(root.join("tests/clients"))
-        .args(["-q", "-p", "no:cacheprovider", "--color=no"])
+        .args(["-q", "-p", "no:cacheprovider", "--color=no", "--tb=short"])
         .env("REQUESTS_CA_BUNDLE", &ca)
         .env("SSL_CERT_FILE", &ca)
         .env("SIM_HTTPS", &tenant.https_base)

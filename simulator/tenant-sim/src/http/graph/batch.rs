@@ -33,14 +33,16 @@ pub(in crate::http) fn routes(apis: Router, sim: Arc<Sim>) -> Router {
         .with_state(BatchState { sim, apis })
 }
 
+/// Graph reads these fields and ignores any other, as it does in every request body: the
+/// Python SDK's `depends_on` (snake case) is such a field, so its dependency is not honoured
+/// by Graph and is not here either; `dependsOn` is.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Batch {
     requests: Vec<BatchRequest>,
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct BatchRequest {
     id: String,
     method: String,

@@ -265,15 +265,34 @@ pub(super) async fn sync_features(State(sim): State<Arc<Sim>>, headers: HeaderMa
     if let Err(response) = guard(&sim, &headers) {
         return response;
     }
+    respond(&sim, |world| Ok(json!({ "value": [sync_object(world)] })))
+}
+
+/// `GET /directory/onPremisesSynchronization/{id}`: the one object, by its id.
+pub(super) async fn sync_features_by_id(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(response) = guard(&sim, &headers) {
+        return response;
+    }
     respond(&sim, |world| {
-        Ok(json!({ "value": [{
-            "id": world.tenant.id,
-            "features": {
-                "blockSoftMatchEnabled": world.features.block_soft_match_enabled,
-                "softMatchOnUpnEnabled": world.features.soft_match_on_upn_enabled,
-                "blockCloudObjectTakeoverThroughHardMatchEnabled":
-                    world.features.block_cloud_object_takeover_through_hard_match_enabled,
-            }
-        }]}))
+        if !id.eq_ignore_ascii_case(&world.tenant.id.to_string()) {
+            return Err(WorldError::NotFound(id.clone()));
+        }
+        Ok(sync_object(world))
+    })
+}
+
+fn sync_object(world: &World) -> Value {
+    json!({
+        "id": world.tenant.id,
+        "features": {
+            "blockSoftMatchEnabled": world.features.block_soft_match_enabled,
+            "softMatchOnUpnEnabled": world.features.soft_match_on_upn_enabled,
+            "blockCloudObjectTakeoverThroughHardMatchEnabled":
+                world.features.block_cloud_object_takeover_through_hard_match_enabled,
+        }
     })
 }

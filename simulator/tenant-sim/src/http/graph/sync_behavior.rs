@@ -36,10 +36,27 @@ pub(super) async fn get(
     })
 }
 
+/// The body's properties; instance annotations (`@odata.type`, which the SDKs send) are
+/// dropped first, any other unknown name is refused.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SyncBehaviorPatch {
     is_cloud_managed: bool,
+}
+
+/// `body` as `T` once its instance annotations (`@odata.type` and the like) are dropped, at
+/// every level.
+fn without_annotations<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    fn strip(value: &mut serde_json::Value) {
+        if let serde_json::Value::Object(map) = value {
+            map.retain(|name, _| !name.starts_with('@'));
+            map.values_mut().for_each(strip);
+        }
+    }
+    let mut value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|error| error.to_string())?;
+    strip(&mut value);
+    serde_json::from_value(value).map_err(|error| error.to_string())
 }
 
 pub(super) async fn patch(
@@ -51,7 +68,7 @@ pub(super) async fn patch(
     if let Err(response) = guard(&sim, &headers) {
         return response;
     }
-    let Ok(change) = serde_json::from_slice::<SyncBehaviorPatch>(&body) else {
+    let Ok(change) = without_annotations::<SyncBehaviorPatch>(&body) else {
         return bad_request("Expected a body of the form {\"isCloudManaged\": true|false}.");
     };
     let outcome = sim.with_world(|world| {
@@ -86,7 +103,7 @@ pub(super) async fn patch_features(
     if let Err(response) = guard(&sim, &headers) {
         return response;
     }
-    let change = match serde_json::from_slice::<SynchronizationPatch>(&body) {
+    let change = match without_annotations::<SynchronizationPatch>(&body) {
         Ok(change) => change.features,
         Err(error) => return bad_request(&format!("Invalid onPremisesSynchronization: {error}")),
     };

@@ -112,7 +112,9 @@ pub(super) async fn get(
     if let Err(response) = guard(&sim, &headers) {
         return response;
     }
-    if id == "$count" && !advanced(&headers, &query) {
+    // `/users/$count` needs only the `ConsistencyLevel: eventual` header; `$count=true` is the
+    // query-parameter form for a collection (Graph's advanced-query docs) [S4].
+    if id == "$count" && !eventual(&headers) {
         return bad_request("$count is not currently supported.");
     }
     let found = sim.with_world(|world| {
@@ -144,6 +146,13 @@ pub(super) async fn get(
 }
 
 /// Advanced query: `ConsistencyLevel: eventual` and `$count=true` [S4].
+fn eventual(headers: &HeaderMap) -> bool {
+    headers
+        .get("consistencylevel")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("eventual"))
+}
+
 fn advanced(headers: &HeaderMap, query: &HashMap<String, String>) -> bool {
     let eventual = headers
         .get("consistencylevel")
@@ -275,7 +284,8 @@ pub(super) async fn patch(
     let outcome = sim.with_world(|world| {
         let user_id = world.user_id(&id)?;
         sim.note_write(user_id, Some(user_json(world, &world.users[&user_id])));
-        for (name, value) in &changes {
+        // Instance annotations (`@odata.type`, which every SDK sends) are not properties.
+        for (name, value) in changes.iter().filter(|(name, _)| !name.starts_with('@')) {
             match (name.as_str(), value) {
                 ("usageLocation", Value::String(location)) => world.set_usage_location(user_id, location)?,
                 ("usageLocation", _) => return Err(crate::world::WorldError::BadRequest("usageLocation must be a string".into())),
