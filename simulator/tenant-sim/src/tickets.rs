@@ -60,15 +60,22 @@ pub struct JiraIssue {
     pub status: String,
     pub labels: Vec<String>,
     pub comments: Vec<JiraComment>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct JiraComment {
     pub id: String,
-    /// As sent: a string (REST v2) or an Atlassian Document Format object (v3).
+    /// As sent: a string (REST v2) or an Atlassian Document Format object (v3); each version
+    /// reads it back in its own form.
     pub body: serde_json::Value,
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -131,6 +138,7 @@ pub struct Tickets {
 
 impl Tickets {
     pub fn from_spec(spec: &TicketsSpec) -> Self {
+        let now = OffsetDateTime::now_utc();
         let mut tickets = Tickets::default();
         if let Some(jira) = &spec.jira {
             tickets.jira_auth = Some((jira.email.clone(), jira.api_token.clone()));
@@ -151,6 +159,8 @@ impl Tickets {
                     status: issue.status.clone(),
                     labels: issue.labels.clone(),
                     comments: Vec::new(),
+                    created: now,
+                    updated: now,
                 })
                 .collect();
         }

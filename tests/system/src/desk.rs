@@ -127,6 +127,21 @@ impl Desk {
             .unwrap_or_default())
     }
 
+    /// The issue's comments as REST v3 shows them: Atlassian Document Format, oldest first.
+    pub async fn jira_documents(&self, key: &str) -> anyhow::Result<Vec<Value>> {
+        let comments = self
+            .get(
+                &format!("/rest/api/3/issue/{key}/comment"),
+                JIRA_EMAIL,
+                JIRA_TOKEN,
+            )
+            .await?;
+        Ok(comments["comments"]
+            .as_array()
+            .map(|list| list.iter().map(|c| c["body"].clone()).collect())
+            .unwrap_or_default())
+    }
+
     /// The incident, found by number.
     pub async fn incident(&self, number: &str) -> anyhow::Result<Value> {
         let found = self

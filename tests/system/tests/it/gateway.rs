@@ -901,13 +901,13 @@ async fn jira_rest_v3_gets_document_format_comments_written_once() {
     )
     .await;
     helpdesk.file_jira("HELP-13", "v3").await;
-    let comments = eventually(Duration::from_secs(60), "the plan", || async {
-        let comments = helpdesk.desk.jira_comments("HELP-13").await.ok()?;
-        (!comments.is_empty()).then_some(comments)
+    let documents = eventually(Duration::from_secs(60), "the plan", || async {
+        let documents = helpdesk.desk.jira_documents("HELP-13").await.ok()?;
+        (!documents.is_empty()).then_some(documents)
     })
     .await;
     // A document: paragraphs of text nodes, the marker among them.
-    let document: Value = serde_json::from_str(&comments[0]).unwrap();
+    let document = documents[0].clone();
     assert_eq!(document["type"], "doc", "{document}");
     let text = ticket_gateway::inbound::mapping::plain_text(&document);
     assert!(
