@@ -117,6 +117,10 @@ pub struct Incident {
     pub close_notes: String,
     pub work_notes: Vec<JournalEntry>,
     pub comments: Vec<JournalEntry>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -180,6 +184,8 @@ impl Tickets {
                     close_notes: String::new(),
                     work_notes: Vec::new(),
                     comments: Vec::new(),
+                    created: now,
+                    updated: now,
                 })
                 .collect();
         }

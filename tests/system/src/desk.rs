@@ -142,7 +142,9 @@ impl Desk {
             .unwrap_or_default())
     }
 
-    /// The incident, found by number.
+    /// The incident, found by number, its fields as the README's business rule sends them:
+    /// the Table API's values, the caller dot-walked to its user name
+    /// (`current.caller_id.user_name`), since a reference's own value is a sys_id.
     pub async fn incident(&self, number: &str) -> anyhow::Result<Value> {
         let found = self
             .get(
@@ -151,7 +153,18 @@ impl Desk {
                 SERVICENOW_PASSWORD,
             )
             .await?;
-        Ok(found["result"][0].clone())
+        let mut incident = found["result"][0].clone();
+        if let Some(link) = incident["caller_id"]["link"].as_str() {
+            let path = link
+                .find("/api/now/")
+                .map_or(link, |at| &link[at..])
+                .to_owned();
+            let caller = self
+                .get(&path, SERVICENOW_USER, SERVICENOW_PASSWORD)
+                .await?;
+            incident["caller_id"] = caller["result"]["user_name"].clone();
+        }
+        Ok(incident)
     }
 
     /// The incident's work notes, as text, oldest first.

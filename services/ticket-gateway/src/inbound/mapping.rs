@@ -56,20 +56,29 @@ fn user_in_labels(prefix: &str, labels: &[String]) -> Option<String> {
     })
 }
 
-/// A user in a field's value: a string, an object naming one (`emailAddress`, `name`,
-/// `value`: Jira user pickers, ServiceNow references), or the first of a list.
+/// A user in a field's value: a string, an object naming one (`emailAddress`, `name`:
+/// Jira user pickers; `display_value`, then `value`: ServiceNow references), or the first of a
+/// list. A ServiceNow sys_id (32 hex digits, what a reference's `value` holds) names no user
+/// here: the next field, or the text, is read instead.
 fn user_in(value: &Value) -> Option<String> {
     let text = match value {
         Value::String(text) => text.trim().to_owned(),
-        Value::Object(object) => ["emailAddress", "name", "value", "display_value"]
+        Value::Object(object) => ["emailAddress", "name", "display_value", "value"]
             .iter()
-            .find_map(|key| object.get(*key).and_then(Value::as_str))?
+            .filter_map(|key| object.get(*key).and_then(Value::as_str))
+            .find(|text| !is_sys_id(text))?
             .trim()
             .to_owned(),
         Value::Array(items) => return items.iter().find_map(user_in),
         _ => return None,
     };
-    (!text.is_empty()).then(|| text.strip_prefix("mailto:").unwrap_or(&text).to_owned())
+    (!text.is_empty() && !is_sys_id(&text))
+        .then(|| text.strip_prefix("mailto:").unwrap_or(&text).to_owned())
+}
+
+fn is_sys_id(text: &str) -> bool {
+    let text = text.trim();
+    text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The first word of `text` that looks like a UPN: something, `@`, a dotted domain. Wrapping
@@ -212,5 +221,30 @@ mod tests {
         let adf = json!({"type": "doc", "content": [{"type": "paragraph", "content": [
             {"type": "text", "text": "user"}, {"type": "text", "text": "ada@contoso.com"}]}]});
         assert_eq!(plain_text(&adf), "user ada@contoso.com");
+    }
+}
+
+#[cfg(test)]
+mod references {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_servicenow_reference_names_its_user_by_display_value_never_by_sys_id() {
+        let sys_id = "6816f79cc0a8016401c5a33be04be441";
+        assert_eq!(
+            user_in(&json!({ "link": "https://x/api/now/table/sys_user/1", "value": sys_id })),
+            None
+        );
+        assert_eq!(user_in(&json!(sys_id)), None);
+        assert_eq!(
+            user_in(&json!({ "display_value": "ada@contoso.com", "value": sys_id })).as_deref(),
+            Some("ada@contoso.com")
+        );
+        assert_eq!(
+            user_in(&json!("ada@contoso.com")).as_deref(),
+            Some("ada@contoso.com")
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! API (v2 and v3) and the ServiceNow Table API, each with Basic auth and its own error shape.
 
 mod adf;
+mod encoded_query;
 mod jira;
 mod jql;
 mod servicenow;
@@ -24,6 +25,7 @@ pub(super) fn routes() -> Router<Arc<Sim>> {
                 .put(servicenow::update_incident),
         )
         .route("/api/now/table/sys_journal_field", get(servicenow::journal))
+        .route("/api/now/table/sys_user/{sys_id}", get(servicenow::user))
 }
 
 fn basic_auth(headers: &HeaderMap, expected: Option<&(String, String)>) -> bool {
