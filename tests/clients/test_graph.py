@@ -242,3 +242,24 @@ def test_a_batch_reads_several_users_in_one_request(tenant):
             assert response.status == 200, response
 
     run(go())
+
+
+def test_role_eligibility_is_read_with_its_role_definition(tenant):
+    """The read the ladder added: PIM eligibility by principal, its role definition expanded."""
+    from msgraph.generated.role_management.directory.role_eligibility_schedule_instances.role_eligibility_schedule_instances_request_builder import (
+        RoleEligibilityScheduleInstancesRequestBuilder,
+    )
+
+    async def go():
+        client = graph(tenant)
+        user = await client.users.by_user_id(tenant.users[3]).get()
+        query = RoleEligibilityScheduleInstancesRequestBuilder.RoleEligibilityScheduleInstancesRequestBuilderGetQueryParameters(
+            filter=f"principalId eq '{user.id}'", expand=["roleDefinition"]
+        )
+        found = await client.role_management.directory.role_eligibility_schedule_instances.get(
+            request_configuration=RequestConfiguration(query_parameters=query)
+        )
+        assert [i.role_definition.display_name for i in found.value] == ["Exchange Administrator"]
+        assert found.value[0].principal_id == user.id
+
+    run(go())

@@ -84,7 +84,42 @@ async fn serve(settings: SimSettings, scenario: Option<Scenario>) -> anyhow::Res
     }
     let listener = tokio::net::TcpListener::bind(settings.http.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "tenant-sim listening");
-    tenant_sim::http::serve(listener, sim, stopped()).await?;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let until_stopped = move || {
+        let mut stopping = stopping.clone();
+        async move {
+            let _ = stopping.wait_for(|stopped| *stopped).await;
+        }
+    };
+    let tls = match settings.http.tls_addr() {
+        Some(addr) => {
+            use anyhow::Context;
+            let read = |path: &str| {
+                std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))
+            };
+            let config = tenant_sim::http::server_config(
+                &read(&settings.http.tls_cert_file)?,
+                &read(&settings.http.tls_key_file)?,
+            )?;
+            let tls_listener = tokio::net::TcpListener::bind(addr?).await?;
+            tracing::info!(addr = %tls_listener.local_addr()?, "tenant-sim listening over TLS");
+            Some(tokio::spawn(tenant_sim::http::serve_tls(
+                tls_listener,
+                config,
+                sim.clone(),
+                until_stopped(),
+            )))
+        }
+        None => None,
+    };
+    tokio::spawn(async move {
+        stopped().await;
+        let _ = stop.send(true);
+    });
+    tenant_sim::http::serve(listener, sim, until_stopped()).await?;
+    if let Some(tls) = tls {
+        tls.await??;
+    }
     telemetry.shutdown().await;
     Ok(())
 }

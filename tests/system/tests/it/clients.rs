@@ -37,7 +37,12 @@ async fn the_official_client_libraries_work_against_tenant_sim_unchanged() {
             "labels": ["detour"] });
         let incident = json!({ "number": "INC0010501", "caller_id": upn(1),
             "short_description": "No contoso.mail.onmicrosoft.com address" });
+        // Eligible, not active: what the ladder's privileged-role read looks for.
+        let roles = json!([{ "display_name": "Exchange Administrator",
+            "role_template_id": "29232cdf-9323-42fd-ade2-1d097af3e4de",
+            "members": [], "eligible": [upn(3)] }]);
         scenario["tickets"] = tickets_section(&[issue], &[incident]);
+        scenario["roles"] = roles;
     })
     .await;
     // One user out of scope and synced, so deleted items has someone to list and restore.
