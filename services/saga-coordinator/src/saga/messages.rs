@@ -9,10 +9,10 @@ use detour_contracts::{
         ProxyAddressRemoved, RemoveProxyAddress, UserFound, UserLookup, UserMoved,
     },
     cloud_directory::{
-        AddressHoldersFound, AssignLicense, CloudCommandFailed, CloudUserRead, DeletedUserRead,
-        FindAddressHolders, LicenseAssigned, LicenseRemoved, ReadCloudUser, ReadDeletedUser,
-        ReadTenant, RemoveLicense, RestoreUser, SetTakeoverBlock, SetUserCloudManaged,
-        TakeoverBlockSet, TenantRead, UserCloudManagedSet, UserRestored,
+        AddressHoldersFound, AssignLicense, CloudCommandFailed, CloudUserRead, CloudUserState,
+        DeletedUserRead, FindAddressHolders, LicenseAssigned, LicenseRemoved, ReadCloudUser,
+        ReadDeletedUser, ReadTenant, RemoveLicense, RestoreUser, SetTakeoverBlock,
+        SetUserCloudManaged, TakeoverBlockSet, TenantRead, UserCloudManagedSet, UserRestored,
     },
     connect_agent::{ObjectOutcome, ObjectResult, PolicyType, RunOutcome},
     mailbox_ops::{
@@ -448,50 +448,44 @@ fn sync_in(runs: &SyncCycleCompleted, facts: &SagaFacts) -> StepAnswer {
 /// is the answer while any of it is missing: reads lag writes, and the step's deadline ends
 /// the wait.
 fn verify(read: &CloudUserRead, facts: &SagaFacts) -> StepAnswer {
-    let Some(user) = &read.user else {
-        return StepAnswer::NotYet("no live user in the cloud".into());
-    };
-    let problems: Vec<&str> = [
-        (user.id != facts.cloud_id, "a different cloud object"),
-        (user.on_premises_sync_enabled != Some(true), "not synced"),
-        (
-            user.on_premises_immutable_id != facts.immutable_id,
-            "a different source anchor",
-        ),
-        (
-            !user
-                .proxy_addresses
-                .iter()
-                .any(|a| facts.address.same_as(a)),
-            "the address is missing",
-        ),
-        (
-            user.licenses.iter().any(|l| l.assigned_by_group.is_none()),
-            "a direct licence remains",
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(bad, what)| bad.then_some(what))
-    .collect();
-    if problems.is_empty() {
-        StepAnswer::Done
-    } else {
-        StepAnswer::NotYet(problems.join(", "))
-    }
+    checked(read, facts, |user| {
+        vec![
+            (user.on_premises_sync_enabled != Some(true), "not synced"),
+            (
+                user.on_premises_immutable_id != facts.immutable_id,
+                "a different source anchor",
+            ),
+            (
+                user.licenses.iter().any(|l| l.assigned_by_group.is_none()),
+                "a direct licence remains",
+            ),
+        ]
+    })
 }
 
 /// Where the user stays cloud-managed: the same object, no longer synced from AD, with the
 /// address.
 fn verify_cloud_managed(read: &CloudUserRead, facts: &SagaFacts) -> StepAnswer {
+    checked(read, facts, |user| {
+        vec![(
+            user.on_premises_sync_enabled == Some(true),
+            "still synced from AD",
+        )]
+    })
+}
+
+/// Done when the read shows the same cloud object with the address and none of `more`'s
+/// problems; else not yet, naming what is wrong.
+fn checked(
+    read: &CloudUserRead,
+    facts: &SagaFacts,
+    more: impl FnOnce(&CloudUserState) -> Vec<(bool, &'static str)>,
+) -> StepAnswer {
     let Some(user) = &read.user else {
         return StepAnswer::NotYet("no live user in the cloud".into());
     };
-    let problems: Vec<&str> = [
+    let mut checks = vec![
         (user.id != facts.cloud_id, "a different cloud object"),
-        (
-            user.on_premises_sync_enabled == Some(true),
-            "still synced from AD",
-        ),
         (
             !user
                 .proxy_addresses
@@ -499,10 +493,12 @@ fn verify_cloud_managed(read: &CloudUserRead, facts: &SagaFacts) -> StepAnswer {
                 .any(|a| facts.address.same_as(a)),
             "the address is missing",
         ),
-    ]
-    .into_iter()
-    .filter_map(|(bad, what)| bad.then_some(what))
-    .collect();
+    ];
+    checks.extend(more(user));
+    let problems: Vec<&str> = checks
+        .into_iter()
+        .filter_map(|(bad, what)| bad.then_some(what))
+        .collect();
     if problems.is_empty() {
         StepAnswer::Done
     } else {

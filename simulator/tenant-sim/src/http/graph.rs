@@ -74,6 +74,23 @@ pub(super) fn routes() -> Router<Arc<Sim>> {
         )
 }
 
+/// `body` as `T` once its instance annotations (`@odata.type` and the like) are dropped, at
+/// every level.
+pub(super) fn without_annotations<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, String> {
+    fn strip(value: &mut serde_json::Value) {
+        if let serde_json::Value::Object(map) = value {
+            map.retain(|name, _| !name.starts_with('@'));
+            map.values_mut().for_each(strip);
+        }
+    }
+    let mut value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|error| error.to_string())?;
+    strip(&mut value);
+    serde_json::from_value(value).map_err(|error| error.to_string())
+}
+
 fn guard(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
     authorize(sim, headers, Resource::Graph).map_err(|message| {
         graph_error(

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::{bad_request, filter, guard, users, world_error};
+use super::{bad_request, filter, guard, users, without_annotations, world_error};
 use crate::{
     app::Sim,
     http::{no_scenario, rfc3339},
@@ -132,7 +132,7 @@ pub(super) async fn restore(
     let request: RestoreRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RestoreRequest::default()
     } else {
-        match serde_json::from_slice(&body) {
+        match without_annotations(&body) {
             Ok(request) => request,
             Err(error) => return bad_request(&format!("Invalid request body: {error}")),
         }
@@ -184,7 +184,7 @@ pub(super) async fn assign_license(
     if let Err(response) = guard(&sim, &headers) {
         return response;
     }
-    let request: AssignLicense = match serde_json::from_slice(&body) {
+    let request: AssignLicense = match without_annotations(&body) {
         Ok(request) => request,
         Err(error) => return bad_request(&format!("Invalid request body: {error}")),
     };

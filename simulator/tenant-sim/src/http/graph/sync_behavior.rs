@@ -13,7 +13,9 @@ use axum::{
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{bad_request, directory::respond, guard, users::user_json, world_error};
+use super::{
+    bad_request, directory::respond, guard, users::user_json, without_annotations, world_error,
+};
 use crate::{app::Sim, http::no_scenario, world::WorldError};
 
 pub(super) async fn get(
@@ -42,21 +44,6 @@ pub(super) async fn get(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SyncBehaviorPatch {
     is_cloud_managed: bool,
-}
-
-/// `body` as `T` once its instance annotations (`@odata.type` and the like) are dropped, at
-/// every level.
-fn without_annotations<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    fn strip(value: &mut serde_json::Value) {
-        if let serde_json::Value::Object(map) = value {
-            map.retain(|name, _| !name.starts_with('@'));
-            map.values_mut().for_each(strip);
-        }
-    }
-    let mut value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|error| error.to_string())?;
-    strip(&mut value);
-    serde_json::from_value(value).map_err(|error| error.to_string())
 }
 
 pub(super) async fn patch(
