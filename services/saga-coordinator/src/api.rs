@@ -32,6 +32,7 @@ pub fn router(engine: Engine, token: Option<Secret>) -> Router {
     let routes = Router::new()
         .route("/api/v1/sagas", post(start).get(list))
         .route("/api/v1/counts", get(counts))
+        .route("/api/v1/takeover-lease", get(takeover_lease))
         .route("/api/v1/sagas/{id}", get(show))
         .route("/api/v1/sagas/{id}/approve", post(approve))
         .route("/api/v1/sagas/{id}/abort", post(abort))
@@ -204,6 +205,14 @@ async fn list(
 async fn counts(State(engine): State<Engine>) -> Result<Json<serde_json::Value>, ApiError> {
     let counts = engine.store().counts().await.map_err(EngineError::from)?;
     Ok(Json(json!(counts)))
+}
+
+/// The tenant's takeover block as the coordinator holds it: the window, the sagas holding it,
+/// and the flag command it waits on (since when), so an operator sees a restore that is not
+/// getting through.
+async fn takeover_lease(State(engine): State<Engine>) -> Result<Json<serde_json::Value>, ApiError> {
+    let (lease, version) = engine.store().lease().await.map_err(EngineError::from)?;
+    Ok(Json(json!({ "lease": lease, "version": version })))
 }
 
 async fn show(

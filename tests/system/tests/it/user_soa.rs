@@ -96,6 +96,27 @@ async fn users_made_cloud_managed_for_the_change_come_back_to_ad_fixed_under_one
         ));
     }
     back_as_ad_users_with_the_block_restored(&tenant, &names).await;
+    // The operator sees the lease at rest: closed, nobody holding it, nothing in flight.
+    let lease = eventually(Duration::from_secs(30), "the lease closed", || async {
+        let url = format!("{}/takeover-lease", detour.api);
+        let body: Value = detour
+            .client
+            .get(url)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (body["lease"]["window"]["window"] == "closed").then_some(body)
+    })
+    .await;
+    assert_eq!(lease["lease"]["holders"], json!([]), "{lease}");
+    assert_eq!(lease["lease"]["pending"], Value::Null, "{lease}");
+    assert!(
+        lease["version"].as_i64().unwrap() >= 2,
+        "the lease moved: {lease}"
+    );
     detour.bus.stop().await;
 }
 
