@@ -2,7 +2,7 @@
 
 use detour_contracts::{
     cloud_directory::{CloudUserState, LicenseAssignment},
-    connect_agent::ObjectResult,
+    connect_agent::{ObjectOutcome, ObjectResult, RunOutcome},
     mailbox_ops::MailboxState,
     sync_trigger::{RunSeen, RunStats},
 };
