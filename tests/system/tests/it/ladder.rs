@@ -349,3 +349,29 @@ async fn a_mailbox_handed_back_to_ad_is_checked_after_the_sync() {
         detour.bus.stop().await;
     }
 }
+
+/// Graph documents no application permission for the tenant's sync features: where a tenant
+/// refuses Detour's app token for them, the diagnosis stops there, saying so, and nothing is
+/// changed; it never guesses the matching rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_that_refuses_the_sync_features_to_the_app_is_undiagnosable_not_guessed() {
+    let tenant = TenantFixture::start("ladder-features-refused", &["ada"], |_| {}).await;
+    tenant
+        .add_fault(
+            json!({ "api": "graph", "path_contains": "/directory/onPremisesSynchronization",
+            "kind": "server-error", "status": 403 }),
+        )
+        .await;
+    let detour = Detour::start(&tenant, "ladder-features-refused", &[]).await;
+    let saga = detour.start_saga(&tenant.upn("ada"), false).await;
+    let view = detour.settled(&saga).await;
+    let story = timeline(&view);
+    assert_eq!(view.status, "undiagnosable", "{story}");
+    assert!(story.contains("Tenant read failed"), "{story}");
+    assert!(
+        !story.contains("now running"),
+        "nothing was started: {story}"
+    );
+    no_deletion(&tenant).await;
+    detour.bus.stop().await;
+}
