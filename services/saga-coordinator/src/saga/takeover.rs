@@ -151,17 +151,32 @@ impl Lease {
     }
 
     /// The pending command again when its answer is overdue (lost, or refused for now);
-    /// an open window nobody holds is closed.
+    /// an open window nobody holds is closed. A window still opening when its last holder has
+    /// gone stops opening: nothing more is read, and a lift that may have landed is undone.
     pub fn tend(
         &mut self,
         now: OffsetDateTime,
         answer_within: std::time::Duration,
     ) -> Option<SetTakeoverBlock> {
-        match &self.pending {
-            Some(pending) if now - pending.sent_at >= answer_within => self.command(),
-            Some(_) => None,
-            None => self.close_if_unheld().or_else(|| self.command()),
+        let overdue = self
+            .pending
+            .as_ref()
+            .is_none_or(|pending| now - pending.sent_at >= answer_within);
+        if !overdue {
+            return None;
         }
+        if self.holders.is_empty() {
+            match self.window {
+                Window::Reading => {
+                    self.window = Window::Closed;
+                    self.pending = None;
+                    return None;
+                }
+                Window::Lifting => self.window = Window::Restoring,
+                _ => {}
+            }
+        }
+        self.close_if_unheld().or_else(|| self.command())
     }
 
     /// The flag command the window waits on, if it waits on one.

@@ -130,3 +130,32 @@ fn an_open_window_nobody_holds_is_closed_by_tending() {
     );
     assert_eq!(lease.window, Window::Restoring);
 }
+
+#[test]
+fn a_window_whose_holders_all_left_stops_opening_and_undoes_a_lift_that_may_have_landed() {
+    let a = SagaId::new();
+    let mut lease = Lease::default();
+    let read = lease.apply(a, LeaseOp::Hold).1;
+    send(&mut lease, read, "read");
+    let lift = lease.answered("read", &answer(true, true));
+    send(&mut lease, lift, "lift");
+    // The lift is refused again and again (the app may not write the flag); the saga gives up.
+    lease.apply(a, LeaseOp::Release);
+    let later = NOW + Duration::from_secs(31);
+    let undo = lease.tend(later, Duration::from_secs(30));
+    assert_eq!(
+        undo,
+        Some(SetTakeoverBlock {
+            enabled: Some(true)
+        })
+    );
+    assert_eq!(lease.window, Window::Restoring);
+
+    // Still reading when the last holder left: nothing was written, nothing to undo.
+    let mut reading = Lease::default();
+    let read = reading.apply(a, LeaseOp::Hold).1;
+    send(&mut reading, read, "read");
+    reading.apply(a, LeaseOp::Release);
+    assert_eq!(reading.tend(later, Duration::from_secs(30)), None);
+    assert!(reading.is_closed());
+}
