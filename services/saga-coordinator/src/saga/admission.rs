@@ -130,6 +130,7 @@ mod tests {
 
         let requested = Phase::Requested {
             user: "ada@contoso.com".into(),
+            earlier: None,
         };
         let undiagnosable = Phase::Undiagnosable {
             reason: "no answer".into(),

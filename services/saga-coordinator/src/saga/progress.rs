@@ -2,7 +2,10 @@
 //! approval, each visible step done, compensating, needs attention, and one final word), as
 //! plain data the shell publishes. Pure: the phase before and after in, milestones out.
 
-use detour_contracts::saga_coordinator::{Outcome, Stage};
+use detour_contracts::{
+    ProxyAddress,
+    saga_coordinator::{Outcome, Stage},
+};
 
 use super::{
     definition::Step,
@@ -24,8 +27,8 @@ pub struct Milestone {
 /// The milestones reached going from `before` to `after`, in the order reached.
 pub fn milestones(user: &str, before: &Phase, after: &Phase) -> Vec<Milestone> {
     let mut reached = Vec::new();
-    if matches!(before, Phase::Diagnosing { .. }) {
-        reached.extend(diagnosed(user, after));
+    if let Phase::Diagnosing { reads } = before {
+        reached.extend(diagnosed(user, after, reads.earlier.as_ref()));
     }
     if let (Phase::Running { plan: tried, .. }, Phase::Queued { plan, .. }) = (before, after) {
         reached.push(fell_back(user, tried, plan));
@@ -113,9 +116,19 @@ fn capitalised(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// What the end of diagnosis says: a plan under way, or the one final word.
-fn diagnosed(user: &str, after: &Phase) -> Option<Milestone> {
+/// What the end of diagnosis says: a plan under way, or the one final word. After an earlier
+/// plan of the same remediation added an address, the final word says so rather than that
+/// nothing was changed.
+fn diagnosed(user: &str, after: &Phase, earlier: Option<&ProxyAddress>) -> Option<Milestone> {
     let final_word = |outcome, headline: String, details| {
+        let headline = match earlier {
+            Some(added) => format!(
+                "{} was added earlier in this remediation. {}",
+                added.address(),
+                headline.replace("Nothing was changed.", "Nothing more was changed.")
+            ),
+            None => headline,
+        };
         Some(Milestone {
             key: "final".into(),
             stage: Stage::Final(outcome),

@@ -2,7 +2,7 @@
 //! wait for admission, then run the saga, turning each step service's answer into the saga's
 //! input. Pure, like `decide`: what happened comes in, the next phase and the effects go out.
 
-use detour_contracts::Dn;
+use detour_contracts::{Dn, ProxyAddress};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -89,6 +89,10 @@ pub enum Phase {
     /// of a thousand requests never queues its reads ahead of running sagas' steps.
     Requested {
         user: String,
+        /// An address an earlier plan of this remediation already added (the routing address,
+        /// before the MOERA's own diagnosis).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        earlier: Option<ProxyAddress>,
     },
     Diagnosing {
         reads: Reads,
@@ -167,6 +171,7 @@ impl Advance {
 pub fn requested(user: &str) -> Phase {
     Phase::Requested {
         user: user.to_owned(),
+        earlier: None,
     }
 }
 
@@ -200,7 +205,13 @@ pub fn advance(
     now: OffsetDateTime,
 ) -> Advance {
     match (phase, event) {
-        (Phase::Requested { user }, Event::Admitted) => begin(policy, user, now),
+        (Phase::Requested { user, earlier }, Event::Admitted) => {
+            let mut started = begin(policy, user, now);
+            if let Phase::Diagnosing { reads } = &mut started.next {
+                reads.earlier.clone_from(earlier);
+            }
+            started
+        }
         (
             Phase::Diagnosing { reads },
             Event::Answered {
@@ -315,6 +326,7 @@ pub fn advance(
                 return Advance::to(
                     Phase::Requested {
                         user: facts.user_principal_name.clone(),
+                        earlier: Some(plan.address.clone()),
                     },
                     format!("{note}; the MOERA is missing too: diagnosing again for it"),
                 );

@@ -309,7 +309,7 @@ on_both_backends! {
         store.commit(&create(&record("d1@contoso.com", diagnosing()))).await.unwrap();
         let mut requested = Vec::new();
         for i in 0..3 {
-            let mut r = record(&format!("r{i}@contoso.com"), Phase::Requested { user: format!("r{i}@contoso.com") });
+            let mut r = record(&format!("r{i}@contoso.com"), Phase::Requested { user: format!("r{i}@contoso.com"), earlier: None });
             r.created_at = now() + time::Duration::seconds(i);
             store.commit(&create(&r)).await.unwrap();
             requested.push(r.saga_id);

@@ -107,6 +107,30 @@ fn every_end_at_diagnosis_is_final() {
 }
 
 #[test]
+fn a_moera_refused_after_the_routing_address_was_added_says_what_was_added() {
+    let added =
+        detour_contracts::ProxyAddress::parse("smtp:ada@contoso.mail.onmicrosoft.com").unwrap();
+    let reads = crate::saga::Reads {
+        earlier: Some(added),
+        ..Default::default()
+    };
+    let before = Phase::Diagnosing { reads };
+    let refused = Phase::Diagnosed {
+        diagnosis: Diagnosis::Refused {
+            refusal: Refusal::NoStrategyAllowed,
+            detail: "no rung applies".into(),
+        },
+    };
+    let reached = milestones(USER, &before, &refused);
+    let headline = &reached[0].headline;
+    assert!(
+        headline.starts_with("ada@contoso.mail.onmicrosoft.com was added earlier"),
+        "{headline}"
+    );
+    assert!(headline.contains("Nothing more was changed."), "{headline}");
+}
+
+#[test]
 fn visible_steps_are_phases_and_completion_is_final() {
     let before = running(
         State::Running {

@@ -2,6 +2,7 @@
 //! all are in, the diagnosis and the phase it leads to.
 
 use detour_contracts::{
+    ProxyAddress,
     ad_ops::{AdUserSnapshot, FindUser, UserLookup},
     cloud_directory::{
         AddressHolder, CloudUserState, FindAddressHolders, ReadCloudUser, ReadTenant, TenantRead,
@@ -93,6 +94,9 @@ pub struct Reads {
     /// Asked only when the cloud user exists.
     #[serde(default)]
     pub holders: Option<Vec<AddressHolder>>,
+    /// An address an earlier plan of this remediation already added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earlier: Option<ProxyAddress>,
 }
 
 /// A field present in the stored JSON was answered, even when its answer is `null` ("none"):
