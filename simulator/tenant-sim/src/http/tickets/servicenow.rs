@@ -51,6 +51,19 @@ fn unauthorized() -> Response {
     )
 }
 
+/// The tickets, once the request's Basic credentials are the ServiceNow user's.
+fn signed_in<'a>(
+    sim: &'a Sim,
+    headers: &HeaderMap,
+) -> Result<std::sync::MutexGuard<'a, crate::tickets::Tickets>, Response> {
+    let tickets = sim.tickets();
+    if basic_auth(headers, tickets.servicenow_auth.as_ref()) {
+        Ok(tickets)
+    } else {
+        Err(unauthorized())
+    }
+}
+
 fn not_found() -> Response {
     servicenow_error(
         StatusCode::NOT_FOUND,
@@ -228,10 +241,10 @@ pub(super) async fn incidents(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let tickets = sim.tickets();
-    if !basic_auth(&headers, tickets.servicenow_auth.as_ref()) {
-        return unauthorized();
-    }
+    let tickets = match signed_in(&sim, &headers) {
+        Ok(tickets) => tickets,
+        Err(response) => return response,
+    };
     let shape = Shape::of(&headers, &query);
     let records = tickets
         .incidents
@@ -247,10 +260,10 @@ pub(super) async fn incident(
     Path(sys_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let tickets = sim.tickets();
-    if !basic_auth(&headers, tickets.servicenow_auth.as_ref()) {
-        return unauthorized();
-    }
+    let tickets = match signed_in(&sim, &headers) {
+        Ok(tickets) => tickets,
+        Err(response) => return response,
+    };
     let shape = Shape::of(&headers, &query);
     match tickets.incidents.iter().find(|i| i.sys_id == sys_id) {
         Some(incident) => {
@@ -276,10 +289,10 @@ pub(super) async fn update_incident(
         );
     };
     let now = sim.clock.now();
-    let mut tickets = sim.tickets();
-    if !basic_auth(&headers, tickets.servicenow_auth.as_ref()) {
-        return unauthorized();
-    }
+    let mut tickets = match signed_in(&sim, &headers) {
+        Ok(tickets) => tickets,
+        Err(response) => return response,
+    };
     let shape = Shape::of(&headers, &query);
     let Some(incident) = tickets.incidents.iter_mut().find(|i| i.sys_id == sys_id) else {
         return not_found();
@@ -317,10 +330,10 @@ pub(super) async fn journal(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let tickets = sim.tickets();
-    if !basic_auth(&headers, tickets.servicenow_auth.as_ref()) {
-        return unauthorized();
-    }
+    let tickets = match signed_in(&sim, &headers) {
+        Ok(tickets) => tickets,
+        Err(response) => return response,
+    };
     let shape = Shape::of(&headers, &query);
     let records = tickets
         .incidents
@@ -344,10 +357,10 @@ pub(super) async fn user(
     Path(sys_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let tickets = sim.tickets();
-    if !basic_auth(&headers, tickets.servicenow_auth.as_ref()) {
-        return unauthorized();
-    }
+    let tickets = match signed_in(&sim, &headers) {
+        Ok(tickets) => tickets,
+        Err(response) => return response,
+    };
     let shape = Shape::of(&headers, &query);
     let Some(name) = tickets
         .incidents
