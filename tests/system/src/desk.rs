@@ -104,34 +104,11 @@ impl Desk {
             .await
     }
 
-    /// The issue's comments, as text, oldest first.
-    pub async fn jira_comments(&self, key: &str) -> anyhow::Result<Vec<String>> {
+    /// The issue's comment bodies as REST `version` shows them, oldest first.
+    async fn jira_bodies(&self, key: &str, version: u8) -> anyhow::Result<Vec<Value>> {
         let comments = self
             .get(
-                &format!("/rest/api/2/issue/{key}/comment"),
-                JIRA_EMAIL,
-                JIRA_TOKEN,
-            )
-            .await?;
-        Ok(comments["comments"]
-            .as_array()
-            .map(|list| {
-                list.iter()
-                    .map(|c| {
-                        c["body"]
-                            .as_str()
-                            .map_or_else(|| c["body"].to_string(), str::to_owned)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
-    }
-
-    /// The issue's comments as REST v3 shows them: Atlassian Document Format, oldest first.
-    pub async fn jira_documents(&self, key: &str) -> anyhow::Result<Vec<Value>> {
-        let comments = self
-            .get(
-                &format!("/rest/api/3/issue/{key}/comment"),
+                &format!("/rest/api/{version}/issue/{key}/comment"),
                 JIRA_EMAIL,
                 JIRA_TOKEN,
             )
@@ -140,6 +117,24 @@ impl Desk {
             .as_array()
             .map(|list| list.iter().map(|c| c["body"].clone()).collect())
             .unwrap_or_default())
+    }
+
+    /// The issue's comments, as text (REST v2), oldest first.
+    pub async fn jira_comments(&self, key: &str) -> anyhow::Result<Vec<String>> {
+        Ok(self
+            .jira_bodies(key, 2)
+            .await?
+            .into_iter()
+            .map(|body| {
+                body.as_str()
+                    .map_or_else(|| body.to_string(), str::to_owned)
+            })
+            .collect())
+    }
+
+    /// The issue's comments as REST v3 shows them: Atlassian Document Format, oldest first.
+    pub async fn jira_documents(&self, key: &str) -> anyhow::Result<Vec<Value>> {
+        self.jira_bodies(key, 3).await
     }
 
     /// The incident, found by number, its fields as the README's business rule sends them:

@@ -414,3 +414,31 @@ fn a_parking_ou_that_connect_syncs_is_refused() {
         "queued"
     );
 }
+
+#[test]
+fn a_round_trip_may_hold_the_takeover_lease_only_while_it_undoes() {
+    let at = |state| {
+        sample_round_trip(Saga {
+            state,
+            completed: Vec::new(),
+        })
+    };
+    let running = at(State::Running {
+        step: Step::SyncIn,
+        attempt: 1,
+        deadline: now(),
+    });
+    assert!(
+        !running.may_hold_takeover_lease(),
+        "its completion never reads the lease"
+    );
+    let undoing = at(State::Compensating {
+        plan: vec![crate::saga::Compensation::HoldTakeoverLease],
+        index: 0,
+        attempt: 1,
+        reason: "SyncIn failed".into(),
+        deadline: None,
+    });
+    assert!(undoing.may_hold_takeover_lease());
+    assert!(!at(State::Completed).may_hold_takeover_lease());
+}

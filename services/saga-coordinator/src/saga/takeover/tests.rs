@@ -21,6 +21,16 @@ fn answer(enabled: bool, previous: bool) -> TakeoverBlockSet {
     TakeoverBlockSet { enabled, previous }
 }
 
+/// A lease `saga` holds, the flag read as set and its lift sent as `lift`.
+fn lifting(saga: SagaId, lift: &str) -> Lease {
+    let mut lease = Lease::default();
+    let read = lease.apply(saga, LeaseOp::Hold).1;
+    send(&mut lease, read, "read");
+    let lift_command = lease.answered("read", &answer(true, true));
+    assert_eq!(send(&mut lease, lift_command, lift).enabled, Some(false));
+    lease
+}
+
 #[test]
 fn many_sagas_share_one_lift_and_the_last_release_restores() {
     let (a, b) = (SagaId::new(), SagaId::new());
@@ -70,11 +80,7 @@ fn a_tenant_without_the_block_is_read_and_never_written() {
 #[test]
 fn a_release_while_lifting_restores_once_the_lift_is_confirmed() {
     let a = SagaId::new();
-    let mut lease = Lease::default();
-    let read = lease.apply(a, LeaseOp::Hold).1;
-    send(&mut lease, read, "read");
-    let lift = lease.answered("read", &answer(true, true));
-    send(&mut lease, lift, "lift");
+    let mut lease = lifting(a, "lift");
     // The saga fails and lets go before the lift's answer.
     assert_eq!(
         lease.apply(a, LeaseOp::Release),
@@ -93,11 +99,7 @@ fn a_release_while_lifting_restores_once_the_lift_is_confirmed() {
 #[test]
 fn late_and_foreign_answers_move_nothing_and_a_lost_one_is_asked_again() {
     let a = SagaId::new();
-    let mut lease = Lease::default();
-    let read = lease.apply(a, LeaseOp::Hold).1;
-    send(&mut lease, read, "read");
-    let lift = lease.answered("read", &answer(true, true));
-    send(&mut lease, lift, "lift-1");
+    let mut lease = lifting(a, "lift-1");
     // The previous window's lift answered late: not this window's word.
     assert_eq!(lease.answered("an-old-lift", &answer(false, true)), None);
     assert_eq!(lease.window, Window::Lifting);
@@ -134,11 +136,7 @@ fn an_open_window_nobody_holds_is_closed_by_tending() {
 #[test]
 fn a_window_whose_holders_all_left_stops_opening_and_undoes_a_lift_that_may_have_landed() {
     let a = SagaId::new();
-    let mut lease = Lease::default();
-    let read = lease.apply(a, LeaseOp::Hold).1;
-    send(&mut lease, read, "read");
-    let lift = lease.answered("read", &answer(true, true));
-    send(&mut lease, lift, "lift");
+    let mut lease = lifting(a, "lift");
     // The lift is refused again and again (the app may not write the flag); the saga gives up.
     lease.apply(a, LeaseOp::Release);
     let later = NOW + Duration::from_secs(31);
