@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Detour's development and CI stack on a Debian machine: RabbitMQ (with the management API),
-# PostgreSQL, and a Samba AD DC provisioned into the build area with its own CA.
+# PostgreSQL, a Samba AD DC provisioned into the build area with its own CA, and OpenSSH for
+# the simulated Connect servers the tests run.
 #
 #   deploy/dev-stack.sh up       make sure everything runs (idempotent), then write stack.env
 #   deploy/dev-stack.sh down     stop what this script started (Samba always; RabbitMQ and
@@ -24,6 +25,8 @@ BASE_DN="DC=corp,DC=example,DC=com"
 LDAP_URL=ldaps://127.0.0.1:636
 CA=$SAMBA_DIR/private/tls/ca.pem
 SVC_DN="CN=svc-detour,OU=Service Accounts,OU=Corp,$BASE_DN"
+# The account simulated Connect servers let in over SSH (each test runs its own sshd).
+SSH_USER=detour-adsync
 
 log() { printf '[dev-stack] %s\n' "$*" >&2; }
 die() { printf '[dev-stack] error: %s\n' "$*" >&2; exit 1; }
@@ -194,6 +197,20 @@ EOF
   fi
 }
 
+# OpenSSH for the tests' simulated Connect servers: the package (its own daemon is never
+# started), sshd's privilege-separation directory, and an account that signs in by key only.
+ensure_ssh() {
+  [ -x /usr/sbin/sshd ] || apt_install openssh-server
+  mkdir -p /run/sshd && chmod 0755 /run/sshd
+  if ! id -u "$SSH_USER" >/dev/null 2>&1; then
+    log "creating the SSH account $SSH_USER"
+    useradd --system --shell /bin/sh --home-dir / --no-create-home "$SSH_USER"
+  fi
+  # '*': no password can match, yet the account is not locked (OpenSSH refuses a locked one).
+  # Home '/': sshd changes into it, and says so on the command's stderr when it cannot.
+  usermod -p '*' -d / "$SSH_USER"
+}
+
 write_env() {
   cat > "$STACK_DIR/stack.env" <<EOF
 # Written by deploy/dev-stack.sh up (KEY='value', shell-sourceable); read by the tests and the demo.
@@ -214,6 +231,7 @@ DETOUR_LDAP_BIND_PASSWORD_FILE='$SECRETS/svc-password.nonl'
 DETOUR_AD_SYNCED_OUS='OU=Staff,OU=Corp,$BASE_DN;OU=Groups,OU=Corp,$BASE_DN'
 DETOUR_AD_UNSYNCED_OU='OU=Not Synced,$BASE_DN'
 DETOUR_AD_TESTS_OU='OU=Detour Tests,$BASE_DN'
+DETOUR_SSH_USER='$SSH_USER'
 EOF
 }
 
@@ -225,6 +243,7 @@ up() {
   provision_samba
   start_samba
   seed_directory
+  ensure_ssh
   write_env
   log "up: RabbitMQ, PostgreSQL and Samba AD ($LDAP_URL) are ready; settings in $STACK_DIR/stack.env"
 }

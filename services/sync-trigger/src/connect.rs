@@ -1,12 +1,17 @@
 //! The port sync-trigger stands on: what it needs of the Entra Connect server (its scheduler,
-//! version, deletion threshold and scope; its run history; starting a cycle), and what can go
-//! wrong. `connect_agent_client` is the adapter for the Connect agent's HTTP API; the runner's
-//! and handlers' logic does not care which adapter answers.
+//! version, deletion threshold and scope; its run history; starting a cycle; what it holds of
+//! an object), and what can go wrong. `connect_agent_client` is the adapter for the Connect
+//! agent's HTTP API, `ssh` the one for the server's own PowerShell over SSH; the runner's and
+//! handlers' logic does not care which adapter answers.
 
-use std::future::Future;
+use std::{collections::BTreeMap, future::Future};
 
-use detour_contracts::connect_agent::{
-    AgentVersion, ConnectorScope, DeletionThreshold, PolicyType, RunResult, SchedulerState,
+use detour_contracts::{
+    Dn,
+    connect_agent::{
+        AgentVersion, ConnectorScope, DeletionThreshold, ObjectResult, PolicyType, RunResult,
+        SchedulerState,
+    },
 };
 use uuid::Uuid;
 
@@ -19,10 +24,11 @@ pub enum ConnectError {
     #[error("Connect refused ({code}): {message}")]
     Refused { code: String, message: String },
     /// Timeouts, 429, 5xx, connection trouble.
-    #[error("the Connect agent is unavailable: {0}")]
+    #[error("the Connect server is unavailable: {0}")]
     Transient(String),
-    /// A wrong key or a request the agent does not understand.
-    #[error("the Connect agent rejected the call: {0}")]
+    /// A wrong key or host key, a call the server does not understand, an answer of a shape
+    /// it never documented.
+    #[error("the Connect server rejected the call: {0}")]
     Rejected(String),
 }
 
@@ -48,9 +54,20 @@ pub trait Connect: Send + Sync + 'static {
     /// One run with what it did to each object.
     fn run(&self, run_id: Uuid) -> impl Future<Output = Result<RunResult, ConnectError>> + Send;
 
-    /// `Start-ADSyncSyncCycle`: the new run's id; `Busy` while one runs [S40].
+    /// `Start-ADSyncSyncCycle`: the new run's id where the server names one; `Busy` while
+    /// one runs [S40].
     fn start(
         &self,
         policy_type: PolicyType,
-    ) -> impl Future<Output = Result<Uuid, ConnectError>> + Send;
+    ) -> impl Future<Output = Result<Option<Uuid>, ConnectError>> + Send;
+
+    /// What the server holds now of each object, for a server whose runs do not list their
+    /// objects (the agent's do, and answers nothing here).
+    fn object_results(
+        &self,
+        located_at: &BTreeMap<Uuid, Dn>,
+    ) -> impl Future<Output = Result<Vec<ObjectResult>, ConnectError>> + Send {
+        let _ = located_at;
+        async { Ok(Vec::new()) }
+    }
 }

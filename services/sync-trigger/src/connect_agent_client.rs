@@ -71,7 +71,7 @@ impl Connect for AgentClient {
         self.get(&format!("/connect/v1/runs/{run_id}")).await
     }
 
-    async fn start(&self, policy_type: PolicyType) -> Result<Uuid, ConnectError> {
+    async fn start(&self, policy_type: PolicyType) -> Result<Option<Uuid>, ConnectError> {
         let response = self
             .http
             .post(format!("{}/connect/v1/sync-cycles", self.base_url))
@@ -82,7 +82,7 @@ impl Connect for AgentClient {
             .map_err(|e| ConnectError::Transient(e.to_string()))?;
         read::<CycleStarted>(response)
             .await
-            .map(|started| started.run_id)
+            .map(|started| Some(started.run_id))
     }
 }
 

@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// How many of the newest runs are watched: more than ever finish while one request waits.
-const HISTORY: usize = 20;
+pub const HISTORY: usize = 20;
 
 #[derive(Debug, Clone)]
 pub enum CycleAnswer {
@@ -226,7 +226,7 @@ impl<C: Connect> Runner<C> {
         let count = needy.len();
         match self.client.start(policy).await {
             Ok(run_id) => {
-                tracing::info!(%run_id, ?policy, waiting = count, "started a sync cycle");
+                tracing::info!(?run_id, ?policy, waiting = count, "started a sync cycle");
                 metrics::counter!("detour_sync_trigger_cycles_total").increment(1);
                 // The next pass's history shows the run; until then, no second start.
                 self.quiet_until = now + self.pacing.busy_retry;

@@ -22,18 +22,20 @@ use crate::{
 const MAX_OBJECTS: usize = 10_000;
 
 pub fn dispatch<C: Connect>(client: Arc<C>, cycles: Cycles) -> Dispatch {
+    let reader = client.clone();
     Dispatch::new(Service::SyncTrigger)
         .on::<RequestSyncCycle, _, _>(move |command, context| {
-            let cycles = cycles.clone();
-            async move { request_cycle(&cycles, command, context).await }
+            let (client, cycles) = (client.clone(), cycles.clone());
+            async move { request_cycle(client.as_ref(), &cycles, command, context).await }
         })
         .on::<ReadConnectState, _, _>(move |command, context| {
-            let client = client.clone();
+            let client = reader.clone();
             async move { read_state(client.as_ref(), command, context).await }
         })
 }
 
-async fn request_cycle(
+async fn request_cycle<C: Connect>(
+    client: &C,
     cycles: &Cycles,
     command: Envelope<RequestSyncCycle>,
     context: HandlerContext,
@@ -47,13 +49,32 @@ async fn request_cycle(
     let payload = &command.payload;
     match cycles.request(payload.since, payload.policy_type).await {
         CycleAnswer::Completed { runs, coalesced } => {
-            let event = SyncCycleCompleted {
+            let mut event = SyncCycleCompleted {
                 runs: runs
                     .iter()
                     .map(|run| run.seen_by(&payload.objects))
                     .collect(),
                 requests_coalesced: coalesced,
             };
+            // A server whose runs do not list their objects says what it holds of them now,
+            // after the newest run.
+            let unreported = payload
+                .located_at
+                .iter()
+                .filter(|(guid, _)| event.outcomes_for(**guid).next().is_none())
+                .map(|(guid, dn)| (*guid, dn.clone()))
+                .collect();
+            match client.object_results(&unreported).await {
+                Ok(results) => {
+                    if let Some(newest) = event.runs.last_mut() {
+                        newest.objects.extend(results);
+                    }
+                }
+                Err(error @ ConnectError::Rejected(_)) => {
+                    return Outcome::Reject(error.to_string());
+                }
+                Err(error) => return context.retry::<RequestSyncCycle>(error.to_string()),
+            }
             context.reply(&command, event).await
         }
         CycleAnswer::Refused { code, reason } => {

@@ -1,5 +1,6 @@
-//! sync-trigger's settings: the shared sections, and `[connect]`: where the Connect agent is,
-//! its key, and how cycles are paced.
+//! sync-trigger's settings: the shared sections, and `[connect]`: which way it reaches the
+//! Connect server (the Connect agent's API, or the server's PowerShell over SSH with
+//! `[connect.ssh]`), and how cycles are paced.
 
 use std::time::Duration;
 
@@ -17,13 +18,25 @@ pub struct SyncTriggerSettings {
     pub connect: ConnectSettings,
 }
 
+/// How the Connect server is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// The Connect agent's HTTP API (`base_url`, `agent_key`): what tenant-sim serves.
+    Agent,
+    /// The server's own OpenSSH and Windows PowerShell (`[connect.ssh]`).
+    Ssh,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectSettings {
+    pub backend: Backend,
     /// The Connect agent API, e.g. `https://aadc01.corp.example.com:8443`.
     pub base_url: String,
-    /// Or `agent_key_file`.
-    pub agent_key: Secret,
+    /// Or `agent_key_file`. Needed by the agent backend.
+    pub agent_key: Option<Secret>,
+    pub ssh: SshSettings,
     /// The longest a request waits for others to ride the same cycle.
     pub coalesce_window_ms: u64,
     /// A cycle starts sooner once no new request has come for this long.
@@ -35,6 +48,25 @@ pub struct ConnectSettings {
     pub request_timeout_ms: u64,
     /// Give up on a cycle that has not finished (or started) by then.
     pub cycle_deadline_seconds: u64,
+}
+
+/// The Connect server over SSH (`deploy/entra-app.md` says how to set its account up).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshSettings {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    /// The account's private key, OpenSSH format, unencrypted: or `private_key_file`.
+    pub private_key: Option<Secret>,
+    /// The server's host key, as `ssh-keyscan` or its `ssh_host_ed25519_key.pub` shows it
+    /// (`ssh-ed25519 AAAA...`): the only key accepted.
+    pub host_key: String,
+    /// The AD connector's name (`Get-ADSyncConnector | Select-Object Name`), e.g.
+    /// `corp.example.com`.
+    pub ad_connector: String,
+    /// The cloud connector's, e.g. `contoso.onmicrosoft.com - AAD`.
+    pub aad_connector: String,
 }
 
 impl ConnectSettings {
@@ -65,16 +97,30 @@ impl ConnectSettings {
 
 impl Settings for SyncTriggerSettings {
     const LIST_KEYS: &'static [&'static str] = detour_bus::AmqpSettings::LIST_KEYS;
-    const SECRETS: &'static [SecretKey] = &[SecretKey::required("connect.agent_key")];
+    const SECRETS: &'static [SecretKey] = &[
+        SecretKey::optional("connect.agent_key"),
+        SecretKey::optional("connect.ssh.private_key"),
+    ];
 
     fn validate(&self, problems: &mut Problems) {
         self.base().validate(problems);
         let connect = &self.connect;
-        problems.check(
-            connect.base_url.starts_with("https://") || connect.base_url.starts_with("http://"),
-            "connect.base_url",
-            "must be an http(s) URL",
-        );
+        match connect.backend {
+            Backend::Agent => {
+                problems.check(
+                    connect.base_url.starts_with("https://")
+                        || connect.base_url.starts_with("http://"),
+                    "connect.base_url",
+                    "must be an http(s) URL",
+                );
+                problems.check(
+                    connect.agent_key.as_ref().is_some_and(|k| !k.is_blank()),
+                    "connect.agent_key",
+                    "is required with backend = \"agent\" (or agent_key_file)",
+                );
+            }
+            Backend::Ssh => connect.ssh.validate(problems),
+        }
         problems.check(
             connect.poll_interval_ms > 0,
             "connect.poll_interval_ms",
@@ -98,9 +144,48 @@ impl Settings for SyncTriggerSettings {
     }
 }
 
+impl SshSettings {
+    fn validate(&self, problems: &mut Problems) {
+        for (key, value) in [
+            ("connect.ssh.host", &self.host),
+            ("connect.ssh.user", &self.user),
+            ("connect.ssh.ad_connector", &self.ad_connector),
+            ("connect.ssh.aad_connector", &self.aad_connector),
+        ] {
+            problems.check(
+                !value.trim().is_empty(),
+                key,
+                "is required with backend = \"ssh\"",
+            );
+        }
+        problems.check(self.port > 0, "connect.ssh.port", "must be a port number");
+        match self.private_key.as_ref().filter(|k| !k.is_blank()) {
+            None => problems.add(
+                "connect.ssh.private_key",
+                "is required with backend = \"ssh\" (or private_key_file)",
+            ),
+            Some(key) => {
+                if let Err(error) = russh::keys::decode_secret_key(key.expose(), None) {
+                    problems.add(
+                        "connect.ssh.private_key",
+                        format!("is not an unencrypted OpenSSH private key: {error}"),
+                    );
+                }
+            }
+        }
+        if let Err(error) = russh::keys::ssh_key::PublicKey::from_openssh(self.host_key.trim()) {
+            problems.add(
+                "connect.ssh.host_key",
+                format!("must be the server's public host key (`ssh-ed25519 AAAA...`): {error}"),
+            );
+        }
+    }
+}
+
 impl ServiceConfig for SyncTriggerSettings {
     const OWN_DEFAULTS: &'static str = r#"
 [connect]
+backend = "agent"
 base_url = "http://127.0.0.1:8090"
 coalesce_window_ms = 10000
 coalesce_quiet_ms = 1000
@@ -108,6 +193,14 @@ poll_interval_ms = 1000
 busy_retry_ms = 2000
 request_timeout_ms = 10000
 cycle_deadline_seconds = 7200
+
+[connect.ssh]
+host = ""
+port = 22
+user = ""
+host_key = ""
+ad_connector = ""
+aad_connector = ""
 "#;
     /// Every request waiting for a cycle holds a delivery: room for two batches of
     /// `max_descoped` (one batch's SyncOut riding the previous batch's SyncIn) and redeliveries.

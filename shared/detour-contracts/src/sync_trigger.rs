@@ -3,6 +3,8 @@
 //! server's state. Requests share cycles: any completed run that started after the change
 //! answers, whoever started it (another request, or Connect's own scheduler).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -26,6 +28,11 @@ pub struct RequestSyncCycle {
     /// could answer for a change it never saw.
     #[serde(with = "time::serde::rfc3339")]
     pub since: OffsetDateTime,
+    /// Where each object is in AD now, by objectGUID: what a sync server's per-object lookups
+    /// go by. Empty from a sender that predates it (the objects are then reported only by
+    /// servers that report per run).
+    #[serde(default)]
+    pub located_at: BTreeMap<Uuid, Dn>,
 }
 service_message!(RequestSyncCycle, SyncTrigger, "request-sync-cycle", Command);
 

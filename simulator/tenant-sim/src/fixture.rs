@@ -3,6 +3,10 @@
 //! scope, OU=Parked out of it, every user in a synced group carrying the E3 licence), and
 //! clients for each API it serves. Built with the `fixture` feature, for tests only.
 
+mod ssh;
+
+pub use ssh::SshConnectServer;
+
 use std::time::Duration;
 
 use crate::{ad::AdSettings, app::Sim};

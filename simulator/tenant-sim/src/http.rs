@@ -8,6 +8,7 @@
 )]
 
 mod admin;
+mod adsync;
 mod chaos;
 mod connect;
 mod exchange;
@@ -38,6 +39,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .merge(graph::routes())
         .merge(exchange::routes())
         .merge(connect::routes())
+        .merge(adsync::routes())
         .merge(tickets::routes())
         .with_state(sim.clone())
         .layer(axum::middleware::from_fn_with_state(

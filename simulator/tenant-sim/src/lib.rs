@@ -10,6 +10,7 @@
 //! `settings`, `app` (wiring), `fixture` (a tenant for other crates' tests, feature `fixture`).
 
 pub mod ad;
+pub mod adsync;
 pub mod app;
 pub mod clock;
 pub mod faults;

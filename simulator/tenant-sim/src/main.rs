@@ -18,9 +18,13 @@ use tenant_sim::{app::Sim, scenario::Scenario, settings::SimSettings};
 /// Tokens: POST /{tenant}/oauth2/v2.0/token (client credentials). Graph under /v1.0,
 /// Exchange at /adminapi/beta/{tenant}/InvokeCommand, the Connect agent under /connect/v1,
 /// the simulator's own controls under /_sim (scenario, world, switches, features, clock).
+///
+/// `tenant-sim adsync-shell` is the shell of a simulated Connect server's SSH account.
 #[derive(Debug, Parser)]
 #[command(version, verbatim_doc_comment)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// A scenario (JSON) to load at start; without one, POST it to /_sim/scenario later.
     #[arg(long)]
     scenario: Option<PathBuf>,
@@ -32,8 +36,33 @@ struct Args {
     listen: Option<std::net::SocketAddr>,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Answer one PowerShell command as a Connect server's shell would (set it as an SSH
+    /// account's ForceCommand, or its login shell): the command comes from `-c` or
+    /// SSH_ORIGINAL_COMMAND, the client's values on stdin, each cmdlet from the running
+    /// simulator at --sim-url.
+    AdsyncShell {
+        #[arg(long)]
+        sim_url: String,
+        /// A file holding the scenario's agent key.
+        #[arg(long)]
+        agent_key_file: PathBuf,
+        #[arg(short = 'c')]
+        command: Option<String>,
+    },
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::AdsyncShell {
+        sim_url,
+        agent_key_file,
+        command,
+    }) = args.command
+    {
+        return adsync_shell(sim_url, &agent_key_file, command);
+    }
     let mut sources = Sources::from_process(tenant_sim::settings::DEFAULTS);
     sources.file = args.config.clone();
     let mut settings: SimSettings = match detour_config::load(&sources) {
@@ -64,6 +93,29 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn adsync_shell(
+    sim_url: String,
+    agent_key_file: &std::path::Path,
+    command: Option<String>,
+) -> ExitCode {
+    use tenant_sim::adsync::shell;
+    let result = match std::fs::read_to_string(agent_key_file) {
+        Err(error) => Err(format!("cannot read {}: {error}", agent_key_file.display())),
+        Ok(key) => match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Err(error) => Err(format!("cannot start the async runtime: {error}")),
+            Ok(runtime) => runtime.block_on(shell::run(shell::ShellArgs {
+                sim_url,
+                agent_key: key.trim().to_owned(),
+                command,
+            })),
+        },
+    };
+    ExitCode::from(shell::finish(result) as u8)
 }
 
 fn read_scenario(path: &std::path::Path) -> anyhow::Result<Scenario> {

@@ -127,11 +127,13 @@ pub enum StepAnswer {
 /// The command for `step`, sent at `now`. A sync step is sent right after the AD change it
 /// exports, so `now` is when that change was known to be made: only runs after it count.
 pub fn step_command(step: Step, facts: &SagaFacts, now: OffsetDateTime) -> StepCommand {
-    let sync = || {
+    // Out of scope only while parked; everywhere else the user is where it was found.
+    let sync = |at: Dn| {
         StepCommand::RequestSyncCycle(RequestSyncCycle {
             objects: vec![facts.object_guid],
             policy_type: PolicyType::Delta,
             since: now,
+            located_at: [(facts.object_guid, at)].into(),
         })
     };
     let read_cloud = || {
@@ -149,7 +151,8 @@ pub fn step_command(step: Step, facts: &SagaFacts, now: OffsetDateTime) -> StepC
             target_ou: facts.parking_ou.clone(),
             only_if_usn_changed: facts.snapshot_usn,
         }),
-        Step::SyncOut | Step::SyncIn => sync(),
+        Step::SyncOut => sync(facts.original_dn.with_parent(&facts.parking_ou)),
+        Step::SyncIn => sync(facts.original_dn.clone()),
         Step::AwaitSoftDelete => {
             StepCommand::ReadDeletedUser(ReadDeletedUser { id: facts.cloud_id })
         }
@@ -190,7 +193,7 @@ pub fn step_command(step: Step, facts: &SagaFacts, now: OffsetDateTime) -> StepC
             address: facts.address.clone(),
             only_if_usn_changed: facts.snapshot_usn,
         }),
-        Step::SyncStamp => sync(),
+        Step::SyncStamp => sync(facts.original_dn.clone()),
         Step::AwaitAddressInExchange => StepCommand::ReadMailbox(ReadMailbox {
             identity: facts.user_principal_name.clone(),
         }),

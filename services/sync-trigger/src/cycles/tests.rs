@@ -71,7 +71,7 @@ impl Connect for FakeConnect {
             .ok_or_else(|| ConnectError::Rejected(format!("no run {run_id}")))
     }
 
-    async fn start(&self, _policy_type: PolicyType) -> Result<Uuid, ConnectError> {
+    async fn start(&self, _policy_type: PolicyType) -> Result<Option<Uuid>, ConnectError> {
         *self.starts.lock().unwrap() += 1;
         if let Some((code, message)) = &self.refusal {
             return Err(ConnectError::Refused {
@@ -89,7 +89,7 @@ impl Connect for FakeConnect {
         let run = Self::completed_run(OffsetDateTime::now_utc());
         let run_id = run.run_id;
         self.runs.lock().unwrap().push(run);
-        Ok(run_id)
+        Ok(Some(run_id))
     }
 }
 

@@ -20,6 +20,7 @@ fn delta(objects: Vec<uuid::Uuid>) -> RequestSyncCycle {
         objects,
         policy_type: PolicyType::Delta,
         since: time::OffsetDateTime::now_utc(),
+        located_at: Default::default(),
     }
 }
 

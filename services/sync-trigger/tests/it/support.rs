@@ -1,17 +1,20 @@
-//! A tenant (tenant-sim's fixture over a test OU) and sync-trigger replicas on its Connect agent.
+//! A tenant (tenant-sim's fixture over a test OU) and sync-trigger replicas on its Connect
+//! server: through the Connect agent's API, or over real SSH to its simulated PowerShell.
 
 use detour_service::{ServiceConfig, load_config};
 use detour_testkit::ServiceHarness;
 use serde_json::Value;
-use tenant_sim::fixture::TenantFixture;
+use tenant_sim::fixture::{SshConnectServer, TenantFixture};
 
 pub struct Harness {
     pub tenant: TenantFixture,
     pub service: ServiceHarness,
+    /// The SSH server, for a harness started over SSH.
+    pub ssh: Option<SshConnectServer>,
 }
 
 impl Harness {
-    /// A tenant with `users` in scope, and `replicas` sync-triggers.
+    /// A tenant with `users` in scope, and `replicas` sync-triggers on its agent API.
     pub async fn start(
         prefix: &str,
         users: &[&str],
@@ -19,23 +22,62 @@ impl Harness {
         customize: impl FnOnce(&mut Value),
     ) -> Self {
         let tenant = TenantFixture::start(prefix, users, customize).await;
-        let env = [
-            ("DETOUR__CONNECT__BASE_URL", tenant.base.clone()),
-            ("DETOUR__CONNECT__AGENT_KEY", tenant.agent_key.clone()),
-            ("DETOUR__CONNECT__COALESCE_WINDOW_MS", "300".to_owned()),
-            ("DETOUR__CONNECT__POLL_INTERVAL_MS", "100".to_owned()),
-            ("DETOUR__CONNECT__BUSY_RETRY_MS", "100".to_owned()),
+        let env = vec![
+            ("DETOUR__CONNECT__BASE_URL".to_owned(), tenant.base.clone()),
+            (
+                "DETOUR__CONNECT__AGENT_KEY".to_owned(),
+                tenant.agent_key.clone(),
+            ),
         ];
+        Self::with_backend(prefix, tenant, env, replicas, None).await
+    }
+
+    /// The same, with one sync-trigger reaching the Connect server over SSH.
+    pub async fn start_over_ssh(
+        prefix: &str,
+        users: &[&str],
+        customize: impl FnOnce(&mut Value),
+    ) -> Self {
+        let tenant = TenantFixture::start(prefix, users, customize).await;
+        let ssh = SshConnectServer::start(&tenant).await;
+        let env = ssh.sync_trigger_env();
+        Self::with_backend(prefix, tenant, env, 1, Some(ssh)).await
+    }
+
+    async fn with_backend(
+        prefix: &str,
+        tenant: TenantFixture,
+        backend: Vec<(String, String)>,
+        replicas: usize,
+        ssh: Option<SshConnectServer>,
+    ) -> Self {
+        let pacing = [
+            ("DETOUR__CONNECT__COALESCE_WINDOW_MS", "300"),
+            ("DETOUR__CONNECT__POLL_INTERVAL_MS", "100"),
+            ("DETOUR__CONNECT__BUSY_RETRY_MS", "100"),
+            ("DETOUR__CONNECT__REQUEST_TIMEOUT_MS", "5000"),
+        ];
+        let env = backend
+            .into_iter()
+            .chain(
+                pacing
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned())),
+            )
+            .collect();
         let build: detour_testkit::Build = Box::new(|sources| {
             let settings: sync_trigger::SyncTriggerSettings =
                 load_config(sync_trigger::DEFAULT_PORT, sources)?;
             Ok((sync_trigger::spec(&settings)?, settings.base()))
         });
-        let env = env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         let service = ServiceHarness::start(prefix, "sync-trigger.*.v1", env, replicas, build)
             .await
             .unwrap();
-        Self { tenant, service }
+        Self {
+            tenant,
+            service,
+            ssh,
+        }
     }
 
     pub async fn move_out(&self, name: &str) {

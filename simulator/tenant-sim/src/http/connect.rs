@@ -41,7 +41,7 @@ fn agent_error(status: StatusCode, code: &str, message: impl Into<String>) -> Re
         .into_response()
 }
 
-fn unavailable(none: NoScenario) -> Response {
+pub(super) fn unavailable(none: NoScenario) -> Response {
     agent_error(
         StatusCode::SERVICE_UNAVAILABLE,
         "no-scenario",
@@ -49,7 +49,7 @@ fn unavailable(none: NoScenario) -> Response {
     )
 }
 
-fn guard(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
+pub(super) fn guard(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
     let key = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())

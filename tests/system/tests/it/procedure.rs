@@ -130,6 +130,13 @@ async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_th
             objects: vec![snapshot.object_guid],
             policy_type: PolicyType::Delta,
             since: time::OffsetDateTime::now_utc(),
+            located_at: [(
+                snapshot.object_guid,
+                snapshot
+                    .distinguished_name
+                    .with_parent(&tenant.parked().parse().unwrap()),
+            )]
+            .into(),
         })
         .await;
     let cycle = cycle.decode::<SyncCycleCompleted>();
@@ -204,6 +211,7 @@ async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_th
             objects: vec![snapshot.object_guid],
             policy_type: PolicyType::Delta,
             since: time::OffsetDateTime::now_utc(),
+            located_at: [(snapshot.object_guid, snapshot.distinguished_name.clone())].into(),
         })
         .await;
     let cycle = cycle.decode::<SyncCycleCompleted>();

@@ -138,6 +138,12 @@ fn steps_ask_the_right_service_about_the_right_object() {
             objects: vec![facts.object_guid],
             policy_type: PolicyType::Delta,
             since: now(),
+            // Where the descope put it: the parking OU, under its own name.
+            located_at: [(
+                facts.object_guid,
+                facts.original_dn.with_parent(&facts.parking_ou)
+            )]
+            .into(),
         })
     );
     assert!(
