@@ -8,6 +8,7 @@ mod support;
 
 use std::{process::Stdio, time::Duration};
 
+use detour_testkit::free_port;
 use support::{Backend, Bench};
 use tokio::process::{Child, Command};
 
@@ -41,14 +42,6 @@ impl Coordinator {
             child.wait().await.unwrap();
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A small seeded generator (xorshift), so a failing run can be repeated from its seed.

@@ -157,14 +157,18 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// An array property (a single item may come bare), each item an object.
-    pub fn objects(&self, name: &str) -> Result<Vec<Fields<'a>>, ShapeError> {
-        let items = match self.optional(name) {
-            None => return Ok(Vec::new()),
-            Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
+    /// An array property's items: `ConvertTo-Json` writes a one-item collection bare.
+    fn items(&self, name: &str) -> Vec<&'a Value> {
+        match self.optional(name) {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items.iter().collect(),
             Some(single) => vec![single],
-        };
-        items
+        }
+    }
+
+    /// An array property, each item an object.
+    pub fn objects(&self, name: &str) -> Result<Vec<Fields<'a>>, ShapeError> {
+        self.items(name)
             .into_iter()
             .map(|item| match item {
                 Value::Object(map) => Ok(Fields::new(self.cmdlet, map)),
@@ -177,12 +181,7 @@ impl<'a> Fields<'a> {
     }
 
     pub fn texts(&self, name: &str) -> Result<Vec<&'a str>, ShapeError> {
-        let items = match self.optional(name) {
-            None => return Ok(Vec::new()),
-            Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
-            Some(single) => vec![single],
-        };
-        items
+        self.items(name)
             .into_iter()
             .map(|item| {
                 item.as_str()

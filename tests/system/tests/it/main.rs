@@ -12,6 +12,7 @@ mod ladder;
 mod many;
 mod ping_all;
 mod procedure;
+mod reach;
 mod replays;
 mod trace;
 mod user_soa;

@@ -33,24 +33,32 @@ pub(crate) fn service<S: ServiceConfig>(
 
 /// The four step services, pointed at the real directory (the tenant's OU) and tenant-sim.
 pub(crate) fn step_services(tenant: &TenantFixture) -> Vec<Build> {
-    let mut ldap = Stack::load().unwrap().ldap_service_env().unwrap();
-    ldap.retain(|(k, _)| k != "DETOUR__LDAP__SEARCH_BASE");
-    ldap.push(("DETOUR__LDAP__SEARCH_BASE".into(), tenant.ou.dn.clone()));
-    let connect = vec![
+    let agent = vec![
         ("DETOUR__CONNECT__BASE_URL".to_owned(), tenant.base.clone()),
         (
             "DETOUR__CONNECT__AGENT_KEY".to_owned(),
             tenant.agent_key.clone(),
         ),
-        (
-            "DETOUR__CONNECT__COALESCE_WINDOW_MS".to_owned(),
-            "100".to_owned(),
-        ),
-        (
-            "DETOUR__CONNECT__POLL_INTERVAL_MS".to_owned(),
-            "100".to_owned(),
-        ),
     ];
+    step_services_reaching_connect(tenant, agent)
+}
+
+/// The four step services, sync-trigger reaching the Connect server as `connect` says.
+pub(crate) fn step_services_reaching_connect(
+    tenant: &TenantFixture,
+    connect: Vec<(String, String)>,
+) -> Vec<Build> {
+    let mut ldap = Stack::load().unwrap().ldap_service_env().unwrap();
+    ldap.retain(|(k, _)| k != "DETOUR__LDAP__SEARCH_BASE");
+    ldap.push(("DETOUR__LDAP__SEARCH_BASE".into(), tenant.ou.dn.clone()));
+    let pacing = [
+        ("DETOUR__CONNECT__COALESCE_WINDOW_MS", "100"),
+        ("DETOUR__CONNECT__POLL_INTERVAL_MS", "100"),
+    ];
+    let connect = connect
+        .into_iter()
+        .chain(pacing.map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect();
     vec![
         service::<ad_ops::AdOpsSettings>(ad_ops::DEFAULT_PORT, ad_ops::spec, ldap),
         service::<sync_trigger::SyncTriggerSettings>(

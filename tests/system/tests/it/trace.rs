@@ -15,7 +15,7 @@ use detour_system::{
     remediation::{GraphReader, file_jira_ticket, fixed_checks, follow_ticket, trace_id_in},
     services::{JIRA_WEBHOOK_SECRET, WEBHOOK_TOKEN, gateway_env},
 };
-use detour_testkit::{OtlpReceiver, Stack, TestSqlite, TestVhost};
+use detour_testkit::{OtlpReceiver, Stack, TestSqlite, TestVhost, free_port};
 use serde_json::json;
 use tenant_sim::fixture::{E3, TenantFixture};
 
@@ -34,13 +34,6 @@ fn service_binaries() -> PathBuf {
         .and_then(|deps| deps.parent())
         .unwrap()
         .to_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .unwrap()
 }
 
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
