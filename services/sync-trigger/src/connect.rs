@@ -1,8 +1,9 @@
 //! The port sync-trigger stands on: what it needs of the Entra Connect server (its scheduler,
 //! version, deletion threshold and scope; its run history; starting a cycle; what it holds of
 //! an object), and what can go wrong. `connect_agent_client` is the adapter for the Connect
-//! agent's HTTP API, `ssh` the one for the server's own PowerShell over SSH; the runner's and
-//! handlers' logic does not care which adapter answers.
+//! agent's HTTP API, `ssh` the one for the server's own PowerShell over SSH, `cloud_sync` the
+//! one for Cloud Sync through Graph; the runner's and handlers' logic does not care which
+//! adapter answers.
 
 use std::{collections::BTreeMap, future::Future};
 
@@ -60,6 +61,17 @@ pub trait Connect: Send + Sync + 'static {
         &self,
         policy_type: PolicyType,
     ) -> impl Future<Output = Result<Option<Uuid>, ConnectError>> + Send;
+
+    /// Brings the objects in (or updates them) at once, where the server can and the objects
+    /// allow it (Cloud Sync's on-demand provisioning): the run that did it. `None`: a cycle
+    /// must be waited for.
+    fn provision_on_demand(
+        &self,
+        located_at: &BTreeMap<Uuid, Dn>,
+    ) -> impl Future<Output = Result<Option<RunResult>, ConnectError>> + Send {
+        let _ = located_at;
+        async { Ok(None) }
+    }
 
     /// What the server holds now of each object, for a server whose runs do not list their
     /// objects (the agent's do, and answers nothing here).

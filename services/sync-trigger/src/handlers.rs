@@ -1,5 +1,6 @@
-//! Commands in, events out: a cycle request is answered once a run that started after its
-//! change has completed (the delivery stays unacked until then, so a crash loses nothing), with
+//! Commands in, events out: a cycle request is answered by an on-demand run where the server
+//! makes one for its objects (Cloud Sync), else once a run that started after its change has
+//! completed (the delivery stays unacked until then, so a crash loses nothing), with
 //! what every run that may have seen the change did to the requester's own objects.
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use detour_service::{Dispatch, HandlerContext};
 use crate::{
     connect::{Connect, ConnectError},
     cycles::{CycleAnswer, Cycles},
+    history::CompletedRun,
 };
 
 /// More objects than one saga batch would ever name.
@@ -47,6 +49,28 @@ async fn request_cycle<C: Connect>(
         ));
     }
     let payload = &command.payload;
+    match client.provision_on_demand(&payload.located_at).await {
+        Ok(Some(run)) => {
+            let Some(run) = CompletedRun::new(run) else {
+                return Outcome::Reject("an on-demand run that did not finish".into());
+            };
+            let event = SyncCycleCompleted {
+                runs: vec![run.seen_by(&payload.objects)],
+                requests_coalesced: 1,
+            };
+            return context.reply(&command, event).await;
+        }
+        Ok(None) => {}
+        Err(ConnectError::Refused { code, message }) => {
+            let failure = SyncCycleRefused {
+                code,
+                reason: message.clone(),
+            };
+            return context.refuse(&command, failure, message).await;
+        }
+        Err(error @ ConnectError::Rejected(_)) => return Outcome::Reject(error.to_string()),
+        Err(error) => return context.retry::<RequestSyncCycle>(error.to_string()),
+    }
     match cycles.request(payload.since, payload.policy_type).await {
         CycleAnswer::Completed { runs, coalesced } => {
             let mut event = SyncCycleCompleted {

@@ -1,6 +1,7 @@
 //! sync-trigger: Detour's line to the Entra Connect server. It makes sure a sync cycle has seen
-//! each requester's change, through the Connect agent API or the server's own PowerShell over
-//! SSH: any completed run that started after
+//! each requester's change, through the Connect agent API, the server's own PowerShell over
+//! SSH, or Cloud Sync through Graph (on-demand provisioning where it can): any completed run
+//! that started after
 //! the change answers (whoever started it), and one cycle is started only for requests no run
 //! covers, coalescing all of them. Each requester hears what those runs did to its objects.
 //! Its queue has a single active consumer, so replicas never run two cycles at once.
@@ -11,10 +12,12 @@
 //! # Layout
 //! `settings` (`[connect]` and the shared sections), `connect` (the port: what it needs of the
 //! Connect server), `connect_agent_client` (the port over the agent's HTTP API), `ssh` (the
-//! port over SSH and the ADSync cmdlets), `history` (which runs answer which request: pure),
+//! port over SSH and the ADSync cmdlets), `cloud_sync` (the port over Graph's synchronization
+//! API), `history` (which runs answer which request: pure),
 //! `cycles` (the runner that watches runs and starts cycles), `handlers` (commands in, events
 //! out).
 
+pub mod cloud_sync;
 pub mod connect;
 pub mod connect_agent_client;
 pub mod cycles;
@@ -53,6 +56,15 @@ pub fn spec(settings: &SyncTriggerSettings) -> anyhow::Result<ServiceSpec> {
             Ok(wire(Arc::new(client), connect))
         }
         Backend::Ssh => Ok(wire(Arc::new(ssh_client(connect)?), connect)),
+        Backend::CloudSync => {
+            let client = cloud_sync::CloudSync::new(
+                &settings.graph.base_url,
+                &settings.graph.entra,
+                connect.cloud_sync.configuration.clone(),
+                connect.cloud_sync.on_demand_per_10_seconds,
+            )?;
+            Ok(wire(Arc::new(client), connect))
+        }
     }
 }
 

@@ -16,6 +16,8 @@ pub struct SyncTriggerSettings {
     pub http: detour_service::HttpSettings,
     pub shutdown: ShutdownSettings,
     pub connect: ConnectSettings,
+    /// Graph, for the Cloud Sync backend.
+    pub graph: detour_entra::ApiSettings,
 }
 
 /// How the Connect server is reached.
@@ -26,6 +28,9 @@ pub enum Backend {
     Agent,
     /// The server's own OpenSSH and Windows PowerShell (`[connect.ssh]`).
     Ssh,
+    /// Entra Cloud Sync through Graph's synchronization API (`[connect.cloud_sync]`,
+    /// `[graph]`).
+    CloudSync,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -37,6 +42,7 @@ pub struct ConnectSettings {
     /// Or `agent_key_file`. Needed by the agent backend.
     pub agent_key: Option<Secret>,
     pub ssh: SshSettings,
+    pub cloud_sync: CloudSyncSettings,
     /// The longest a request waits for others to ride the same cycle.
     pub coalesce_window_ms: u64,
     /// A cycle starts sooner once no new request has come for this long.
@@ -67,6 +73,15 @@ pub struct SshSettings {
     pub ad_connector: String,
     /// The cloud connector's, e.g. `contoso.onmicrosoft.com - AAD`.
     pub aad_connector: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudSyncSettings {
+    /// The Cloud Sync configuration, by its name: the AD domain it syncs (`corp.example.com`).
+    pub configuration: String,
+    /// On-demand provisioning's limit (5 per 10 s, domain-2026.md 1.1).
+    pub on_demand_per_10_seconds: usize,
 }
 
 impl ConnectSettings {
@@ -100,6 +115,7 @@ impl Settings for SyncTriggerSettings {
     const SECRETS: &'static [SecretKey] = &[
         SecretKey::optional("connect.agent_key"),
         SecretKey::optional("connect.ssh.private_key"),
+        SecretKey::optional("graph.entra.client_secret"),
     ];
 
     fn validate(&self, problems: &mut Problems) {
@@ -120,6 +136,19 @@ impl Settings for SyncTriggerSettings {
                 );
             }
             Backend::Ssh => connect.ssh.validate(problems),
+            Backend::CloudSync => {
+                problems.check(
+                    !connect.cloud_sync.configuration.trim().is_empty(),
+                    "connect.cloud_sync.configuration",
+                    "is required with backend = \"cloud-sync\" (the AD domain the configuration syncs)",
+                );
+                problems.check(
+                    (1..=5).contains(&connect.cloud_sync.on_demand_per_10_seconds),
+                    "connect.cloud_sync.on_demand_per_10_seconds",
+                    "must be 1 to 5, Graph's limit",
+                );
+                self.graph.validate("graph", problems);
+            }
         }
         problems.check(
             connect.poll_interval_ms > 0,
@@ -183,7 +212,8 @@ impl SshSettings {
 }
 
 impl ServiceConfig for SyncTriggerSettings {
-    const OWN_DEFAULTS: &'static str = r#"
+    const OWN_DEFAULTS: &'static str = concat!(
+        r#"
 [connect]
 backend = "agent"
 base_url = "http://127.0.0.1:8090"
@@ -194,6 +224,10 @@ busy_retry_ms = 2000
 request_timeout_ms = 10000
 cycle_deadline_seconds = 7200
 
+[connect.cloud_sync]
+configuration = ""
+on_demand_per_10_seconds = 5
+
 [connect.ssh]
 host = ""
 port = 22
@@ -201,7 +235,10 @@ user = ""
 host_key = ""
 ad_connector = ""
 aad_connector = ""
-"#;
+
+"#,
+        detour_entra::api_defaults!("graph", "https://graph.microsoft.com"),
+    );
     /// Every request waiting for a cycle holds a delivery: room for two batches of
     /// `max_descoped` (one batch's SyncOut riding the previous batch's SyncIn) and redeliveries.
     const DEFAULT_CONCURRENCY: u16 = 4096;

@@ -6,7 +6,7 @@
 mod powershell;
 mod runs;
 mod session;
-mod shapes;
+pub(crate) mod shapes;
 
 use std::collections::BTreeMap;
 

@@ -51,6 +51,10 @@ macro_rules! api_defaults {
     };
 }
 
+fn no_secret() -> Secret {
+    Secret::new("")
+}
+
 fn is_http_url(value: &str) -> bool {
     value.starts_with("https://") || value.starts_with("http://")
 }
@@ -62,7 +66,9 @@ pub struct EntraSettings {
     pub tenant: String,
     pub client_id: String,
     /// Or `client_secret_file`; the service lists `<section>.entra.client_secret` among its
-    /// secrets.
+    /// secrets. Blank when not given at all (a service that always needs it lists it as
+    /// required, and the loader refuses its absence); `validate` refuses it blank.
+    #[serde(default = "no_secret")]
     pub client_secret: Secret,
     /// `https://login.microsoftonline.com`, or tenant-sim's base URL.
     pub identity_base_url: String,
@@ -86,6 +92,11 @@ impl EntraSettings {
             !self.client_id.trim().is_empty(),
             &format!("{section}.client_id"),
             "must not be empty",
+        );
+        problems.check(
+            !self.client_secret.is_blank(),
+            &format!("{section}.client_secret"),
+            "is required (or client_secret_file)",
         );
         problems.check(
             is_http_url(&self.identity_base_url),

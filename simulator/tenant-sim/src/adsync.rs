@@ -52,18 +52,21 @@ pub struct Connectors {
     pub aad: String,
 }
 
+/// `DC=corp,DC=example,DC=com` (or any DN beneath it) → `corp.example.com`.
+pub fn domain_of(dn: &str) -> String {
+    dn.split(',')
+        .filter_map(|rdn| {
+            let (kind, value) = rdn.trim().split_once('=')?;
+            kind.eq_ignore_ascii_case("DC").then_some(value)
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 impl Connectors {
-    /// `DC=corp,DC=example,DC=com` (or any DN beneath it) → `corp.example.com`.
     pub fn of(search_base: &str, initial_domain: &str) -> Self {
-        let domain: Vec<&str> = search_base
-            .split(',')
-            .filter_map(|rdn| {
-                let (kind, value) = rdn.trim().split_once('=')?;
-                kind.eq_ignore_ascii_case("DC").then_some(value)
-            })
-            .collect();
         Self {
-            ad: domain.join("."),
+            ad: domain_of(search_base),
             aad: format!("{initial_domain} - AAD"),
         }
     }

@@ -255,6 +255,18 @@ impl Sim {
                     "staging-mode",
                     "Staging mode is enabled: this server exports nothing.".to_owned(),
                 ))
+            } else if let Some(job) = connect.cloud_sync.as_ref().filter(|job| !job.runs()) {
+                Some((
+                    "job-stopped",
+                    format!(
+                        "The provisioning job is {}.",
+                        if job.quarantined {
+                            "in quarantine"
+                        } else {
+                            "paused"
+                        }
+                    ),
+                ))
             } else if connect.scheduler_suspended {
                 Some((
                     "scheduler-suspended",
@@ -289,6 +301,41 @@ impl Sim {
         Ok(started)
     }
 
+    /// Cloud Sync's on-demand provisioning of the AD object at `distinguished_name`: `Err`
+    /// with the wait when the job's rate limit is spent.
+    pub async fn provision_on_demand(
+        &self,
+        distinguished_name: &str,
+    ) -> Result<Result<RunResult, time::Duration>, NoScenario> {
+        let now = self.clock.now();
+        let admitted = self.with_world(|world| match world.connect.cloud_sync.as_mut() {
+            Some(job) => job.admit_on_demand(now),
+            None => Ok(()),
+        })?;
+        if let Err(wait) = admitted {
+            return Ok(Err(wait));
+        }
+        let filter = self.with_world(|w| w.connect.filter_attribute.clone())?;
+        let snapshot = ad::read_snapshot(&self.ad, filter.as_deref()).await;
+        let wanted = detour_contracts::Dn::parse(distinguished_name).ok();
+        let now = self.clock.now();
+        self.with_world(|world| {
+            let user = snapshot.as_ref().ok().and_then(|snapshot| {
+                snapshot.users.iter().find(|user| {
+                    wanted.as_ref().is_some_and(|dn| {
+                        detour_contracts::Dn::parse(&user.distinguished_name)
+                            .is_ok_and(|other| other.same_as(dn))
+                    })
+                })
+            });
+            let result = world.provision_one(user, distinguished_name, Uuid::new_v4(), now);
+            if let Some(job) = world.connect.cloud_sync.as_mut() {
+                job.on_demand.push(result.clone());
+            }
+            Ok(result)
+        })
+    }
+
     async fn finish_cycle(
         &self,
         run_id: Uuid,
@@ -319,6 +366,13 @@ impl Sim {
                     }
                 }
             };
+            // Cloud Sync quarantines a job whose run would delete too much (domain-2026.md 1.1).
+            if result.outcome == RunOutcome::StoppedDeletionThresholdExceeded
+                && let Some(job) = world.connect.cloud_sync.as_mut()
+            {
+                job.quarantined = true;
+                job.quarantine_reason = Some("TooManyDeletes".into());
+            }
             if let Some(slot) = world.connect.runs.iter_mut().find(|r| r.run_id == run_id) {
                 *slot = result;
             }

@@ -87,6 +87,9 @@ pub struct ConnectSpec {
     pub staging_mode: bool,
     #[serde(default)]
     pub scheduler_suspended: bool,
+    /// The tenant syncs with Cloud Sync (its provisioning agent) instead of a Connect server.
+    #[serde(default)]
+    pub cloud_sync: Option<crate::world::cloud_sync::CloudSyncSpec>,
 }
 
 fn default_filter_prefix() -> String {
@@ -193,6 +196,16 @@ impl Default for Delays {
 }
 
 impl Scenario {
+    /// The AD domain the scope lies in (`corp.example.com`), which names a Cloud Sync
+    /// configuration.
+    pub fn ad_domain(&self) -> String {
+        self.connect
+            .scope_ous
+            .first()
+            .map(|ou| crate::adsync::domain_of(&ou.to_string()))
+            .unwrap_or_default()
+    }
+
     /// The world before any sync: tenant, features, switches, SKUs, groups, roles, Connect.
     pub fn empty_world(&self) -> World {
         let groups = self
@@ -249,6 +262,10 @@ impl Scenario {
                 filter_prefix: connect.filter_prefix.clone(),
                 connector_space: BTreeMap::new(),
                 runs: Vec::new(),
+                cloud_sync: connect
+                    .cloud_sync
+                    .as_ref()
+                    .map(|spec| crate::world::cloud_sync::CloudSync::new(spec, &self.ad_domain())),
             },
             mailbox_reconnect_seconds: self.delays.mailbox_reconnect_seconds,
             effects: Default::default(),

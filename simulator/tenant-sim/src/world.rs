@@ -2,6 +2,7 @@
 //! HTTP handlers lock the world, call these, and render the result in each API's shape.
 
 mod addresses;
+pub mod cloud_sync;
 mod licensing;
 mod lifecycle;
 mod mailboxes;

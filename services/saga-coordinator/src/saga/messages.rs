@@ -55,6 +55,11 @@ pub struct SagaFacts {
     /// The cloud user's last export at diagnosis: handing it to the cloud is fenced on it.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_sync: Option<OffsetDateTime>,
+    /// The SKUs the user held through groups at diagnosis: the temporary licence stays until
+    /// they are back, so the user is never left unlicensed (a sync that joins the user back
+    /// may bring its group memberships later, as Cloud Sync's on-demand provisioning does).
+    #[serde(default)]
+    pub group_licences: Vec<Uuid>,
 }
 
 /// A command to a step service.
@@ -274,14 +279,7 @@ pub fn interpret(step: Step, event: &StepEvent, facts: &SagaFacts) -> StepAnswer
             _ => NotYet("no writable cloud mailbox yet".into()),
         },
         (Step::AddAddress, StepEvent::EmailAddressAdded(_)) => Done,
-        (Step::AwaitRematch, StepEvent::CloudUserRead(read)) => match &read.user {
-            Some(user)
-                if user.id == facts.cloud_id && user.on_premises_sync_enabled == Some(true) =>
-            {
-                Done
-            }
-            _ => NotYet("not the same object, synced again, yet".into()),
-        },
+        (Step::AwaitRematch, StepEvent::CloudUserRead(read)) => rematched(read, facts),
         (Step::DropTemporaryLicense, StepEvent::LicenseRemoved(_)) => Done,
         (Step::Verify, StepEvent::CloudUserRead(read)) => verify(read, facts),
         (Step::SetCloudManaged, StepEvent::ExchangeCloudManagedSet(set)) if set.value => Done,
@@ -379,5 +377,5 @@ mod conditions;
 mod tests;
 
 use conditions::{
-    DUPLICATE_OBJECT, Rejoin, rejoin, sync_in, sync_out, verify, verify_cloud_managed,
+    DUPLICATE_OBJECT, Rejoin, rejoin, rematched, sync_in, sync_out, verify, verify_cloud_managed,
 };

@@ -44,6 +44,33 @@ impl Harness {
         Self::with_backend(prefix, tenant, env, 1, Some(ssh)).await
     }
 
+    /// The same on a Cloud Sync tenant (`cloud_sync` as the scenario's job, scheduled runs
+    /// every `interval_seconds`), with one sync-trigger on Graph's synchronization API.
+    pub async fn start_on_cloud_sync(
+        prefix: &str,
+        users: &[&str],
+        cloud_sync: Value,
+        interval_seconds: u64,
+    ) -> Self {
+        let tenant = TenantFixture::start(prefix, users, |scenario| {
+            scenario["connect"]["cloud_sync"] = cloud_sync;
+            scenario["connect"]["interval_seconds"] = interval_seconds.into();
+        })
+        .await;
+        let mut env = tenant.entra_env("GRAPH");
+        env.extend([
+            (
+                "DETOUR__CONNECT__BACKEND".to_owned(),
+                "cloud-sync".to_owned(),
+            ),
+            (
+                "DETOUR__CONNECT__CLOUD_SYNC__CONFIGURATION".to_owned(),
+                tenant_sim::adsync::domain_of(&tenant.ou.dn),
+            ),
+        ]);
+        Self::with_backend(prefix, tenant, env, 1, None).await
+    }
+
     async fn with_backend(
         prefix: &str,
         tenant: TenantFixture,

@@ -63,6 +63,17 @@ pub(super) fn guard(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
             "a valid agent key is required",
         ));
     }
+    // A Cloud Sync tenant has no Connect server to ask.
+    if sim
+        .with_world(|world| world.connect.cloud_sync.is_some())
+        .unwrap_or(false)
+    {
+        return Err(agent_error(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "this tenant syncs with Cloud Sync: there is no Connect server",
+        ));
+    }
     Ok(())
 }
 

@@ -7,6 +7,7 @@ mod directory;
 mod filter;
 mod roles;
 mod sync_behavior;
+mod synchronization;
 mod users;
 
 use std::sync::Arc;
@@ -71,6 +72,34 @@ pub(super) fn routes() -> Router<Arc<Sim>> {
         .route(
             "/v1.0/users/{id}/onPremisesSyncBehavior",
             get(sync_behavior::get).patch(sync_behavior::patch),
+        )
+        .route(
+            "/v1.0/servicePrincipals",
+            get(synchronization::list_service_principals),
+        )
+        .route(
+            "/v1.0/servicePrincipals/{sp}/synchronization/jobs",
+            get(synchronization::list_jobs),
+        )
+        .route(
+            "/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}",
+            get(synchronization::get_job),
+        )
+        .route(
+            "/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}/schema",
+            get(synchronization::schema),
+        )
+        .route(
+            "/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}/provisionOnDemand",
+            post(synchronization::provision_on_demand),
+        )
+        .route(
+            "/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}/start",
+            post(synchronization::start),
+        )
+        .route(
+            "/v1.0/auditLogs/provisioning",
+            get(synchronization::provisioning_log),
         )
 }
 

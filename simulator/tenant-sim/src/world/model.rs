@@ -238,4 +238,9 @@ pub struct ConnectState {
     pub connector_space: BTreeMap<String, ConnectorEntry>,
     /// Newest last.
     pub runs: Vec<RunResult>,
+    /// Set when the tenant syncs with Cloud Sync instead of a Connect server: the same engine
+    /// runs on the job's schedule, and Graph's synchronization API stands where the Connect
+    /// server's PowerShell does.
+    #[serde(default)]
+    pub cloud_sync: Option<super::cloud_sync::CloudSync>,
 }

@@ -75,6 +75,16 @@ struct Tally {
 }
 
 impl Tally {
+    fn counters(&self, initial_domain: &str) -> ConnectorCounters {
+        ConnectorCounters {
+            connector_name: format!("{initial_domain} - AAD"),
+            adds: self.adds,
+            updates: self.updates,
+            deletes: self.deletes,
+            errors: self.errors,
+        }
+    }
+
     fn record(
         &mut self,
         ad: (Uuid, &str),
@@ -192,10 +202,7 @@ impl World {
                 );
             }
             self.sync_group_members(ad);
-            let ids: Vec<Uuid> = self.users.keys().copied().collect();
-            for id in ids {
-                self.reconcile_mailbox(id, now);
-            }
+            self.reconcile_mailboxes(now);
             if tally.errors > 0 {
                 RunOutcome::CompletedExportErrors
             } else {
@@ -208,14 +215,74 @@ impl World {
             outcome,
             start_date: started,
             end_date: Some(now),
-            connectors: vec![ConnectorCounters {
-                connector_name: format!("{} - AAD", self.tenant.initial_domain),
-                adds: tally.adds,
-                updates: tally.updates,
-                deletes: tally.deletes,
-                errors: tally.errors,
-            }],
+            connectors: vec![tally.counters(&self.tenant.initial_domain)],
             objects: tally.objects,
+        }
+    }
+
+    /// Cloud Sync's on-demand provisioning of one AD user: exported as a cycle would export
+    /// it, with the scoping filters not applied (domain-2026.md 1.1), and nothing else
+    /// touched. `None`: no such user in AD.
+    pub fn provision_one(
+        &mut self,
+        ad: Option<&AdUser>,
+        distinguished_name: &str,
+        run_id: Uuid,
+        now: OffsetDateTime,
+    ) -> RunResult {
+        let mut tally = Tally::default();
+        let outcome = match ad {
+            Some(user) => {
+                let anchor = user.anchor();
+                let restore = !self.connect.connector_space.contains_key(&anchor)
+                    && matches!(self.join(user, &anchor), Join::Restored(_));
+                if restore {
+                    // "Restoring a previously soft-deleted user ... with on-demand provisioning
+                    // isn't supported ... can result in duplicate users" (domain-2026.md 1.1).
+                    let id = self.create_user(user, now);
+                    self.apply_ad_values(id, user, &anchor, now);
+                    self.remember(user, &anchor, id);
+                    tally.record(
+                        (user.object_guid, &user.distinguished_name),
+                        ObjectOutcome::Added,
+                        Some(id),
+                        "on-demand provisioning restores no soft-deleted user: created a second one",
+                    );
+                } else {
+                    self.export_user(user, &mut tally, now);
+                }
+                self.reconcile_mailboxes(now);
+                if tally.errors > 0 {
+                    RunOutcome::CompletedExportErrors
+                } else {
+                    RunOutcome::Success
+                }
+            }
+            None => {
+                tally.record(
+                    (Uuid::nil(), distinguished_name),
+                    ObjectOutcome::Error,
+                    None,
+                    format!("no object {distinguished_name} in the AD domain"),
+                );
+                RunOutcome::CompletedExportErrors
+            }
+        };
+        RunResult {
+            run_id,
+            policy_type: PolicyType::Delta,
+            outcome,
+            start_date: now,
+            end_date: Some(now),
+            connectors: vec![tally.counters(&self.tenant.initial_domain)],
+            objects: tally.objects,
+        }
+    }
+
+    fn reconcile_mailboxes(&mut self, now: OffsetDateTime) {
+        let ids: Vec<Uuid> = self.users.keys().copied().collect();
+        for id in ids {
+            self.reconcile_mailbox(id, now);
         }
     }
 

@@ -66,6 +66,7 @@ fn world() -> World {
             filter_attribute: Some("adminDescription".into()),
             filter_prefix: "NoSync".into(),
             connector_space: BTreeMap::new(),
+            cloud_sync: None,
             runs: Vec::new(),
         },
         mailbox_reconnect_seconds: 60.0,

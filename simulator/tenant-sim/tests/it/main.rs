@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod cloud_sync;
 mod seed_story;
 mod support;
 mod switches;

@@ -1,6 +1,7 @@
 //! Detour on the ways real tenants sync: the seed's round trip (out of scope, deleted,
 //! restored, matched back) with sync-trigger holding no agent key at all, running every
-//! cycle on the Connect server over a real OpenSSH server.
+//! cycle on the Connect server over a real OpenSSH server, or on a Cloud Sync tenant, where
+//! the deletion waits for the job's schedule and the user comes back on demand.
 
 use tenant_sim::fixture::{SshConnectServer, TenantFixture};
 
@@ -9,19 +10,17 @@ use crate::{
     procedure::step_services_reaching_connect,
 };
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_users_are_fixed_at_once_with_every_cycle_run_over_ssh() {
-    let names = ["ada", "cyd", "eve"];
-    let tenant = TenantFixture::start("reach-ssh", &names, |_| {}).await;
-    let ssh = SshConnectServer::start(&tenant).await;
-    let before_runs = tenant.runs().await.len();
-    let steps = step_services_reaching_connect(&tenant, ssh.sync_trigger_env());
+const NAMES: [&str; 3] = ["ada", "cyd", "eve"];
+
+/// Runs the round trip for `NAMES` at once with sync-trigger on `connect`; each user is fixed.
+async fn three_round_trips(tenant: &TenantFixture, prefix: &str, connect: Vec<(String, String)>) {
+    let steps = step_services_reaching_connect(tenant, connect);
     let round_trip = [("DETOUR__SAGA__STRATEGIES", "round-trip")];
-    let detour = Detour::start_services(&tenant, "reach-ssh", &round_trip, steps, Vec::new()).await;
+    let detour = Detour::start_services(tenant, prefix, &round_trip, steps, Vec::new()).await;
     let mut sagas = Vec::new();
-    for name in names {
+    for name in NAMES {
         let upn = tenant.upn(name);
-        let before = cloud_user(&tenant, &upn).await;
+        let before = cloud_user(tenant, &upn).await;
         sagas.push((name, detour.start_saga(&upn, false).await, before));
     }
     for (name, saga, before) in &sagas {
@@ -33,12 +32,58 @@ async fn three_users_are_fixed_at_once_with_every_cycle_run_over_ssh() {
             "{story}"
         );
         let address = format!("{}@contoso.mail.onmicrosoft.com", tenant.sam(name));
-        assert_fixed(&tenant, &tenant.upn(name), &address, before).await;
+        assert_fixed(tenant, &tenant.upn(name), &address, before).await;
     }
+    detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_users_are_fixed_at_once_with_every_cycle_run_over_ssh() {
+    let tenant = TenantFixture::start("reach-ssh", &NAMES, |_| {}).await;
+    let ssh = SshConnectServer::start(&tenant).await;
+    let before_runs = tenant.runs().await.len();
+    three_round_trips(&tenant, "reach-ssh", ssh.sync_trigger_env()).await;
     let runs = tenant.runs().await.len() - before_runs;
     assert!(
         (2..=6).contains(&runs),
         "the three shared their cycles: {runs} runs"
     );
-    detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_users_are_fixed_at_once_on_a_cloud_sync_tenant() {
+    let tenant = TenantFixture::start("reach-cloud-sync", &NAMES, |scenario| {
+        scenario["connect"]["cloud_sync"] = serde_json::json!({});
+        scenario["connect"]["interval_seconds"] = 2.into();
+    })
+    .await;
+    let mut connect = tenant.entra_env("GRAPH");
+    connect.extend([
+        (
+            "DETOUR__CONNECT__BACKEND".to_owned(),
+            "cloud-sync".to_owned(),
+        ),
+        (
+            "DETOUR__CONNECT__CLOUD_SYNC__CONFIGURATION".to_owned(),
+            tenant_sim::adsync::domain_of(&tenant.ou.dn),
+        ),
+    ]);
+    three_round_trips(&tenant, "reach-cloud-sync", connect).await;
+    let world: serde_json::Value = tenant
+        .client
+        .get(tenant.url("/_sim/world"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let on_demand = world["connect"]["cloud_sync"]["on_demand"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        on_demand.len(),
+        3,
+        "each came back on demand: {on_demand:?}"
+    );
 }

@@ -84,6 +84,37 @@ pub(super) fn sync_in(runs: &SyncCycleCompleted, facts: &SagaFacts) -> StepAnswe
     }
 }
 
+/// The same object, synced again, holding again every licence it had from groups: only then
+/// may the temporary licence go.
+pub(super) fn rematched(read: &CloudUserRead, facts: &SagaFacts) -> StepAnswer {
+    let Some(user) = read
+        .user
+        .as_ref()
+        .filter(|u| u.id == facts.cloud_id && u.on_premises_sync_enabled == Some(true))
+    else {
+        return StepAnswer::NotYet("not the same object, synced again, yet".into());
+    };
+    let missing: Vec<String> = facts
+        .group_licences
+        .iter()
+        .filter(|sku| {
+            !user
+                .licenses
+                .iter()
+                .any(|l| l.sku_id == **sku && l.assigned_by_group.is_some())
+        })
+        .map(ToString::to_string)
+        .collect();
+    if missing.is_empty() {
+        StepAnswer::Done
+    } else {
+        StepAnswer::NotYet(format!(
+            "synced again, but its group licences are not back yet ({})",
+            missing.join(", ")
+        ))
+    }
+}
+
 /// Address present, synced, the same object and anchor, licences from groups only. Not yet
 /// is the answer while any of it is missing: reads lag writes, and the step's deadline ends
 /// the wait.

@@ -23,6 +23,7 @@ fn facts() -> SagaFacts {
         usage_location: Some("GB".into()),
         snapshot_usn: None,
         last_sync: None,
+        group_licences: Vec::new(),
     }
 }
 
@@ -301,6 +302,35 @@ fn waits_are_not_yet_until_their_condition_holds() {
         interpret(Step::AwaitRematch, &read(Some(cloud_only)), &facts),
         StepAnswer::NotYet(_)
     ));
+    assert_eq!(
+        interpret(Step::AwaitRematch, &read(Some(healthy_user())), &facts),
+        StepAnswer::Done
+    );
+}
+
+#[test]
+fn the_temporary_licence_stays_until_the_group_licences_are_back() {
+    let facts = SagaFacts {
+        group_licences: vec![Uuid::from_u128(4)],
+        ..facts()
+    };
+    let joined_without_groups = CloudUserState {
+        licenses: vec![LicenseAssignment {
+            sku_id: Uuid::from_u128(4),
+            assigned_by_group: None,
+            state: "Active".into(),
+        }],
+        ..healthy_user()
+    };
+    let waiting = interpret(
+        Step::AwaitRematch,
+        &read(Some(joined_without_groups)),
+        &facts,
+    );
+    assert!(
+        matches!(&waiting, StepAnswer::NotYet(why) if why.contains("group licences")),
+        "{waiting:?}"
+    );
     assert_eq!(
         interpret(Step::AwaitRematch, &read(Some(healthy_user())), &facts),
         StepAnswer::Done

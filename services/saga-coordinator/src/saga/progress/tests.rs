@@ -35,6 +35,7 @@ fn sample_saga_facts() -> SagaFacts {
         usage_location: Some("GB".into()),
         snapshot_usn: None,
         last_sync: None,
+        group_licences: Vec::new(),
     }
 }
 

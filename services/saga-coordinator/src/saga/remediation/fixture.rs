@@ -34,6 +34,7 @@ pub(crate) fn sample_round_trip(saga: Saga) -> Phase {
             usage_location: Some("PL".into()),
             snapshot_usn: None,
             last_sync: None,
+            group_licences: Vec::new(),
         },
         saga,
         seen: None,

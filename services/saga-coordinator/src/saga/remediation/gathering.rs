@@ -324,6 +324,17 @@ fn saga_facts(policy: &Policy, facts: &Facts, plan: &Plan) -> Option<SagaFacts> 
         usage_location: usage_location(policy, facts),
         snapshot_usn: None,
         last_sync: cloud.on_premises_last_sync,
+        group_licences: {
+            let mut skus: Vec<uuid::Uuid> = cloud
+                .licenses
+                .iter()
+                .filter(|l| l.assigned_by_group.is_some())
+                .map(|l| l.sku_id)
+                .collect();
+            skus.sort();
+            skus.dedup();
+            skus
+        },
     })
 }
 
