@@ -28,6 +28,7 @@ use crate::{
     ssh::shapes::ShapeError,
 };
 use answers::JobState;
+use detour_contracts::sync_trigger::SyncClient;
 
 const APP_TEMPLATE_ID: &str = "1a4721b3-e57f-4451-ae87-ef078703ec94";
 const JOB_TEMPLATE_ID: &str = "AD2AADProvisioning";
@@ -272,6 +273,10 @@ impl CloudSync {
 }
 
 impl Connect for CloudSync {
+    fn sync_client(&self) -> SyncClient {
+        SyncClient::CloudSync
+    }
+
     async fn scheduler(&self) -> Result<SchedulerState, ConnectError> {
         let (_, state) = self.state().await?;
         let stopped = state.stopped().is_some();

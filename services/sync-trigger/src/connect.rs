@@ -13,6 +13,7 @@ use detour_contracts::{
         AgentVersion, ConnectorScope, DeletionThreshold, ObjectResult, PolicyType, RunResult,
         SchedulerState,
     },
+    sync_trigger::SyncClient,
 };
 use uuid::Uuid;
 
@@ -34,6 +35,11 @@ pub enum ConnectError {
 }
 
 pub trait Connect: Send + Sync + 'static {
+    /// What this adapter reaches: a Connect server unless it says otherwise.
+    fn sync_client(&self) -> SyncClient {
+        SyncClient::Connect
+    }
+
     /// `Get-ADSyncScheduler` [S40].
     fn scheduler(&self) -> impl Future<Output = Result<SchedulerState, ConnectError>> + Send;
 

@@ -128,6 +128,7 @@ async fn read_state<C: Connect>(
             deletion_threshold_enabled: threshold.enabled,
             deletion_threshold: threshold.threshold,
             included_containers: scope.included_containers,
+            sync_client: client.sync_client(),
         })
     };
     match read.await {

@@ -112,5 +112,17 @@ pub struct ConnectStateRead {
     /// The containers (DNs) Connect syncs: an object outside all of them is out of scope.
     #[serde(default)]
     pub included_containers: Vec<Dn>,
+    /// What syncs the tenant: a Connect server, or Cloud Sync (whose agent's version Graph
+    /// does not show, so `connect_version` then names the client only).
+    #[serde(default)]
+    pub sync_client: SyncClient,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncClient {
+    #[default]
+    Connect,
+    CloudSync,
 }
 service_message!(ConnectStateRead, SyncTrigger, "connect-state-read", Event);

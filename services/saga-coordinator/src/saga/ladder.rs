@@ -3,7 +3,7 @@
 //! passed over goes into the plan with its reason, so the ticket can say why the gentler ways
 //! were not taken. Pure: facts in, a choice or a refusal out.
 
-use detour_contracts::{ProxyAddress, cloud_directory::CloudUserState};
+use detour_contracts::{ProxyAddress, cloud_directory::CloudUserState, sync_trigger::SyncClient};
 
 use super::diagnosis::{Facts, Missing, Refusal, Skipped, Strategy};
 
@@ -91,8 +91,13 @@ fn on_premises_stamp(facts: &Facts, address: &ProxyAddress, missing: Missing) ->
     connect_exports(facts)
 }
 
+/// Cloud Sync honours cloud-managed Exchange attributes since 2026-01-23 (domain-2026.md
+/// 1.3); a Connect server from 2.5.190.0.
 fn cloud_managed(facts: &Facts) -> Verdict {
     let version = &facts.connect.connect_version;
+    if facts.connect.sync_client == SyncClient::CloudSync {
+        return Ok(());
+    }
     if !version_at_least(version, CLOUD_MANAGED_FROM) {
         return Err((
             Refusal::NoStrategyAllowed,
@@ -109,6 +114,15 @@ fn cloud_managed(facts: &Facts) -> Verdict {
 /// cycle that exports and a takeover the 2026 hardening refuses for privileged users.
 fn user_cloud_managed(facts: &Facts, cloud: &CloudUserState) -> Verdict {
     let version = &facts.connect.connect_version;
+    if facts.connect.sync_client == SyncClient::CloudSync {
+        // Needs agent 1.1.1370.0 (domain-2026.md 3.4), a version Graph does not show.
+        return Err((
+            Refusal::NoStrategyAllowed,
+            "a cloud-managed user needs Cloud Sync agent 1.1.1370.0 or later, and Graph does \
+             not show which agent runs"
+                .into(),
+        ));
+    }
     if !version_at_least(version, USER_CLOUD_MANAGED_FROM) {
         return Err((
             Refusal::NoStrategyAllowed,
@@ -220,10 +234,11 @@ fn connect_exports(facts: &Facts) -> Verdict {
         ));
     }
     if scheduler.scheduler_suspended {
-        return Err((
-            Refusal::SchedulerSuspended,
-            "Connect's scheduler is suspended (an upgrade or the wizard)".into(),
-        ));
+        let why = match facts.connect.sync_client {
+            SyncClient::CloudSync => "the Cloud Sync job is paused or in quarantine",
+            SyncClient::Connect => "Connect's scheduler is suspended (an upgrade or the wizard)",
+        };
+        return Err((Refusal::SchedulerSuspended, why.into()));
     }
     Ok(())
 }

@@ -7,7 +7,9 @@ use detour_contracts::{
     cloud_directory::{CloudUserState, LicenseAssignment, SkuSeats, TenantRead},
     connect_agent::{ObjectOutcome, ObjectResult, PolicyType, RunOutcome, SchedulerState},
     mailbox_ops::MailboxState,
-    sync_trigger::{ConnectStateRead, RequestSyncCycle, RunSeen, RunStats, SyncCycleCompleted},
+    sync_trigger::{
+        ConnectStateRead, RequestSyncCycle, RunSeen, RunStats, SyncClient, SyncCycleCompleted,
+    },
 };
 use uuid::Uuid;
 
@@ -255,6 +257,7 @@ pub fn healthy_connect_state() -> ConnectStateRead {
         deletion_threshold_enabled: true,
         deletion_threshold: 500,
         included_containers: vec![dn(&format!("OU=Staff,{WORLD_BASE}"))],
+        sync_client: SyncClient::Connect,
     }
 }
 

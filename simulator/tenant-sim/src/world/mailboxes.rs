@@ -187,7 +187,11 @@ impl World {
         now: OffsetDateTime,
     ) -> Result<(), MailboxError> {
         self.active_mailbox(user_id, now)?;
-        if value && !version_at_least(&self.connect.version, CLOUD_MANAGED_MIN_VERSION) {
+        // Cloud Sync honours the flag since 2026-01-23 (domain-2026.md 1.3); Connect from
+        // 2.5.190.0.
+        let honoured = self.connect.cloud_sync.is_some()
+            || version_at_least(&self.connect.version, CLOUD_MANAGED_MIN_VERSION);
+        if value && !honoured {
             return Err(MailboxError::ConnectTooOld(self.connect.version.clone()));
         }
         if let Some(mailbox) = self.mailboxes.get_mut(&user_id) {

@@ -121,6 +121,34 @@ fn current_connect_takes_the_cloud_managed_rung_and_old_connect_never_does() {
 }
 
 #[test]
+fn a_cloud_sync_tenant_takes_the_cloud_managed_rung_but_never_the_whole_user() {
+    let mut f = facts();
+    f.connect.connect_version = "cloud-sync".into();
+    f.connect.sync_client = detour_contracts::sync_trigger::SyncClient::CloudSync;
+    let chosen = plan(diagnose(&f));
+    assert_eq!(chosen.strategy, Strategy::CloudManaged);
+    assert_eq!(
+        chosen.fallbacks,
+        [Strategy::RoundTrip],
+        "no cloud-managed user"
+    );
+    f.strategies = vec![Strategy::UserCloudManaged, Strategy::RoundTrip];
+    let round_trip = plan(diagnose(&f));
+    assert_eq!(round_trip.strategy, Strategy::RoundTrip);
+    assert!(
+        round_trip.skipped[0].reason.contains("1.1.1370.0"),
+        "{:?}",
+        round_trip.skipped
+    );
+    // A quarantined job syncs nothing: no rung that needs an export is taken.
+    f.connect.scheduler.scheduler_suspended = true;
+    let Diagnosis::Refused { detail, .. } = diagnose(&f) else {
+        panic!("nothing exports from a stopped job")
+    };
+    assert!(detail.contains("Cloud Sync job"), "{detail}");
+}
+
+#[test]
 fn the_whole_user_goes_to_the_cloud_where_only_object_level_authority_is_supported() {
     let mut f = facts();
     f.connect.connect_version = "2.5.79.0".into();
