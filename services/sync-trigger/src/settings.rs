@@ -245,3 +245,53 @@ aad_connector = ""
 
     detour_service::shared_sections!();
 }
+
+#[cfg(test)]
+mod tests {
+    use detour_config::Sources;
+
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<SyncTriggerSettings, String> {
+        detour_service::load_config::<SyncTriggerSettings>(
+            8082,
+            Sources::from_pairs(String::new(), pairs.iter().copied()),
+        )
+        .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn each_backend_asks_for_what_it_needs_and_nothing_else() {
+        let agent = load(&[]).unwrap_err();
+        assert!(agent.contains("connect.agent_key"), "{agent}");
+        assert!(load(&[("DETOUR__CONNECT__AGENT_KEY", "k")]).is_ok());
+
+        let ssh = load(&[
+            ("DETOUR__CONNECT__BACKEND", "ssh"),
+            ("DETOUR__CONNECT__SSH__HOST", "aadc01"),
+            ("DETOUR__CONNECT__SSH__PRIVATE_KEY", "not a key"),
+            ("DETOUR__CONNECT__SSH__HOST_KEY", "ssh-ed25519 nonsense"),
+        ])
+        .unwrap_err();
+        for key in [
+            "connect.ssh.user",
+            "connect.ssh.ad_connector",
+            "connect.ssh.aad_connector",
+            "connect.ssh.private_key: is not an unencrypted OpenSSH private key",
+            "connect.ssh.host_key",
+        ] {
+            assert!(ssh.contains(key), "{key} in {ssh}");
+        }
+        assert!(!ssh.contains("connect.agent_key"), "{ssh}");
+
+        let cloud_sync = load(&[("DETOUR__CONNECT__BACKEND", "cloud-sync")]).unwrap_err();
+        for key in [
+            "connect.cloud_sync.configuration",
+            "graph.entra.tenant",
+            "graph.entra.client_secret",
+        ] {
+            assert!(cloud_sync.contains(key), "{key} in {cloud_sync}");
+        }
+        assert!(!cloud_sync.contains("connect.agent_key"), "{cloud_sync}");
+    }
+}

@@ -161,6 +161,29 @@ async fn staging_mode_over_ssh_is_a_refusal_and_starts_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aad_is_busy_delays_the_start_and_one_cycle_follows() {
+    let mut harness = Harness::start_over_ssh("st-ssh-busy", &["ada"], |_| {}).await;
+    harness
+        .tenant
+        .add_fault(json!({ "api": "connect", "path_contains": "Start-ADSyncSyncCycle", "kind": "busy", "count": 2 }))
+        .await;
+    let before = harness.tenant.runs().await.len();
+    let completed = harness
+        .service
+        .send(request(&[]))
+        .await
+        .decode::<SyncCycleCompleted>();
+    assert_eq!(completed.runs.last().unwrap().outcome, RunOutcome::Success);
+    assert_eq!(harness.tenant.runs().await.len(), before + 1, "one cycle");
+    assert_eq!(
+        harness.tenant.faults_left().await,
+        json!([]),
+        "both refusals were met"
+    );
+    harness.service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_dropped_mid_cycle_is_ridden_out_without_a_second_cycle() {
     let mut harness = Harness::start_over_ssh("st-ssh-drop", &["ada"], |s| {
         s["delays"]["cycle_seconds"] = json!(3.0)

@@ -93,7 +93,14 @@ async fn call(sim_url: &str, key: &str, invocation: &Invocation) -> Result<Answe
         .await
         .map_err(|e| format!("the sync service's answer was cut: {e}"))?;
     if !status.is_success() {
-        return Err(format!("the sync service refused ({status}): {body}"));
+        // A refusal with a message (a busy connector, say) is the cmdlet's own error.
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned));
+        return Err(match message {
+            Some(message) => format!("{} : {message}", invocation.cmdlet),
+            None => format!("the sync service refused ({status}): {body}"),
+        });
     }
     serde_json::from_str(&body).map_err(|e| format!("the sync service answered oddly: {e}"))
 }
