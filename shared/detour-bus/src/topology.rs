@@ -121,6 +121,9 @@ async fn declare_queue(
         "x-delivery-limit".into(),
         AMQPValue::LongLongInt(i64::from(settings.delivery_limit)),
     );
+    if spec.single_active_consumer {
+        main.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
+    }
     channel
         .queue_declare(short(&spec.name), durable, main)
         .await?;

@@ -123,6 +123,25 @@ impl TestVhost {
         Ok(taken)
     }
 
+    /// The queue's declared arguments (`x-queue-type` and the like), as the broker holds them.
+    pub async fn queue_arguments(&self, queue: &str) -> anyhow::Result<serde_json::Value> {
+        let path = format!("/api/queues/{}/{queue}", self.encoded());
+        let response = self
+            .client
+            .get(format!("{}{path}", self.api))
+            .basic_auth(&self.api_user, Some(&self.api_password))
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        ensure!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        let queue: serde_json::Value = response.json().await?;
+        Ok(queue["arguments"].clone())
+    }
+
     async fn call(
         &self,
         method: reqwest::Method,

@@ -42,6 +42,26 @@ async fn a_confirmed_publish_is_consumed_once_and_decodes() {
 }
 
 #[tokio::test]
+async fn a_queue_for_one_consumer_at_a_time_is_declared_so() {
+    let vhost = TestVhost::create("single-active").await.unwrap();
+    let settings = support::settings(&vhost);
+    let mut single = detour_bus::QueueSpec::new("sync-trigger");
+    single.single_active_consumer = true;
+    let shared = detour_bus::QueueSpec::new("ad-ops");
+    for queue in [single, shared] {
+        detour_bus::Consumer::new(settings.clone(), queue, "test-consumer")
+            .declare()
+            .await
+            .unwrap();
+    }
+    let single = vhost.queue_arguments("sync-trigger").await.unwrap();
+    assert_eq!(single["x-single-active-consumer"], true, "{single}");
+    assert_eq!(single["x-queue-type"], "quorum", "{single}");
+    let shared = vhost.queue_arguments("ad-ops").await.unwrap();
+    assert!(shared.get("x-single-active-consumer").is_none(), "{shared}");
+}
+
+#[tokio::test]
 async fn a_publish_nobody_is_bound_to_is_an_error_not_silence() {
     let vhost = TestVhost::create("unroutable").await.unwrap();
     let publisher = detour_bus::Publisher::new(support::settings(&vhost), "test-publisher");
