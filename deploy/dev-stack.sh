@@ -121,7 +121,12 @@ provision_samba() {
   local tmp=$SAMBA_DIR.partial
   rm -rf "$tmp" && mkdir -p "$tmp"/{run,log,private/tls}
   log "provisioning the $REALM domain into $SAMBA_DIR"
+  # In a container (no CAP_SYS_ADMIN) the security.* extended attributes the sysvol's ACLs
+  # live in cannot be written: keep them in a tdb instead.
+  local xattrs=()
+  [ -z "${DETOUR_SAMBA_XATTRS_IN_TDB:-}" ] || xattrs=(--option="vfs objects = dfs_samba4 acl_xattr xattr_tdb")
   samba-tool domain provision -s /dev/null --realm="$REALM" --domain="$DOMAIN" --server-role=dc \
+    "${xattrs[@]}" \
     --dns-backend=NONE --use-rfc2307 --host-name=DC1 --adminpass="$(cat "$SECRETS/admin-password")" \
     --targetdir="$tmp" \
     --option="pid directory=$tmp/run" --option="ncalrpc dir=$tmp/run/ncalrpc" \
@@ -277,7 +282,7 @@ serve_samba() {
   local publish=${DETOUR_SAMBA_PUBLISH:-$STACK_DIR/publish}
   mkdir -p "$STACK_DIR"
   ensure_samba_packages
-  provision_samba
+  DETOUR_SAMBA_XATTRS_IN_TDB=1 provision_samba
   DETOUR_SAMBA_LISTEN_ALL=1 start_samba
   seed_directory
   mkdir -p "$publish"

@@ -1,5 +1,7 @@
 //! An OTLP/HTTP trace receiver for tests: it decodes the real protobuf export requests that
-//! services send, so a test can assert on spans exactly as a collector would see them.
+//! services send, so a test can assert on spans exactly as a collector would see them. It
+//! also lists what it received as JSON (`GET /spans`), for a check that runs outside it (the
+//! containerised rehearsal's, where it stands in for Jaeger).
 
 use std::{
     collections::HashMap,
@@ -7,14 +9,20 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use axum::{Router, body::Bytes, extract::State, http::StatusCode, routing::post};
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+};
 use opentelemetry_proto::tonic::{
     collector::trace::v1::ExportTraceServiceRequest,
     common::v1::{AnyValue, any_value::Value},
 };
 use prost::Message;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReceivedSpan {
     pub service: String,
     pub name: String,
@@ -37,12 +45,18 @@ pub struct OtlpReceiver {
 }
 
 impl OtlpReceiver {
+    /// On a free loopback port.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_on("127.0.0.1:0".parse()?).await
+    }
+
+    pub async fn start_on(addr: SocketAddr) -> anyhow::Result<Self> {
         let spans: Spans = Arc::default();
         let app = Router::new()
             .route("/v1/traces", post(receive))
+            .route("/spans", get(list))
             .with_state(spans.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -71,6 +85,10 @@ impl Drop for OtlpReceiver {
     fn drop(&mut self) {
         self.server.abort();
     }
+}
+
+async fn list(State(spans): State<Spans>) -> Json<Vec<ReceivedSpan>> {
+    Json(spans.lock().map(|spans| spans.clone()).unwrap_or_default())
 }
 
 async fn receive(State(spans): State<Spans>, body: Bytes) -> (StatusCode, Vec<u8>) {
