@@ -4,7 +4,7 @@
 FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends rabbitmq-server \
-    && rm -rf /var/lib/apt/lists/* \
+    && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
     && rabbitmq-plugins enable --offline rabbitmq_management
 COPY deploy/local/rabbitmq-entrypoint.sh /usr/local/bin/rabbitmq-entrypoint
 ENV RABBITMQ_CONFIG_FILE=/var/lib/rabbitmq/rabbitmq.conf
