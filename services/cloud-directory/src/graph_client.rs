@@ -38,9 +38,7 @@ pub struct GraphClient {
 
 impl GraphClient {
     pub fn new(base_url: &str, entra: &EntraSettings) -> anyhow::Result<Self> {
-        let budget = Arc::new(tokio::sync::Semaphore::new(entra.max_concurrent_calls));
-        let caller = Caller::new(entra, "https://graph.microsoft.com/.default", budget)
-            .map_err(anyhow::Error::msg)?;
+        let caller = Caller::for_graph(entra).map_err(anyhow::Error::msg)?;
         Ok(Self {
             caller,
             base: format!("{}/v1.0", base_url.trim_end_matches('/')),

@@ -9,7 +9,7 @@
 mod answers;
 mod pace;
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
 use detour_contracts::{
     Dn,
@@ -85,9 +85,7 @@ impl CloudSync {
         configuration: String,
         on_demand_per_10_seconds: usize,
     ) -> anyhow::Result<Self> {
-        let budget = Arc::new(tokio::sync::Semaphore::new(entra.max_concurrent_calls));
-        let caller = Caller::new(entra, "https://graph.microsoft.com/.default", budget)
-            .map_err(anyhow::Error::msg)?;
+        let caller = Caller::for_graph(entra).map_err(anyhow::Error::msg)?;
         Ok(Self {
             caller,
             base: format!("{}/v1.0", base_url.trim_end_matches('/')),

@@ -95,6 +95,9 @@ struct Runner<C> {
     /// No cycle is asked for before then (Connect said busy, or one was just started and
     /// may not be listed yet).
     quiet_until: Instant,
+    /// The last busy answer told in the log: a wait of many polls (Cloud Sync's schedule) is
+    /// told once, not at every poll.
+    told_busy: Option<String>,
 }
 
 impl<C: Connect> Runner<C> {
@@ -105,6 +108,7 @@ impl<C: Connect> Runner<C> {
             history: History::default(),
             waiting: Vec::new(),
             quiet_until: Instant::now(),
+            told_busy: None,
         }
     }
 
@@ -226,13 +230,17 @@ impl<C: Connect> Runner<C> {
         let count = needy.len();
         match self.client.start(policy).await {
             Ok(run_id) => {
+                self.told_busy = None;
                 tracing::info!(?run_id, ?policy, waiting = count, "started a sync cycle");
                 metrics::counter!("detour_sync_trigger_cycles_total").increment(1);
                 // The next pass's history shows the run; until then, no second start.
                 self.quiet_until = now + self.pacing.busy_retry;
             }
             Err(ConnectError::Busy(message)) => {
-                tracing::info!(waiting = count, %message, "Connect is busy; its cycle will be watched");
+                if self.told_busy.as_ref() != Some(&message) {
+                    tracing::info!(waiting = count, %message, "Connect is busy; its cycle will be watched");
+                    self.told_busy = Some(message);
+                }
                 self.quiet_until = now + self.pacing.busy_retry;
             }
             Err(ConnectError::Refused { code, message }) => {

@@ -49,7 +49,12 @@ async fn request_cycle<C: Connect>(
         ));
     }
     let payload = &command.payload;
-    match client.provision_on_demand(&payload.located_at).await {
+    let on_demand = if payload.provision_on_demand {
+        client.provision_on_demand(&payload.located_at).await
+    } else {
+        Ok(None)
+    };
+    match on_demand {
         Ok(Some(run)) => {
             let Some(run) = CompletedRun::new(run) else {
                 return Outcome::Reject("an on-demand run that did not finish".into());

@@ -33,6 +33,12 @@ pub struct RequestSyncCycle {
     /// servers that report per run).
     #[serde(default)]
     pub located_at: BTreeMap<Uuid, Dn>,
+    /// The objects may be provisioned on demand where the sync client can (Cloud Sync)
+    /// instead of waiting for its schedule: only when each one's cloud object is live, since
+    /// on-demand provisioning restores no soft-deleted object but makes a second one
+    /// (domain-2026.md 1.1). Off unless the sender knows.
+    #[serde(default)]
+    pub provision_on_demand: bool,
 }
 service_message!(RequestSyncCycle, SyncTrigger, "request-sync-cycle", Command);
 

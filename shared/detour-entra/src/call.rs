@@ -64,7 +64,16 @@ pub enum AfterWrite {
     No,
 }
 
+/// Microsoft Graph's scope for an app's client-credentials token.
+pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+
 impl Caller {
+    /// A caller of Graph with a budget of its own (`max_concurrent_calls` in flight).
+    pub fn for_graph(settings: &EntraSettings) -> Result<Self, String> {
+        let budget = Arc::new(Semaphore::new(settings.max_concurrent_calls));
+        Self::new(settings, GRAPH_SCOPE, budget)
+    }
+
     /// A caller for `scope` (one resource); `budget` is shared by every caller of the tenant.
     pub fn new(
         settings: &EntraSettings,

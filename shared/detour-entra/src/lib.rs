@@ -12,6 +12,6 @@ mod call;
 mod settings;
 mod token;
 
-pub use call::{AfterWrite, Answer, CallError, Caller, received};
+pub use call::{AfterWrite, Answer, CallError, Caller, GRAPH_SCOPE, received};
 pub use settings::{ApiSettings, EntraSettings};
 pub use token::{TokenError, TokenSource};

@@ -342,17 +342,38 @@ impl TenantFixture {
         ]
     }
 
+    /// The whole simulated world, as `/_sim/world` shows it.
+    pub async fn world(&self) -> Value {
+        let response = self.client.get(self.url("/_sim/world")).send().await;
+        response.unwrap().json().await.unwrap()
+    }
+
+    /// A `customize` step for a tenant synced by Cloud Sync (no Connect server), its job
+    /// running every `interval_seconds` (0: never on its own).
+    pub fn on_cloud_sync(scenario: &mut Value, interval_seconds: u64) {
+        scenario["connect"]["cloud_sync"] = json!({});
+        scenario["connect"]["interval_seconds"] = interval_seconds.into();
+    }
+
+    /// The settings that point sync-trigger's Cloud Sync backend at this tenant's Graph.
+    pub fn cloud_sync_env(&self) -> Vec<(String, String)> {
+        let mut env = self.entra_env("GRAPH");
+        env.extend([
+            (
+                "DETOUR__CONNECT__BACKEND".to_owned(),
+                "cloud-sync".to_owned(),
+            ),
+            (
+                "DETOUR__CONNECT__CLOUD_SYNC__CONFIGURATION".to_owned(),
+                crate::adsync::domain_of(&self.ou.dn),
+            ),
+        ]);
+        env
+    }
+
     /// The user's objectGUID, from the connector space.
     pub async fn guid(&self, name: &str) -> Uuid {
-        let world: Value = self
-            .client
-            .get(self.url("/_sim/world"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let world = self.world().await;
         let rdn = format!("CN={name} {},", self.tag);
         let entry = world["connect"]["connector_space"]
             .as_object()

@@ -132,15 +132,7 @@ pub enum StepAnswer {
 /// The command for `step`, sent at `now`. A sync step is sent right after the AD change it
 /// exports, so `now` is when that change was known to be made: only runs after it count.
 pub fn step_command(step: Step, facts: &SagaFacts, now: OffsetDateTime) -> StepCommand {
-    // Out of scope only while parked; everywhere else the user is where it was found.
-    let sync = |at: Dn| {
-        StepCommand::RequestSyncCycle(RequestSyncCycle {
-            objects: vec![facts.object_guid],
-            policy_type: PolicyType::Delta,
-            since: now,
-            located_at: [(facts.object_guid, at)].into(),
-        })
-    };
+    let sync = |at: Dn, cloud_object_live: bool| sync_request(facts, at, now, cloud_object_live);
     let read_cloud = || {
         StepCommand::ReadCloudUser(ReadCloudUser {
             user: facts.cloud_id.to_string(),
@@ -156,8 +148,10 @@ pub fn step_command(step: Step, facts: &SagaFacts, now: OffsetDateTime) -> StepC
             target_ou: facts.parking_ou.clone(),
             only_if_usn_changed: facts.snapshot_usn,
         }),
-        Step::SyncOut => sync(facts.original_dn.with_parent(&facts.parking_ou)),
-        Step::SyncIn => sync(facts.original_dn.clone()),
+        // Out of scope only while parked; everywhere else the user is where it was found.
+        Step::SyncOut => sync(facts.original_dn.with_parent(&facts.parking_ou), false),
+        // After the restore: the cloud user is live.
+        Step::SyncIn => sync(facts.original_dn.clone(), true),
         Step::AwaitSoftDelete => {
             StepCommand::ReadDeletedUser(ReadDeletedUser { id: facts.cloud_id })
         }
@@ -198,7 +192,7 @@ pub fn step_command(step: Step, facts: &SagaFacts, now: OffsetDateTime) -> StepC
             address: facts.address.clone(),
             only_if_usn_changed: facts.snapshot_usn,
         }),
-        Step::SyncStamp => sync(facts.original_dn.clone()),
+        Step::SyncStamp => sync(facts.original_dn.clone(), true),
         Step::AwaitAddressInExchange => StepCommand::ReadMailbox(ReadMailbox {
             identity: facts.user_principal_name.clone(),
         }),
@@ -221,6 +215,22 @@ pub fn step_command(step: Step, facts: &SagaFacts, now: OffsetDateTime) -> StepC
     }
 }
 
+/// A cycle for the user at `at`; on demand only where its cloud object is live.
+fn sync_request(
+    facts: &SagaFacts,
+    at: Dn,
+    now: OffsetDateTime,
+    cloud_object_live: bool,
+) -> StepCommand {
+    StepCommand::RequestSyncCycle(RequestSyncCycle {
+        objects: vec![facts.object_guid],
+        policy_type: PolicyType::Delta,
+        since: now,
+        located_at: [(facts.object_guid, at)].into(),
+        provision_on_demand: cloud_object_live,
+    })
+}
+
 pub fn compensation_command(
     compensation: Compensation,
     facts: &SagaFacts,
@@ -231,7 +241,9 @@ pub fn compensation_command(
         Compensation::RemoveTemporaryLicense => {
             step_command(Step::DropTemporaryLicense, facts, now)
         }
-        Compensation::SyncBack => step_command(Step::SyncIn, facts, now),
+        // Undoing a descope the restore may not have followed: the cloud user may still be
+        // soft-deleted, which only a scheduled cycle brings back as the same object.
+        Compensation::SyncBack => sync_request(facts, facts.original_dn.clone(), now, false),
         Compensation::VerifyRestored => step_command(Step::AwaitRematch, facts, now),
         Compensation::UnsetCloudManaged => {
             StepCommand::SetExchangeCloudManaged(SetExchangeCloudManaged {

@@ -1,91 +1,89 @@
 //! The Cloud Sync backend end to end over Graph's synchronization API: a user leaving scope
-//! waits for the job's scheduled run, one coming back is provisioned on demand (a second user,
-//! as Microsoft warns, when nobody restored the first), at the pace Graph allows; a stopped job
-//! is a refusal, and the job's settings give the threshold.
+//! waits for the job's scheduled run; one coming back is provisioned on demand only when the
+//! request says its cloud object is live (a soft-deleted one would be doubled, as Microsoft
+//! warns, and waits for the schedule instead), at the pace Graph allows; a stopped job is a
+//! refusal, and the job's settings give the threshold.
 
 use detour_contracts::{
     Dn,
-    connect_agent::{ObjectOutcome, PolicyType, RunOutcome},
-    sync_trigger::{
-        ConnectStateRead, ReadConnectState, RequestSyncCycle, SyncCycleCompleted, SyncCycleRefused,
-    },
+    connect_agent::{ObjectOutcome, RunOutcome},
+    sync_trigger::{ConnectStateRead, ReadConnectState, SyncCycleCompleted, SyncCycleRefused},
 };
 use serde_json::{Value, json};
-use uuid::Uuid;
 
-use crate::support::Harness;
-
-fn request(objects: &[(Uuid, String)]) -> RequestSyncCycle {
-    RequestSyncCycle {
-        objects: objects.iter().map(|(guid, _)| *guid).collect(),
-        policy_type: PolicyType::Delta,
-        since: time::OffsetDateTime::now_utc(),
-        located_at: objects
-            .iter()
-            .map(|(guid, dn)| (*guid, dn.parse::<Dn>().unwrap()))
-            .collect(),
-    }
-}
-
-async fn world(harness: &Harness) -> Value {
-    let tenant = &harness.tenant;
-    tenant
-        .client
-        .get(tenant.url("/_sim/world"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
+use crate::support::{Harness, request};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn leaving_scope_waits_for_the_schedule_and_coming_back_unrestored_is_a_second_user() {
-    let mut harness = Harness::start_on_cloud_sync("st-cs-seed", &["ada"], json!({}), 2).await;
+async fn leaving_scope_waits_for_the_schedule_and_only_the_schedule_brings_a_deleted_user_back() {
+    let mut harness =
+        Harness::start_on_cloud_sync("st-cs-seed", &["ada", "bob"], json!({}), 2).await;
     let tenant = &harness.tenant;
-    let ada = tenant.guid("ada").await;
+    let (ada, bob) = (tenant.guid("ada").await, tenant.guid("bob").await);
+    let at = |name: &str, ou: String| format!("CN={name} {},{ou}", tenant.tag);
     tenant
         .move_user("ada", &tenant.staff(), &tenant.parked())
         .await;
-    let parked = format!("CN=ada {},{}", tenant.tag, tenant.parked());
+    tenant
+        .move_user("bob", &tenant.staff(), &tenant.parked())
+        .await;
     let out = harness
         .service
-        .send(request(&[(ada, parked)]))
+        .send(request(&[
+            (ada, at("ada", tenant.parked())),
+            (bob, at("bob", tenant.parked())),
+        ]))
         .await
         .decode::<SyncCycleCompleted>();
-    let run = out.runs.last().unwrap();
-    assert_eq!(run.outcome, RunOutcome::Success);
-    let deleted = out
-        .outcomes_for(ada)
-        .any(|o| o.outcome == ObjectOutcome::Deleted);
-    assert!(
-        deleted,
-        "the scheduled run deleted her, as the log says: {out:?}"
-    );
+    assert_eq!(out.runs.last().unwrap().outcome, RunOutcome::Success);
+    for guid in [ada, bob] {
+        let deleted = out
+            .outcomes_for(guid)
+            .any(|o| o.outcome == ObjectOutcome::Deleted);
+        assert!(
+            deleted,
+            "the scheduled run deleted both, as the log says: {out:?}"
+        );
+    }
     assert_eq!(
-        world(&harness).await["connect"]["cloud_sync"]["on_demand"],
+        harness.tenant.world().await["connect"]["cloud_sync"]["on_demand"],
         json!([])
     );
 
+    // Ada's cloud user is still soft-deleted: not on demand, the schedule restores her.
     let tenant = &harness.tenant;
     tenant
         .move_user("ada", &tenant.parked(), &tenant.staff())
         .await;
-    let home = format!("CN=ada {},{}", tenant.tag, tenant.staff());
-    let back = harness
+    let mut back = request(&[(ada, at("ada", tenant.staff()))]);
+    back.provision_on_demand = false;
+    let restored = harness
         .service
-        .send(request(&[(ada, home)]))
+        .send(back)
         .await
         .decode::<SyncCycleCompleted>();
-    assert_eq!(back.runs.len(), 1, "one on-demand run");
-    let object = &back.runs[0].objects[0];
+    let joined = restored.outcomes_for(ada).last().unwrap();
+    let was = out.outcomes_for(ada).find_map(|o| o.cloud_object_id);
+    assert_ne!(joined.outcome, ObjectOutcome::Added, "{joined:?}");
+    assert_eq!(joined.cloud_object_id, was, "the same object: {joined:?}");
     assert_eq!(
-        object.outcome,
-        ObjectOutcome::Added,
-        "on demand, a soft-deleted user is not restored: {object:?}"
+        harness.tenant.world().await["connect"]["cloud_sync"]["on_demand"],
+        json!([])
     );
-    let on_demand = world(&harness).await["connect"]["cloud_sync"]["on_demand"].clone();
+
+    // Bob asked on demand while soft-deleted: a second user, as Microsoft warns.
+    let tenant = &harness.tenant;
+    tenant
+        .move_user("bob", &tenant.parked(), &tenant.staff())
+        .await;
+    let doubled = harness
+        .service
+        .send(request(&[(bob, at("bob", tenant.staff()))]))
+        .await
+        .decode::<SyncCycleCompleted>();
+    assert_eq!(doubled.runs.len(), 1, "one on-demand run");
+    let object = &doubled.runs[0].objects[0];
+    assert_eq!(object.outcome, ObjectOutcome::Added, "{object:?}");
+    let on_demand = harness.tenant.world().await["connect"]["cloud_sync"]["on_demand"].clone();
     assert_eq!(on_demand.as_array().unwrap().len(), 1, "{on_demand}");
     harness.service.stop().await;
 }

@@ -21,6 +21,7 @@ fn delta(objects: Vec<uuid::Uuid>) -> RequestSyncCycle {
         policy_type: PolicyType::Delta,
         since: time::OffsetDateTime::now_utc(),
         located_at: Default::default(),
+        provision_on_demand: false,
     }
 }
 

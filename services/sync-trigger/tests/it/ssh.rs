@@ -6,10 +6,8 @@ use std::{sync::Arc, time::Duration};
 
 use detour_contracts::{
     Dn, Envelope,
-    connect_agent::{ObjectOutcome, PolicyType, RunOutcome},
-    sync_trigger::{
-        ConnectStateRead, ReadConnectState, RequestSyncCycle, SyncCycleCompleted, SyncCycleRefused,
-    },
+    connect_agent::{ObjectOutcome, RunOutcome},
+    sync_trigger::{ConnectStateRead, ReadConnectState, SyncCycleCompleted, SyncCycleRefused},
 };
 use detour_testkit::eventually;
 use serde_json::json;
@@ -19,20 +17,7 @@ use sync_trigger::{
 };
 use uuid::Uuid;
 
-use crate::support::Harness;
-
-/// A request for a change made just now to `objects`, each at its DN.
-fn request(objects: &[(Uuid, String)]) -> RequestSyncCycle {
-    RequestSyncCycle {
-        objects: objects.iter().map(|(guid, _)| *guid).collect(),
-        policy_type: PolicyType::Delta,
-        since: time::OffsetDateTime::now_utc(),
-        located_at: objects
-            .iter()
-            .map(|(guid, dn)| (*guid, dn.parse::<Dn>().unwrap()))
-            .collect(),
-    }
-}
+use crate::support::{Harness, request};
 
 /// Characters PowerShell would act on in a command line, and that AD takes in a name as is.
 const HOSTILE: &str =

@@ -1,6 +1,7 @@
 //! A tenant (tenant-sim's fixture over a test OU) and sync-trigger replicas on its Connect
 //! server: through the Connect agent's API, or over real SSH to its simulated PowerShell.
 
+use detour_contracts::{Dn, connect_agent::PolicyType, sync_trigger::RequestSyncCycle};
 use detour_service::{ServiceConfig, load_config};
 use detour_testkit::ServiceHarness;
 use serde_json::Value;
@@ -53,21 +54,11 @@ impl Harness {
         interval_seconds: u64,
     ) -> Self {
         let tenant = TenantFixture::start(prefix, users, |scenario| {
+            TenantFixture::on_cloud_sync(scenario, interval_seconds);
             scenario["connect"]["cloud_sync"] = cloud_sync;
-            scenario["connect"]["interval_seconds"] = interval_seconds.into();
         })
         .await;
-        let mut env = tenant.entra_env("GRAPH");
-        env.extend([
-            (
-                "DETOUR__CONNECT__BACKEND".to_owned(),
-                "cloud-sync".to_owned(),
-            ),
-            (
-                "DETOUR__CONNECT__CLOUD_SYNC__CONFIGURATION".to_owned(),
-                tenant_sim::adsync::domain_of(&tenant.ou.dn),
-            ),
-        ]);
+        let env = tenant.cloud_sync_env();
         Self::with_backend(prefix, tenant, env, 1, None).await
     }
 
@@ -111,5 +102,20 @@ impl Harness {
         self.tenant
             .move_user(name, &self.tenant.staff(), &self.tenant.parked())
             .await;
+    }
+}
+
+/// A request for a change made just now to `objects`, each located at its DN; on demand
+/// where the sync client can, as for users whose cloud objects are live.
+pub fn request(objects: &[(uuid::Uuid, String)]) -> RequestSyncCycle {
+    RequestSyncCycle {
+        objects: objects.iter().map(|(guid, _)| *guid).collect(),
+        policy_type: PolicyType::Delta,
+        since: time::OffsetDateTime::now_utc(),
+        located_at: objects
+            .iter()
+            .map(|(guid, dn)| (*guid, dn.parse::<Dn>().unwrap()))
+            .collect(),
+        provision_on_demand: true,
     }
 }

@@ -189,21 +189,12 @@ async fn run() -> anyhow::Result<bool> {
     ));
     telemetry.shutdown().await;
 
-    println!("Checks:");
-    for (check, holds) in &checks {
-        println!("  [{}] {check}", if *holds { " ok " } else { "FAIL" });
-    }
-    let ok = checks.iter().all(|(_, holds)| *holds);
-    println!(
-        "Outcome: {}",
-        if ok {
-            "fixed: both users, both tickets resolved, one with no deletion"
-        } else {
-            "NOT fixed (see the checks above and the logs)"
-        }
-    );
-    println!("trace_id={first_trace}");
-    Ok(ok)
+    Ok(report(
+        &checks,
+        "fixed: both users, both tickets resolved, one with no deletion",
+        "NOT fixed (see the checks above and the logs)",
+        &first_trace,
+    ))
 }
 
 /// Case 1 against the containers: the same checks, then every service's spans in its trace.
@@ -266,21 +257,24 @@ async fn run_compose() -> anyhow::Result<bool> {
             in_trace > 0,
         ));
     }
+    Ok(report(
+        &checks,
+        "fixed in containers: the user, the ticket resolved once, one trace",
+        "NOT fixed (see the checks above and `docker compose logs`)",
+        &trace_id,
+    ))
+}
+
+/// Prints every check and the outcome; whether all held.
+fn report(checks: &[(String, bool)], fixed: &str, not_fixed: &str, trace_id: &str) -> bool {
     println!("Checks:");
-    for (check, holds) in &checks {
+    for (check, holds) in checks {
         println!("  [{}] {check}", if *holds { " ok " } else { "FAIL" });
     }
     let ok = checks.iter().all(|(_, holds)| *holds);
-    println!(
-        "Outcome: {}",
-        if ok {
-            "fixed in containers: the user, the ticket resolved once, one trace"
-        } else {
-            "NOT fixed (see the checks above and `docker compose logs`)"
-        }
-    );
+    println!("Outcome: {}", if ok { fixed } else { not_fixed });
     println!("trace_id={trace_id}");
-    Ok(ok)
+    ok
 }
 
 /// Who must appear in the remediation's trace: the six services and tenant-sim's server.

@@ -145,6 +145,7 @@ async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_th
                     .with_parent(&tenant.parked().parse().unwrap()),
             )]
             .into(),
+            provision_on_demand: false,
         })
         .await;
     let cycle = cycle.decode::<SyncCycleCompleted>();
@@ -220,6 +221,7 @@ async fn the_four_step_services_carry_out_the_seed_procedure_when_driven_over_th
             policy_type: PolicyType::Delta,
             since: time::OffsetDateTime::now_utc(),
             located_at: [(snapshot.object_guid, snapshot.distinguished_name.clone())].into(),
+            provision_on_demand: false,
         })
         .await;
     let cycle = cycle.decode::<SyncCycleCompleted>();

@@ -54,22 +54,8 @@ async fn three_users_are_fixed_at_once_with_every_cycle_run_over_ssh() {
 
 /// A Cloud Sync tenant with scheduled runs every 2 s, and sync-trigger's settings for it.
 async fn cloud_sync_tenant(prefix: &str) -> (TenantFixture, Vec<(String, String)>) {
-    let tenant = TenantFixture::start(prefix, &NAMES, |scenario| {
-        scenario["connect"]["cloud_sync"] = serde_json::json!({});
-        scenario["connect"]["interval_seconds"] = 2.into();
-    })
-    .await;
-    let mut connect = tenant.entra_env("GRAPH");
-    connect.extend([
-        (
-            "DETOUR__CONNECT__BACKEND".to_owned(),
-            "cloud-sync".to_owned(),
-        ),
-        (
-            "DETOUR__CONNECT__CLOUD_SYNC__CONFIGURATION".to_owned(),
-            tenant_sim::adsync::domain_of(&tenant.ou.dn),
-        ),
-    ]);
+    let tenant = TenantFixture::start(prefix, &NAMES, |s| TenantFixture::on_cloud_sync(s, 2)).await;
+    let connect = tenant.cloud_sync_env();
     (tenant, connect)
 }
 
@@ -107,15 +93,7 @@ async fn on_a_cloud_sync_tenant_the_ladder_takes_the_cloud_managed_rung_with_no_
 async fn three_users_are_fixed_at_once_on_a_cloud_sync_tenant() {
     let (tenant, connect) = cloud_sync_tenant("reach-cloud-sync").await;
     three_round_trips(&tenant, "reach-cloud-sync", connect).await;
-    let world: serde_json::Value = tenant
-        .client
-        .get(tenant.url("/_sim/world"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let world = tenant.world().await;
     let on_demand = world["connect"]["cloud_sync"]["on_demand"]
         .as_array()
         .unwrap();

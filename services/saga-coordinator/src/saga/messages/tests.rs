@@ -145,8 +145,21 @@ fn steps_ask_the_right_service_about_the_right_object() {
                 facts.original_dn.with_parent(&facts.parking_ou)
             )]
             .into(),
+            provision_on_demand: false,
         })
     );
+    // Back in scope after the restore, the live user may come back on demand; undoing a
+    // descope, whose restore may never have happened, waits for a scheduled cycle.
+    let on_demand = |command: StepCommand| match command {
+        StepCommand::RequestSyncCycle(request) => request.provision_on_demand,
+        other => panic!("not a sync request: {other:?}"),
+    };
+    assert!(on_demand(step_command(Step::SyncIn, &facts, now())));
+    assert!(!on_demand(compensation_command(
+        Compensation::SyncBack,
+        &facts,
+        now()
+    )));
     assert!(
         matches!(step_command(Step::Restore, &facts, now()), StepCommand::RestoreUser(r) if r.id == facts.cloud_id && !r.auto_reconcile_proxy_conflict)
     );
