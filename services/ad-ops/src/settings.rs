@@ -36,7 +36,10 @@ pub struct LdapSettings {
 
 impl Settings for AdOpsSettings {
     const LIST_KEYS: &'static [&'static str] = detour_bus::AmqpSettings::LIST_KEYS;
-    const SECRETS: &'static [SecretKey] = &[SecretKey::required("ldap.bind_password")];
+    const SECRETS: &'static [SecretKey] = &[
+        detour_bus::AmqpSettings::PASSWORD,
+        SecretKey::required("ldap.bind_password"),
+    ];
 
     fn validate(&self, problems: &mut Problems) {
         self.base().validate(problems);

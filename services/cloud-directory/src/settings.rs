@@ -18,7 +18,10 @@ pub struct CloudDirectorySettings {
 
 impl Settings for CloudDirectorySettings {
     const LIST_KEYS: &'static [&'static str] = detour_bus::AmqpSettings::LIST_KEYS;
-    const SECRETS: &'static [SecretKey] = &[SecretKey::required("graph.entra.client_secret")];
+    const SECRETS: &'static [SecretKey] = &[
+        detour_bus::AmqpSettings::PASSWORD,
+        SecretKey::required("graph.entra.client_secret"),
+    ];
 
     fn validate(&self, problems: &mut Problems) {
         self.base().validate(problems);

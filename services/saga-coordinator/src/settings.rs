@@ -151,7 +151,10 @@ impl SagaSettings {
 
 impl Settings for CoordinatorSettings {
     const LIST_KEYS: &'static [&'static str] = &["amqp.retry_delays_ms", "saga.strategies"];
-    const SECRETS: &'static [SecretKey] = &[SecretKey::optional("api.token")];
+    const SECRETS: &'static [SecretKey] = &[
+        detour_bus::AmqpSettings::PASSWORD,
+        SecretKey::optional("api.token"),
+    ];
 
     fn validate(&self, problems: &mut Problems) {
         self.base().validate(problems);

@@ -113,6 +113,7 @@ impl ConnectSettings {
 impl Settings for SyncTriggerSettings {
     const LIST_KEYS: &'static [&'static str] = detour_bus::AmqpSettings::LIST_KEYS;
     const SECRETS: &'static [SecretKey] = &[
+        detour_bus::AmqpSettings::PASSWORD,
         SecretKey::optional("connect.agent_key"),
         SecretKey::optional("connect.ssh.private_key"),
         SecretKey::optional("graph.entra.client_secret"),

@@ -256,6 +256,7 @@ impl Settings for GatewaySettings {
         "servicenow.mapping.match_text",
     ];
     const SECRETS: &'static [SecretKey] = &[
+        detour_bus::AmqpSettings::PASSWORD,
         SecretKey::optional("jira.api_token"),
         SecretKey::optional("jira.webhook_secret"),
         SecretKey::optional("servicenow.password"),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use detour_config::{Problems, Secret};
+use detour_config::{Problems, Secret, SecretKey};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -37,6 +37,9 @@ pub struct AmqpSettings {
 
 impl AmqpSettings {
     pub const LIST_KEYS: &'static [&'static str] = &["amqp.retry_delays_ms"];
+    /// The broker password may come from a file (`amqp.password_file`, a mounted secret),
+    /// replacing the default `guest`.
+    pub const PASSWORD: SecretKey = SecretKey::optional("amqp.password");
 
     pub fn handler_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.handler_timeout_ms)

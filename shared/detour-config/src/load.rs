@@ -80,9 +80,17 @@ fn merged<T: Settings>(sources: &Sources, files: Files) -> Result<(T, Problems),
         .build()
         .and_then(|merged| merged.cache.into_table())
         .map_err(ConfigError::Unreadable)?;
+    let defaults = config::Config::builder()
+        .add_source(config::File::from_str(
+            &sources.defaults,
+            config::FileFormat::Toml,
+        ))
+        .build()
+        .and_then(|merged| merged.cache.into_table())
+        .map_err(ConfigError::Unreadable)?;
     let mut problems = Problems::new();
     durations::resolve(&mut root, &mut problems);
-    twins::resolve(&mut root, T::SECRETS, files, &mut problems);
+    twins::resolve(&mut root, &defaults, T::SECRETS, files, &mut problems);
     let settings = T::deserialize(config::Value::new(None, config::ValueKind::Table(root)))
         .map_err(ConfigError::Unreadable)?;
     Ok((settings, problems))

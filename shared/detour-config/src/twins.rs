@@ -22,20 +22,24 @@ pub enum Files {
 /// load fails.
 const PLACEHOLDER: &str = "(a secret with a problem)";
 
-/// Resolves every secret in `secrets` within the merged settings `root`.
+/// Resolves every secret in `secrets` within the merged settings `root`. A file replaces the
+/// value the built-in `defaults` give (the broker's `guest`, say); a value given anywhere else
+/// and a file are a conflict.
 pub fn resolve(
     root: &mut Map<String, Value>,
+    defaults: &Map<String, Value>,
     secrets: &[SecretKey],
     files: Files,
     problems: &mut Problems,
 ) {
     for secret in secrets {
-        resolve_one(root, *secret, files, problems);
+        resolve_one(root, defaults, *secret, files, problems);
     }
 }
 
 fn resolve_one(
     root: &mut Map<String, Value>,
+    defaults: &Map<String, Value>,
     secret: SecretKey,
     files: Files,
     problems: &mut Problems,
@@ -43,12 +47,18 @@ fn resolve_one(
     let key = secret.key;
     let twin = format!("{key}_file");
     let (path, name) = key.rsplit_once('.').unwrap_or(("", key));
+    let default = lookup(defaults, path)
+        .and_then(|t| t.get(name))
+        .and_then(text);
     let Some(table) = section(root, path) else {
         // A step of the path holds a value that is no table: deserializing will say so.
         return;
     };
-    let value = table.get(name).and_then(text);
     let file = table.remove(&format!("{name}_file")).and_then(|v| text(&v));
+    let value = table
+        .get(name)
+        .and_then(text)
+        .filter(|value| file.is_none() || default.as_ref() != Some(value));
     let trouble = match (value, file) {
         (Some(_), Some(_)) => Some((key.to_owned(), "give the secret or a file, not both".into())),
         (None, None) if secret.required => Some((key.to_owned(), format!("give {key} or {twin}"))),
@@ -85,6 +95,18 @@ fn read(path: &str, files: Files) -> Result<String, String> {
         Ok(secret) => Ok(secret.expose().to_owned()),
         Err(error) => Err(format!("{path} is not a readable file: {error}")),
     }
+}
+
+/// The table at `path` (`a.b`) where there is one.
+fn lookup<'a>(root: &'a Map<String, Value>, path: &str) -> Option<&'a Map<String, Value>> {
+    let mut table = root;
+    for step in path.split('.').filter(|s| !s.is_empty()) {
+        table = match &table.get(step)?.kind {
+            ValueKind::Table(inner) => inner,
+            _ => return None,
+        };
+    }
+    Some(table)
 }
 
 /// The table at `path` (`a.b`), made where it is missing or empty; `None` where a step holds

@@ -230,6 +230,27 @@ fn a_secret_comes_from_the_settings_or_a_file_never_both_nor_neither() {
 }
 
 #[test]
+fn a_file_replaces_a_secret_the_defaults_give_but_not_one_given_elsewhere() {
+    let file = temp_toml("from-file\n");
+    let path = file.path.to_str().unwrap();
+    let load_with = |env: &[(&str, &str)]| {
+        let sources =
+            Sources::from_pairs("[ldap]\nbind_password = \"default\"\n", env.iter().copied());
+        load::<WithSecrets>(&sources).map_err(|error| error.to_string())
+    };
+    let defaulted = load_with(&[]).unwrap();
+    assert_eq!(defaulted.ldap.bind_password.expose(), "default");
+    let replaced = load_with(&[("DETOUR__LDAP__BIND_PASSWORD_FILE", path)]).unwrap();
+    assert_eq!(replaced.ldap.bind_password.expose(), "from-file");
+    let both = load_with(&[
+        ("DETOUR__LDAP__BIND_PASSWORD", "inline"),
+        ("DETOUR__LDAP__BIND_PASSWORD_FILE", path),
+    ])
+    .unwrap_err();
+    assert!(both.contains("not both"), "{both}");
+}
+
+#[test]
 fn an_empty_or_blank_secret_is_a_configuration_error_inline_or_in_a_file() {
     let newline_only = temp_toml("\n");
     let spaces = temp_toml("  \t \n");

@@ -129,10 +129,15 @@ fn the_broker_credentials_match_between_the_broker_and_the_services() {
             env["DETOUR__AMQP__USERNAME"],
             broker["RABBITMQ_DEFAULT_USER"]
         );
+        // The password, a mounted secret, is what the broker is given.
         assert_eq!(
-            env["DETOUR__AMQP__PASSWORD"],
-            broker["RABBITMQ_DEFAULT_PASS"]
+            env["DETOUR__AMQP__PASSWORD_FILE"],
+            "/run/secrets/amqp-password"
         );
+        let secret =
+            std::fs::read_to_string(workspace().join("deploy/compose-secrets/amqp-password"))
+                .unwrap();
+        assert_eq!(secret, broker["RABBITMQ_DEFAULT_PASS"]);
     }
 }
 
