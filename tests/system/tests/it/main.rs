@@ -8,6 +8,7 @@ mod clients;
 mod compose;
 mod coordinator;
 mod gateway;
+mod k8s;
 mod ladder;
 mod many;
 mod ping_all;
