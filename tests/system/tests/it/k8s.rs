@@ -200,3 +200,176 @@ fn every_rabbitmq_object_carries_what_its_crd_requires() {
         }
     }
 }
+
+fn of_kind<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    objects.iter().filter(|o| o["kind"] == kind).collect()
+}
+
+fn named<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+#[test]
+fn the_core_objects_validate_against_the_kubernetes_schemas() {
+    let validate = workspace().join("target/client-libs/bin/kubernetes-validate");
+    assert!(
+        validate.exists(),
+        "{} is missing: run scripts/client-libs (scripts/test does)",
+        validate.display()
+    );
+    let base = workspace().join("deploy/k8s/base");
+    let mut files = vec![base.join("networkpolicy.yaml")];
+    for service in Service::ALL {
+        files.push(base.join(format!("services/{service}.yaml")));
+    }
+    let output = std::process::Command::new(validate)
+        .args(["--kubernetes-version", "1.33.0", "--strict", "--quiet"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The env a container gets, a value from a Secret standing in as a placeholder.
+fn container_env(container: &Value) -> Vec<(String, String)> {
+    container["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let value = e["value"].as_str().unwrap_or("(from a secret)");
+            (e["name"].as_str().unwrap().to_owned(), value.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn each_service_runs_as_its_own_account_with_probes_files_and_a_long_enough_grace() {
+    let objects = base_objects();
+    let drain_s = 20;
+    for service in Service::ALL {
+        let name = format!("detour-{service}");
+        let account = named(&objects, "ServiceAccount", &name);
+        assert_eq!(account["automountServiceAccountToken"], false, "{name}");
+        let pod = &named(&objects, "Deployment", &name)["spec"]["template"]["spec"];
+        assert_eq!(pod["serviceAccountName"].as_str(), Some(name.as_str()));
+        let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
+        assert!(
+            grace > drain_s,
+            "{name}: {grace} s of grace for a {drain_s} s drain"
+        );
+        let container = &pod["containers"][0];
+        assert_eq!(
+            container["readinessProbe"]["httpGet"]["path"], "/readyz",
+            "{name}"
+        );
+        assert_eq!(
+            container["livenessProbe"]["httpGet"]["path"], "/healthz",
+            "{name}"
+        );
+        assert!(
+            !container["resources"]["requests"]["memory"].is_null(),
+            "{name}"
+        );
+        let port = container["ports"][0]["containerPort"].as_u64().unwrap();
+        assert_eq!(port, u64::from(services::default_port(service)), "{name}");
+        // Every file a setting names lies in a mounted Secret.
+        let mounts: Vec<&str> = container["volumeMounts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|m| m["mountPath"].as_str().unwrap())
+            .collect();
+        let env = container_env(container);
+        for (key, value) in env.iter().filter(|(k, _)| k.ends_with("_FILE")) {
+            assert!(
+                mounts.iter().any(|m| value.starts_with(&format!("{m}/"))),
+                "{name}: {key}={value} is in no mounted secret"
+            );
+        }
+        // And the code reads every setting given.
+        let pairs = env.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        services::check_wiring(service, Sources::from_pairs(String::new(), pairs))
+            .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    }
+}
+
+#[test]
+fn keda_scales_each_step_service_on_its_queue_and_the_coordinator_on_its_store() {
+    let objects = base_objects();
+    let scaled = of_kind(&objects, "ScaledObject");
+    for object in &scaled {
+        assert_eq!(object["apiVersion"], "keda.sh/v1alpha1");
+        let target = object["spec"]["scaleTargetRef"]["name"].as_str().unwrap();
+        named(&objects, "Deployment", target);
+        let triggers = object["spec"]["triggers"].as_sequence().unwrap();
+        assert!(!triggers.is_empty(), "{target}");
+        for trigger in triggers {
+            assert!(trigger["type"].is_string() && trigger["metadata"].is_mapping());
+            let auth = trigger["authenticationRef"]["name"].as_str().unwrap();
+            named(&objects, "TriggerAuthentication", auth);
+        }
+    }
+    for service in Service::ALL {
+        let object = scaled
+            .iter()
+            .find(|o| o["spec"]["scaleTargetRef"]["name"] == format!("detour-{service}"));
+        match service {
+            Service::SyncTrigger => assert!(object.is_none(), "one active consumer: never scaled"),
+            Service::SagaCoordinator => {
+                assert_eq!(object.unwrap()["spec"]["triggers"][0]["type"], "postgresql");
+            }
+            _ => {
+                let trigger = &object.unwrap()["spec"]["triggers"][0];
+                assert_eq!(trigger["type"], "rabbitmq");
+                assert_eq!(trigger["metadata"]["queueName"], service.as_str());
+            }
+        }
+    }
+    assert!(!of_kind(&objects, "NetworkPolicy").is_empty());
+}
+
+#[test]
+fn the_example_overlay_names_files_and_images_that_exist() {
+    let overlay = workspace().join("deploy/k8s/overlays/example");
+    let kustomization: Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(overlay.join("kustomization.yaml")).unwrap(),
+    )
+    .unwrap();
+    for resource in kustomization["resources"].as_sequence().unwrap() {
+        assert!(
+            overlay.join(resource.as_str().unwrap()).exists(),
+            "{resource:?}"
+        );
+    }
+    for patch in kustomization["patches"].as_sequence().unwrap() {
+        assert!(
+            overlay.join(patch["path"].as_str().unwrap()).exists(),
+            "{patch:?}"
+        );
+    }
+    let objects = base_objects();
+    let images: Vec<&str> = of_kind(&objects, "Deployment")
+        .iter()
+        .map(|d| {
+            d["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    for image in kustomization["images"].as_sequence().unwrap() {
+        let name = image["name"].as_str().unwrap();
+        assert!(
+            images.iter().any(|i| i.split(':').next() == Some(name)),
+            "the overlay renames {name}, which no Deployment runs"
+        );
+    }
+}
