@@ -37,7 +37,8 @@ pub struct ApiSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSettings {
-    /// `sqlite://path/file.db` (created if missing) or `postgres://user@host/db`.
+    /// `sqlite://path/file.db` (created if missing) or `postgres://user@host/db`; or
+    /// `url_file`, since a PostgreSQL URL carries its password.
     pub url: String,
 }
 
@@ -154,6 +155,7 @@ impl Settings for CoordinatorSettings {
     const SECRETS: &'static [SecretKey] = &[
         detour_bus::AmqpSettings::PASSWORD,
         SecretKey::optional("api.token"),
+        SecretKey::optional("store.url"),
     ];
 
     fn validate(&self, problems: &mut Problems) {

@@ -26,7 +26,7 @@ pub struct WebhookSettings {
     /// Larger bodies are refused with 413 before they are read whole.
     pub max_body_bytes: usize,
     /// Where delivery ids are kept to drop redeliveries: a SQLite file, or PostgreSQL shared
-    /// by replicas.
+    /// by replicas (or `deliveries_url_file`, since a PostgreSQL URL carries its password).
     pub deliveries_url: String,
     /// Deliveries whose body says they are older than this are refused (a replay), and ids
     /// are kept this long.
@@ -257,6 +257,7 @@ impl Settings for GatewaySettings {
     ];
     const SECRETS: &'static [SecretKey] = &[
         detour_bus::AmqpSettings::PASSWORD,
+        SecretKey::optional("webhook.deliveries_url"),
         SecretKey::optional("jira.api_token"),
         SecretKey::optional("jira.webhook_secret"),
         SecretKey::optional("servicenow.password"),
