@@ -64,13 +64,23 @@ impl GraphReader {
 
 /// Files Jira issue `key` through the gateway's webhook (signed) and returns the gateway's
 /// answer.
+/// A 503 is the gateway's "try again" (the coordinator's queue not bound yet, the broker
+/// away): the same delivery is sent again, as Jira re-sends a failed webhook, a few times.
 pub async fn file_jira_ticket(desk: &Desk, key: &str, delivery: &str) -> anyhow::Result<Value> {
+    const ATTEMPTS: u32 = 10;
     let issue = desk.jira_issue(key).await?;
-    let (status, answer) = desk.jira_webhook(&jira_created(&issue), delivery).await?;
-    if status != 202 {
-        bail!("the gateway answered {status}: {answer}");
+    let mut attempt = 1;
+    loop {
+        let (status, answer) = desk.jira_webhook(&jira_created(&issue), delivery).await?;
+        if status == 202 {
+            return Ok(answer);
+        }
+        if status != 503 || attempt == ATTEMPTS {
+            bail!("the gateway answered {status} after {attempt} attempts: {answer}");
+        }
+        attempt += 1;
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    Ok(answer)
 }
 
 /// Polls the issue's comments, handing each new one to `on_comment`, until the final one
