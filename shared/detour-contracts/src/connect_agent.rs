@@ -1,7 +1,8 @@
-//! The Connect agent API: Detour's own small HTTPS API on the Entra Connect server, which runs
-//! the ADSync cmdlets on request. tenant-sim serves it and sync-trigger calls it; a PowerShell
-//! implementation for real servers follows these shapes. All paths are under `/connect/v1`,
-//! authenticated with `Authorization: Bearer <agent key>`.
+//! The Connect agent API: a small HTTPS API standing for an Entra Connect server, which runs
+//! the ADSync cmdlets on request. tenant-sim serves it for rehearsal and sync-trigger's agent
+//! backend calls it (a real server is reached over SSH instead, by the ssh backend); its run
+//! and object shapes are also what every backend answers in. All paths are under
+//! `/connect/v1`, authenticated with `Authorization: Bearer <agent key>`.
 //!
 //! | call | answer |
 //! |---|---|
