@@ -342,10 +342,14 @@ impl TenantFixture {
         ]
     }
 
+    /// One of the simulator's own reads (`/_sim/world`, `/_sim/traffic`), as JSON.
+    pub async fn sim_read(&self, path: &str) -> anyhow::Result<Value> {
+        Ok(self.client.get(self.url(path)).send().await?.json().await?)
+    }
+
     /// The whole simulated world, as `/_sim/world` shows it.
     pub async fn world(&self) -> Value {
-        let response = self.client.get(self.url("/_sim/world")).send().await;
-        response.unwrap().json().await.unwrap()
+        self.sim_read("/_sim/world").await.unwrap()
     }
 
     /// A `customize` step for a tenant synced by Cloud Sync (no Connect server), its job

@@ -224,23 +224,12 @@ pub const SETTLED: [&str; 8] = [
 
 /// Requests and 429s per API, as tenant-sim counted them.
 pub async fn traffic(tenant: &TenantFixture) -> anyhow::Result<Value> {
-    admin_read(tenant, "/_sim/traffic").await
-}
-
-async fn admin_read(tenant: &TenantFixture, path: &str) -> anyhow::Result<Value> {
-    let value = tenant
-        .client
-        .get(tenant.url(path))
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(value)
+    tenant.sim_read("/_sim/traffic").await
 }
 
 /// tenant-sim's whole world, as its admin API dumps it.
 pub async fn world(tenant: &TenantFixture) -> anyhow::Result<Value> {
-    admin_read(tenant, "/_sim/world").await
+    tenant.sim_read("/_sim/world").await
 }
 
 /// Whether the tenant's `blockCloudObjectTakeoverThroughHardMatchEnabled` is set now.

@@ -9,7 +9,7 @@ use detour_contracts::{
     connect_agent::{ObjectOutcome, RunOutcome},
     sync_trigger::{ConnectStateRead, ReadConnectState, SyncCycleCompleted, SyncCycleRefused},
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::{Harness, request};
 
@@ -109,16 +109,7 @@ async fn six_users_at_once_are_provisioned_within_graphs_limit() {
         objects.iter().all(|o| o.outcome == ObjectOutcome::Updated),
         "{objects:?}"
     );
-    let traffic: Value = harness
-        .tenant
-        .client
-        .get(harness.tenant.url("/_sim/traffic"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let traffic = harness.tenant.sim_read("/_sim/traffic").await.unwrap();
     assert_eq!(
         traffic["graph"]["throttled"], 0,
         "paced, never refused: {traffic}"
