@@ -60,6 +60,8 @@ pub struct ChaosReport {
     pub duplicates: usize,
     pub wall: Duration,
     pub statuses: BTreeMap<String, u64>,
+    /// The sagas not settled well at the end: id, user and status.
+    pub unsettled: Vec<String>,
     /// Each effect tenant-sim counted, summed over the users.
     pub effects: BTreeMap<String, u64>,
 }
@@ -86,6 +88,12 @@ impl ChaosReport {
         self.stuck == 0 && self.violations.is_empty() && self.fixed + self.put_back == self.sagas
     }
 }
+
+/// How long one round of replayed commands may take before the run goes on without it.
+const REPLAY_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Longer than the gateway's longest retry delay (30 s) after a failed post.
+const FINAL_COMMENT_PATIENCE: Duration = Duration::from_secs(45);
 
 /// Statuses after which a saga waits for nothing.
 const SETTLED: [&str; 6] = [
@@ -202,7 +210,7 @@ pub async fn run(
     };
     let coordinator = port_of(Service::SagaCoordinator)?;
     let desk = Desk {
-        client: reqwest::Client::new(),
+        client: crate::http_client()?,
         gateway: format!("http://127.0.0.1:{}", port_of(Service::TicketGateway)?),
         tickets: tenant.base.clone(),
         jira_secret: Secret::new(services::JIRA_WEBHOOK_SECRET),
@@ -211,7 +219,7 @@ pub async fn run(
     let mut fleet = Fleet::start(bin_dir, &launches, log_dir)?;
     fleet.wait_ready(Duration::from_secs(60), |_, _| {}).await?;
     let operator = Operator {
-        client: reqwest::Client::new(),
+        client: crate::http_client()?,
         api: format!("http://127.0.0.1:{coordinator}/api/v1"),
     };
     // What the coordinator sent, read from its store (opened once, beside the coordinator).
@@ -277,7 +285,17 @@ pub async fn run(
                 }
             }
         }
-        report.duplicates += replay_some(&sent, &replayer, plan.duplicates_per_second).await;
+        match tokio::time::timeout(
+            REPLAY_PATIENCE,
+            replay_some(&sent, &replayer, plan.duplicates_per_second),
+        )
+        .await
+        {
+            Ok(replayed) => report.duplicates += replayed,
+            Err(_) => progress(&format!(
+                "replaying commands took over {REPLAY_PATIENCE:?}; going on"
+            )),
+        }
         // And a webhook Jira delivers again, under its own delivery id.
         if file_ticket(&desk, pick(plan.sagas), Duration::ZERO)
             .await
@@ -286,12 +304,15 @@ pub async fn run(
             report.duplicates += 1;
         }
         if last_line.elapsed() > Duration::from_secs(5) {
-            if let Ok(statuses) = operator.counts().await {
-                progress(&format!(
-                    "{:>4.0}s {statuses:?} duplicates={}",
-                    started.elapsed().as_secs_f64(),
+            let elapsed = started.elapsed().as_secs_f64();
+            match operator.counts().await {
+                Ok(statuses) => progress(&format!(
+                    "{elapsed:>4.0}s {statuses:?} duplicates={}",
                     report.duplicates
-                ));
+                )),
+                Err(error) => {
+                    progress(&format!("{elapsed:>4.0}s the coordinator's API: {error:#}"))
+                }
             }
             last_line = Instant::now();
         }
@@ -310,6 +331,15 @@ pub async fn run(
             .map(|s| report.statuses.get(*s).copied().unwrap_or(0) as usize)
             .sum::<usize>()
             .min(plan.sagas);
+    if report.stuck > 0
+        && let Ok(sagas) = sent.list(&saga_coordinator::store::Filter::default()).await
+    {
+        report.unsettled = sagas
+            .iter()
+            .filter(|saga| !settled_well.contains(&saga.status.as_str()))
+            .map(|saga| format!("{} {}: {}", saga.saga_id, saga.user, saga.status))
+            .collect();
+    }
     judge(&tenant, &names, &before, &mut report).await?;
     one_final_comment_each(&desk, plan.sagas, &mut report).await;
     let _ = fleet.stop(Duration::from_secs(20)).await;
@@ -342,10 +372,11 @@ async fn file_ticket(desk: &Desk, i: usize, patience: Duration) -> anyhow::Resul
     }
 }
 
-/// Each ticket ends with exactly one final comment (waiting a while for the gateway).
+/// Each ticket ends with exactly one final comment, waiting for the gateway (which may be
+/// retrying a post a kill or a cut interrupted) up to `FINAL_COMMENT_PATIENCE` for them all.
 async fn one_final_comment_each(desk: &Desk, count: usize, report: &mut ChaosReport) {
+    let deadline = Instant::now() + FINAL_COMMENT_PATIENCE;
     for i in 0..count {
-        let deadline = Instant::now() + Duration::from_secs(60);
         let finals = loop {
             let finals = desk
                 .jira_comments(&ticket(i))

@@ -60,7 +60,7 @@ impl Fleet {
         }
         Ok(Self {
             members,
-            client: reqwest::Client::new(),
+            client: crate::http_client()?,
             bin_dir: bin_dir.to_owned(),
         })
     }

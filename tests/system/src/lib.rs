@@ -17,3 +17,17 @@ pub mod fleet;
 pub mod ping_round;
 pub mod remediation;
 pub mod services;
+
+use std::time::Duration;
+
+/// The HTTP client every tool and test here uses: a service that accepts a request and never
+/// answers is an error after `REQUEST_TIMEOUT`, so a run reports what hung instead of hanging.
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(REQUEST_TIMEOUT)
+        .build()?)
+}
+
+/// Longer than any one request to a service takes, even on a loaded machine.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

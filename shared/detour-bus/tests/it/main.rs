@@ -324,3 +324,62 @@ async fn after_forced_disconnects_mid_stream_nothing_is_lost() {
     .await;
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn a_publish_while_the_broker_refuses_connections_fails_at_its_timeout_and_then_recovers() {
+    let vhost = TestVhost::create("refused").await.unwrap();
+    let target = tokio::net::lookup_host((vhost.host.as_str(), vhost.port))
+        .await
+        .unwrap()
+        .find(std::net::SocketAddr::is_ipv4)
+        .unwrap();
+    let proxy = detour_testkit::ChaosProxy::start(target).await.unwrap();
+    let mut settings = support::settings(&vhost);
+    settings.host = "127.0.0.1".into();
+    settings.port = proxy.addr.port();
+    settings.publish_timeout_ms = 2000;
+    let consumer = detour_bus::Consumer::new(
+        settings.clone(),
+        detour_bus::QueueSpec::new("ad-ops").bind(COMMANDS_EXCHANGE, "ad-ops.#"),
+        "test-consumer",
+    );
+    consumer.declare().await.unwrap();
+    let publisher = detour_bus::Publisher::new(settings, "test-publisher");
+    fn ping() -> Envelope<Ping> {
+        Envelope::new(Ping {
+            target: Service::AdOps,
+        })
+    }
+    publisher.publish(&ping()).await.unwrap();
+    // Publishes in flight when the link drops.
+    let in_flight: Vec<_> = (0..200)
+        .map(|_| {
+            let publisher = publisher.clone();
+            tokio::spawn(async move {
+                tokio::time::timeout(Duration::from_secs(20), publisher.publish(&ping())).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    proxy.cut();
+    for task in in_flight {
+        task.await
+            .unwrap()
+            .expect("a publish in flight never returned after the link dropped")
+            .ok();
+    }
+    for _ in 0..5 {
+        let outcome = tokio::time::timeout(Duration::from_secs(20), publisher.publish(&ping()))
+            .await
+            .expect("a publish never returned while the broker refused connections");
+        assert!(
+            matches!(outcome, Err(PublishError::Unavailable { .. })),
+            "{outcome:?}"
+        );
+    }
+    proxy.restore();
+    tokio::time::timeout(Duration::from_secs(20), publisher.publish(&ping()))
+        .await
+        .expect("no publish after the broker came back")
+        .unwrap();
+}

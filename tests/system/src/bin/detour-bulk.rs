@@ -95,7 +95,7 @@ async fn run(args: &Args, count: usize) -> anyhow::Result<bool> {
     let mut fleet = Fleet::start(&bin_dir, &launches, &bin_dir.join("bulk-logs"))?;
     fleet.wait_ready(Duration::from_secs(60), |_, _| {}).await?;
     let operator = Operator {
-        client: reqwest::Client::new(),
+        client: detour_system::http_client()?,
         api: format!(
             "http://127.0.0.1:{}/api/v1",
             detour_system::services::default_port(Service::SagaCoordinator)

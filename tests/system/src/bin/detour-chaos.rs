@@ -74,6 +74,9 @@ async fn main() -> ExitCode {
     println!("   statuses: {:?}", report.statuses);
     println!("   effects: {:?}", report.effects);
     println!("   wall: {:.0}s", report.wall.as_secs_f64());
+    for saga in &report.unsettled {
+        println!("   unsettled: {saga}");
+    }
     for violation in &report.violations {
         println!("   violation: {violation}");
     }

@@ -137,14 +137,14 @@ async fn run() -> anyhow::Result<bool> {
 
     let tenant = format!("http://{TENANT_SIM}");
     let graph = GraphReader {
-        client: reqwest::Client::new(),
+        client: detour_system::http_client()?,
         base: tenant.clone(),
         tenant_id: text(&scenario["tenant"]["id"])?,
         client_id: text(&scenario["apps"][0]["client_id"])?,
         secret: text(&scenario["apps"][0]["client_secret"])?,
     };
     let desk = Desk {
-        client: reqwest::Client::new(),
+        client: detour_system::http_client()?,
         gateway: format!(
             "http://127.0.0.1:{}",
             services::default_port(Service::TicketGateway)
@@ -204,7 +204,7 @@ async fn run_compose() -> anyhow::Result<bool> {
         &std::fs::read_to_string(SCENARIO).with_context(|| format!("cannot read {SCENARIO}"))?,
     )?;
     let tenant = format!("http://{TENANT_SIM}");
-    let client = reqwest::Client::new();
+    let client = detour_system::http_client()?;
     // Every service consuming (its queue declared and bound), not only the gateway: a ticket
     // filed before the coordinator's queue exists is refused with 503.
     for service in Service::ALL {
@@ -533,7 +533,7 @@ fn start_tenant_sim(
 
 /// Waits until tenant-sim serves its scenario.
 async fn wait_for_tenant_sim(sim: &mut Child) -> anyhow::Result<()> {
-    let client = reqwest::Client::new();
+    let client = detour_system::http_client()?;
     for _ in 0..300 {
         if let Some(status) = sim.try_wait()? {
             bail!("tenant-sim exited ({status}); see demo-logs/tenant-sim.log");

@@ -52,7 +52,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let secret = Secret::from_file(&args.secret_file)
         .with_context(|| format!("cannot read {}", args.secret_file.display()))?;
     let desk = Desk {
-        client: reqwest::Client::new(),
+        client: detour_system::http_client()?,
         gateway: args.gateway.trim_end_matches('/').to_owned(),
         tickets: args.jira.trim_end_matches('/').to_owned(),
         jira_secret: secret,

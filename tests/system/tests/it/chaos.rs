@@ -31,10 +31,11 @@ async fn remediations_survive_kills_cuts_and_duplicates() {
         .unwrap();
     assert!(
         report.clean(),
-        "{}\n{:?}\n{:?}\nlogs in {}",
+        "{}\n{:?}\n{:?}\n{:?}\nlogs in {}",
         report.line(),
         report.violations,
         report.statuses,
+        report.unsettled,
         logs.display()
     );
     assert_eq!(

@@ -1,5 +1,6 @@
 //! Replays on the real stack: every command a finished saga sent, delivered again, changes
-//! nothing. Once with its expiry taken off (a copy inside its window, after the saga moved
+//! nothing, whichever way sync-trigger reaches the sync engine (the agent API, a Connect
+//! server over SSH, Cloud Sync over Graph). Once with its expiry taken off (a copy inside its window, after the saga moved
 //! on: the step's own precondition must make it harmless), once as it was, after it expired
 //! (dead-lettered unread by the step service).
 
@@ -9,28 +10,70 @@ use detour_bus::{ERROR_KIND_HEADER, Outgoing};
 use detour_contracts::{MessageId, SagaId};
 use saga_coordinator::store::{Pending, Store};
 use serde_json::Value;
-use tenant_sim::fixture::TenantFixture;
+use tenant_sim::fixture::{SshConnectServer, TenantFixture};
 use time::OffsetDateTime;
 
-use crate::coordinator::{Detour, assert_fixed, cloud_user, timeline};
+use crate::{
+    coordinator::{Detour, assert_fixed, cloud_user, timeline},
+    procedure::step_services_reaching_connect,
+};
 
 const STEP_SERVICES: [&str; 4] = ["ad-ops", "sync-trigger", "cloud-directory", "mailbox-ops"];
+
+/// Deadlines short enough that the copies' expiry comes within the test.
+const DEADLINES: [(&str, &str); 3] = [
+    ("DETOUR__SAGA__ACTION_DEADLINE_MS", "10000"),
+    ("DETOUR__SAGA__WAIT_DEADLINE_MS", "15000"),
+    ("DETOUR__SAGA__STRATEGIES", "round-trip"),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_of_a_finished_saga_replayed_changes_nothing() {
     let tenant = TenantFixture::start("replay", &["ada"], |_| {}).await;
-    let detour = Detour::start(
-        &tenant,
-        "replay",
-        &[
-            ("DETOUR__SAGA__ACTION_DEADLINE_MS", "10000"),
-            ("DETOUR__SAGA__WAIT_DEADLINE_MS", "15000"),
-        ],
-    )
+    let detour = Detour::start(&tenant, "replay", &DEADLINES).await;
+    replays_change_nothing(&tenant, &detour).await;
+    detour.bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_commands_change_nothing_with_cycles_run_over_ssh() {
+    let tenant = TenantFixture::start("replay-ssh", &["ada"], |_| {}).await;
+    let ssh = SshConnectServer::start(&tenant).await;
+    let steps = step_services_reaching_connect(&tenant, ssh.sync_trigger_env());
+    let detour = Detour::start_services(&tenant, "replay-ssh", &DEADLINES, steps, Vec::new()).await;
+    replays_change_nothing(&tenant, &detour).await;
+    detour.bus.stop().await;
+}
+
+/// On Cloud Sync a copy of the return's on-demand provisioning runs again: for a user back in
+/// scope and matched, it updates the same object and adds none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_commands_change_nothing_on_a_cloud_sync_tenant() {
+    let tenant = TenantFixture::start("replay-cs", &["ada"], |s| {
+        TenantFixture::on_cloud_sync(s, 2)
+    })
     .await;
+    let steps = step_services_reaching_connect(&tenant, tenant.cloud_sync_env());
+    let detour = Detour::start_services(&tenant, "replay-cs", &DEADLINES, steps, Vec::new()).await;
+    replays_change_nothing(&tenant, &detour).await;
+    let world = tenant.world().await;
+    let on_demand = world["connect"]["cloud_sync"]["on_demand"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        on_demand.len(),
+        2,
+        "the return's provisioning, then its copy: {on_demand:?}"
+    );
+    detour.bus.stop().await;
+}
+
+/// Runs the seed's round trip for `ada`, then delivers every command it sent again, inside
+/// and after their expiry; nothing changes.
+async fn replays_change_nothing(tenant: &TenantFixture, detour: &Detour) {
     let ada = tenant.upn("ada");
     let address = format!("{}@contoso.mail.onmicrosoft.com", tenant.sam("ada"));
-    let before = cloud_user(&tenant, &ada).await;
+    let before = cloud_user(tenant, &ada).await;
     let saga = detour.start_saga(&ada, false).await;
     let done = detour.settled(&saga).await;
     assert_eq!(done.status, "completed", "{}", timeline(&done));
@@ -59,7 +102,7 @@ async fn every_command_of_a_finished_saga_replayed_changes_nothing() {
     // Inside its window: each copy is carried out, and its precondition or idempotence makes
     // it change nothing. Every one is answered (done already, or refused as stale).
     let mut answers = detour.bus.listen(&["#"]).await.unwrap();
-    let replayed = replay(&detour, &commands, Expiry::Removed).await;
+    let replayed = replay(detour, &commands, Expiry::Removed).await;
     let mut unanswered: BTreeSet<String> = replayed.into_iter().collect();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while !unanswered.is_empty() {
@@ -75,7 +118,7 @@ async fn every_command_of_a_finished_saga_replayed_changes_nothing() {
             unanswered.remove(&cause.to_string());
         }
     }
-    assert_untouched(&tenant, &detour, &saga, &ada, &address, &before).await;
+    assert_untouched(tenant, detour, &saga, &ada, &address, &before).await;
     // The descope and the temporary licence are refused by their fences (answered with the
     // refusal, and dead-lettered with it); everything else was done already.
     let mut refused = BTreeSet::new();
@@ -107,7 +150,7 @@ async fn every_command_of_a_finished_saga_replayed_changes_nothing() {
     if wait.is_positive() {
         tokio::time::sleep(wait.unsigned_abs() + Duration::from_millis(200)).await;
     }
-    replay(&detour, &commands, Expiry::AsSent).await;
+    replay(detour, &commands, Expiry::AsSent).await;
     let mut expired = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while expired < commands.len() {
@@ -127,8 +170,7 @@ async fn every_command_of_a_finished_saga_replayed_changes_nothing() {
         }
     }
     assert_eq!(expired, commands.len(), "each copy dead-lettered once");
-    assert_untouched(&tenant, &detour, &saga, &ada, &address, &before).await;
-    detour.bus.stop().await;
+    assert_untouched(tenant, detour, &saga, &ada, &address, &before).await;
 }
 
 /// The user is still fixed and in scope, and the saga still says so.
