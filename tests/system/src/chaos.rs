@@ -1,7 +1,8 @@
 //! The chaos run (`scripts/chaos`): N remediations in one tenant, each asked for by a signed
 //! Jira webhook, while the six services (real processes) are SIGKILLed and started again at
-//! random, the broker and LDAP links are cut through chaos proxies, and webhooks and commands
-//! already sent are delivered again. Then the invariants, from the real AD and tenant-sim:
+//! random, the broker and LDAP links and sync-trigger's link to the sync engine (agent API,
+//! a Connect server over SSH, or Cloud Sync) are cut through chaos proxies, and webhooks and
+//! commands already sent are delivered again. Then the invariants, from the real AD and tenant-sim:
 //! every user fixed or put back exactly as before (one cloud object, the same one, synced, no
 //! stray direct licence), no effect twice (tenant-sim counts them), nobody left out of scope,
 //! no saga stuck, one final comment per ticket.
@@ -20,7 +21,7 @@ use detour_contracts::{SagaId, Service};
 use detour_testkit::{ChaosProxy, TestSqlite, TestVhost};
 use saga_coordinator::store::Store;
 use serde_json::{Value, json};
-use tenant_sim::fixture::TenantFixture;
+use tenant_sim::fixture::{SshConnectServer, TenantFixture};
 
 use crate::{
     bulk::{self, Operator, Pace},
@@ -44,6 +45,23 @@ pub struct ChaosPlan {
     /// Copies of already-sent commands delivered again, per second of the run.
     pub duplicates_per_second: usize,
     pub timeout: Duration,
+    /// How sync-trigger reaches the sync engine.
+    pub sync: SyncBackend,
+    /// Cuts of sync-trigger's link to the sync engine (the agent API, the Connect server's
+    /// SSH, Cloud Sync's Graph), each `cut_for` long.
+    pub sync_cuts: usize,
+}
+
+/// The ways sync-trigger reaches a sync engine, as `connect.backend` names them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyncBackend {
+    /// tenant-sim's Connect agent API.
+    #[default]
+    Agent,
+    /// A Connect server over a real OpenSSH server (tenant-sim's ADSync shell behind it).
+    Ssh,
+    /// A Cloud Sync tenant over Graph's synchronization API.
+    CloudSync,
 }
 
 /// What happened, and what it left.
@@ -57,6 +75,7 @@ pub struct ChaosReport {
     pub kills: usize,
     pub broker_cuts: usize,
     pub ldap_cuts: usize,
+    pub sync_cuts: usize,
     pub duplicates: usize,
     pub wall: Duration,
     pub statuses: BTreeMap<String, u64>,
@@ -71,7 +90,7 @@ impl ChaosReport {
     pub fn line(&self) -> String {
         format!(
             "chaos: sagas={} fixed={} put_back={} stuck={} violations={} kills={} \
-             broker_cuts={} ldap_cuts={} duplicates={}",
+             broker_cuts={} ldap_cuts={} sync_cuts={} duplicates={}",
             self.sagas,
             self.fixed,
             self.put_back,
@@ -80,6 +99,7 @@ impl ChaosReport {
             self.kills,
             self.broker_cuts,
             self.ldap_cuts,
+            self.sync_cuts,
             self.duplicates
         )
     }
@@ -110,6 +130,7 @@ enum Fault {
     Kill(Service),
     BrokerCut,
     LdapCut,
+    SyncCut,
 }
 
 /// Runs `plan` with the services' binaries from `bin_dir`, logging under `log_dir`, and
@@ -137,8 +158,30 @@ pub async fn run(
             })
             .collect();
         scenario["tickets"] = desk::tickets_section(&issues, &[]);
+        if plan.sync == SyncBackend::CloudSync {
+            TenantFixture::on_cloud_sync(scenario, 2);
+        }
     })
     .await;
+    // Kept until the run ends: the SSH server sync-trigger reaches the Connect server by.
+    let ssh = match plan.sync {
+        SyncBackend::Ssh => Some(SshConnectServer::start(&tenant).await),
+        SyncBackend::Agent | SyncBackend::CloudSync => None,
+    };
+    let (engine_env, engine_key) = match (&ssh, plan.sync) {
+        (Some(ssh), _) => (ssh.sync_trigger_env(), "DETOUR__CONNECT__SSH__PORT"),
+        (None, SyncBackend::CloudSync) => (tenant.cloud_sync_env(), "DETOUR__GRAPH__BASE_URL"),
+        (None, _) => (
+            vec![
+                ("DETOUR__CONNECT__BASE_URL".to_owned(), tenant.base.clone()),
+                (
+                    "DETOUR__CONNECT__AGENT_KEY".to_owned(),
+                    tenant.agent_key.clone(),
+                ),
+            ],
+            "DETOUR__CONNECT__BASE_URL",
+        ),
+    };
     let names = bulk::names(plan.sagas);
     let before = bulk::snapshot(&tenant, &names).await?;
 
@@ -155,6 +198,48 @@ pub async fn run(
         .context("ad-ops has no LDAP URL")?;
     let (ldap_host, ldap_port) = host_port(&ldap_url)?;
     let ldap = ChaosProxy::start(resolve(&ldap_host, ldap_port)?).await?;
+    let engine = engine_env
+        .iter()
+        .find(|(k, _)| k == engine_key)
+        .map(|(_, v)| v.clone())
+        .with_context(|| format!("sync-trigger's settings have no {engine_key}"))?;
+    let (engine_host, engine_port) = match plan.sync {
+        SyncBackend::Ssh => ("127.0.0.1".to_owned(), engine.parse()?),
+        SyncBackend::Agent | SyncBackend::CloudSync => host_port(&engine)?,
+    };
+    let sync_link = ChaosProxy::start(resolve(&engine_host, engine_port)?).await?;
+    let engine_through_proxy = match plan.sync {
+        SyncBackend::Ssh => sync_link.addr.port().to_string(),
+        SyncBackend::Agent | SyncBackend::CloudSync => engine.replace(
+            &format!(":{engine_port}"),
+            &format!(":{}", sync_link.addr.port()),
+        ),
+    };
+    let sync_trigger = launches
+        .iter_mut()
+        .find(|l| l.service == Service::SyncTrigger)
+        .context("no sync-trigger in the fleet")?;
+    sync_trigger
+        .env
+        .retain(|(k, _)| k != "DETOUR__CONNECT__BASE_URL" && k != "DETOUR__CONNECT__AGENT_KEY");
+    sync_trigger
+        .env
+        .extend(engine_env.into_iter().map(|(k, v)| {
+            let v = if k == engine_key {
+                engine_through_proxy.clone()
+            } else {
+                v
+            };
+            (k, v)
+        }));
+    // The rung that deletes and restores, on every backend: the one a fault can hurt most
+    // (the ladder would take the gentler cloud-managed rung on Cloud Sync).
+    launches
+        .iter_mut()
+        .find(|l| l.service == Service::SagaCoordinator)
+        .context("no coordinator in the fleet")?
+        .env
+        .push(("DETOUR__SAGA__STRATEGIES".into(), "round-trip".into()));
     for launch in &mut launches {
         for (key, value) in &mut launch.env {
             match key.as_str() {
@@ -235,6 +320,7 @@ pub async fn run(
     let mut faults: Vec<Fault> = Service::ALL.iter().map(|s| Fault::Kill(*s)).collect();
     faults.extend(std::iter::repeat_n(Fault::BrokerCut, plan.broker_cuts));
     faults.extend(std::iter::repeat_n(Fault::LdapCut, plan.ldap_cuts));
+    faults.extend(std::iter::repeat_n(Fault::SyncCut, plan.sync_cuts));
     shuffle(&mut faults);
 
     let mut report = ChaosReport {
@@ -268,6 +354,12 @@ pub async fn run(
                     tokio::time::sleep(plan.cut_for).await;
                     ldap.restore();
                     report.ldap_cuts += 1;
+                }
+                Fault::SyncCut => {
+                    sync_link.cut();
+                    tokio::time::sleep(plan.cut_for).await;
+                    sync_link.restore();
+                    report.sync_cuts += 1;
                 }
             }
             next_fault = Instant::now() + plan.fault_every;

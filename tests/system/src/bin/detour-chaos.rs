@@ -1,12 +1,13 @@
 //! The chaos run (`scripts/chaos`): N remediations while every service is SIGKILLed once and
-//! started again, the broker and LDAP links are cut, and sent commands are delivered again;
+//! started again, the broker, LDAP and sync-engine links are cut, and sent commands are
+//! delivered again (`--sync agent|ssh|cloud-sync` picks how sync-trigger reaches the engine);
 //! then the invariants from the real AD and tenant-sim. Prints progress, the figures, and one
 //! `chaos:` line; exits non-zero on any violation or stuck saga.
 
 use std::{process::ExitCode, time::Duration};
 
 use clap::Parser;
-use detour_system::chaos::{self, ChaosPlan};
+use detour_system::chaos::{self, ChaosPlan, SyncBackend};
 
 #[derive(Debug, Parser)]
 #[command(about = "Remediates N users while killing services and cutting links")]
@@ -32,6 +33,12 @@ struct Args {
     /// Give up waiting for the sagas after this long.
     #[arg(long, default_value_t = 600)]
     timeout_seconds: u64,
+    /// How sync-trigger reaches the sync engine.
+    #[arg(long, value_enum, default_value_t = SyncBackend::Agent)]
+    sync: SyncBackend,
+    /// Cuts of sync-trigger's link to the sync engine.
+    #[arg(long, default_value_t = 1)]
+    sync_cuts: usize,
 }
 
 #[tokio::main]
@@ -50,6 +57,8 @@ async fn main() -> ExitCode {
         cut_for: Duration::from_secs(args.cut_seconds),
         duplicates_per_second: args.duplicates_per_second,
         timeout: Duration::from_secs(args.timeout_seconds),
+        sync: args.sync,
+        sync_cuts: args.sync_cuts,
     };
     let Some(bin_dir) = std::env::current_exe()
         .ok()
