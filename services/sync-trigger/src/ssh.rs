@@ -17,6 +17,7 @@ use detour_contracts::{
         RunResult, SchedulerState,
     },
 };
+use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -25,6 +26,11 @@ pub use session::{Target, TransportError};
 use crate::connect::{Connect, ConnectError};
 use powershell::Script;
 use shapes::{Fields, ShapeError};
+
+/// Per-object lookups in flight at once, each a channel of the one connection and a
+/// PowerShell process on the server: well under OpenSSH's default of 10 sessions per
+/// connection (`MaxSessions`, sshd_config(5)), and few enough for the Connect server's CPU.
+const LOOKUPS_AT_ONCE: usize = 4;
 
 /// How many run profile results make one cycle (import, synchronize and export on each of
 /// the two connectors) [S18].
@@ -331,10 +337,14 @@ impl Connect for SshConnect {
         &self,
         located_at: &BTreeMap<Uuid, Dn>,
     ) -> Result<Vec<ObjectResult>, ConnectError> {
-        let mut results = Vec::with_capacity(located_at.len());
-        for (object_guid, dn) in located_at {
-            results.push(self.object_result(*object_guid, dn).await?);
-        }
-        Ok(results)
+        // Made first, so the stream holds futures of one lifetime (the map's).
+        let lookups: Vec<_> = located_at
+            .iter()
+            .map(|(object_guid, dn)| self.object_result(*object_guid, dn))
+            .collect();
+        futures_util::stream::iter(lookups)
+            .buffered(LOOKUPS_AT_ONCE)
+            .try_collect()
+            .await
     }
 }

@@ -224,3 +224,46 @@ async fn a_server_showing_another_host_key_is_refused() {
     let pinned = russh::keys::ssh_key::PublicKey::from_openssh(&ssh.host_key).unwrap();
     assert!(client(pinned).scheduler().await.is_ok());
 }
+
+/// Twelve objects in one request, more than the lookups run at once and than OpenSSH's
+/// sessions per connection: each gets its own answer, the parked ones out of scope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dozen_objects_are_looked_up_each_with_its_own_answer() {
+    let names: Vec<String> = (0..12).map(|i| format!("u{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut harness = Harness::start_over_ssh("st-ssh-dozen", &refs, |_| {}).await;
+    let tenant = &harness.tenant;
+    let mut located = Vec::new();
+    let mut parked = std::collections::BTreeSet::new();
+    for (i, name) in names.iter().enumerate() {
+        let guid = tenant.guid(name).await;
+        let ou = if i % 3 == 0 {
+            tenant
+                .move_user(name, &tenant.staff(), &tenant.parked())
+                .await;
+            parked.insert(guid);
+            tenant.parked()
+        } else {
+            tenant.staff()
+        };
+        located.push((guid, format!("CN={name} {},{ou}", tenant.tag)));
+    }
+    let answer = harness
+        .service
+        .send(request(&located))
+        .await
+        .decode::<SyncCycleCompleted>();
+    let objects = &answer.runs.last().unwrap().objects;
+    for (guid, dn) in &located {
+        let found: Vec<_> = objects.iter().filter(|o| o.object_guid == *guid).collect();
+        assert_eq!(found.len(), 1, "{dn}: {objects:?}");
+        assert_eq!(&found[0].distinguished_name, dn);
+        let expected = if parked.contains(guid) {
+            ObjectOutcome::Filtered
+        } else {
+            ObjectOutcome::Updated
+        };
+        assert_eq!(found[0].outcome, expected, "{dn}");
+    }
+    harness.service.stop().await;
+}
