@@ -352,6 +352,14 @@ impl TenantFixture {
         self.sim_read("/_sim/world").await.unwrap()
     }
 
+    /// The on-demand provisionings Cloud Sync has carried out, oldest first.
+    pub async fn provisioned_on_demand(&self) -> Vec<Value> {
+        match self.world().await["connect"]["cloud_sync"]["on_demand"].take() {
+            Value::Array(runs) => runs,
+            other => panic!("tenant-sim's world has no on-demand list: {other}"),
+        }
+    }
+
     /// A `customize` step for a tenant synced by Cloud Sync (no Connect server), its job
     /// running every `interval_seconds` (0: never on its own).
     pub fn on_cloud_sync(scenario: &mut Value, interval_seconds: u64) {

@@ -2,10 +2,10 @@
 //! Jira webhook, while the six services (real processes) are SIGKILLed and started again at
 //! random, the broker and LDAP links and sync-trigger's link to the sync engine (agent API,
 //! a Connect server over SSH, or Cloud Sync) are cut through chaos proxies, and webhooks and
-//! commands already sent are delivered again. Then the invariants, from the real AD and tenant-sim:
-//! every user fixed or put back exactly as before (one cloud object, the same one, synced, no
-//! stray direct licence), no effect twice (tenant-sim counts them), nobody left out of scope,
-//! no saga stuck, one final comment per ticket.
+//! commands already sent are delivered again. Then the invariants, from the real AD and
+//! tenant-sim: every user fixed or put back exactly as before (one cloud object, the same
+//! one, synced, no stray direct licence), no effect twice (tenant-sim counts them), nobody
+//! left out of scope, no saga stuck, one final comment per ticket.
 
 use std::{
     collections::BTreeMap,
@@ -163,25 +163,6 @@ pub async fn run(
         }
     })
     .await;
-    // Kept until the run ends: the SSH server sync-trigger reaches the Connect server by.
-    let ssh = match plan.sync {
-        SyncBackend::Ssh => Some(SshConnectServer::start(&tenant).await),
-        SyncBackend::Agent | SyncBackend::CloudSync => None,
-    };
-    let (engine_env, engine_key) = match (&ssh, plan.sync) {
-        (Some(ssh), _) => (ssh.sync_trigger_env(), "DETOUR__CONNECT__SSH__PORT"),
-        (None, SyncBackend::CloudSync) => (tenant.cloud_sync_env(), "DETOUR__GRAPH__BASE_URL"),
-        (None, _) => (
-            vec![
-                ("DETOUR__CONNECT__BASE_URL".to_owned(), tenant.base.clone()),
-                (
-                    "DETOUR__CONNECT__AGENT_KEY".to_owned(),
-                    tenant.agent_key.clone(),
-                ),
-            ],
-            "DETOUR__CONNECT__BASE_URL",
-        ),
-    };
     let names = bulk::names(plan.sagas);
     let before = bulk::snapshot(&tenant, &names).await?;
 
@@ -198,40 +179,8 @@ pub async fn run(
         .context("ad-ops has no LDAP URL")?;
     let (ldap_host, ldap_port) = host_port(&ldap_url)?;
     let ldap = ChaosProxy::start(resolve(&ldap_host, ldap_port)?).await?;
-    let engine = engine_env
-        .iter()
-        .find(|(k, _)| k == engine_key)
-        .map(|(_, v)| v.clone())
-        .with_context(|| format!("sync-trigger's settings have no {engine_key}"))?;
-    let (engine_host, engine_port) = match plan.sync {
-        SyncBackend::Ssh => ("127.0.0.1".to_owned(), engine.parse()?),
-        SyncBackend::Agent | SyncBackend::CloudSync => host_port(&engine)?,
-    };
-    let sync_link = ChaosProxy::start(resolve(&engine_host, engine_port)?).await?;
-    let engine_through_proxy = match plan.sync {
-        SyncBackend::Ssh => sync_link.addr.port().to_string(),
-        SyncBackend::Agent | SyncBackend::CloudSync => engine.replace(
-            &format!(":{engine_port}"),
-            &format!(":{}", sync_link.addr.port()),
-        ),
-    };
-    let sync_trigger = launches
-        .iter_mut()
-        .find(|l| l.service == Service::SyncTrigger)
-        .context("no sync-trigger in the fleet")?;
-    sync_trigger
-        .env
-        .retain(|(k, _)| k != "DETOUR__CONNECT__BASE_URL" && k != "DETOUR__CONNECT__AGENT_KEY");
-    sync_trigger
-        .env
-        .extend(engine_env.into_iter().map(|(k, v)| {
-            let v = if k == engine_key {
-                engine_through_proxy.clone()
-            } else {
-                v
-            };
-            (k, v)
-        }));
+    // Kept until the run ends: the proxy on sync-trigger's link, and the SSH server.
+    let (sync_link, _ssh) = reach_sync_engine(plan.sync, &tenant, &mut launches).await?;
     // The rung that deletes and restores, on every backend: the one a fault can hurt most
     // (the ladder would take the gentler cloud-managed rung on Cloud Sync).
     launches
@@ -437,6 +386,69 @@ pub async fn run(
     let _ = fleet.stop(Duration::from_secs(20)).await;
     replayer.close().await;
     Ok(report)
+}
+
+/// Points sync-trigger at the engine `sync` names (starting the SSH server in front of the
+/// Connect server where that is the way), through a chaos proxy of its own; returns the
+/// proxy, whose cut cuts the link, and the SSH server.
+async fn reach_sync_engine(
+    sync: SyncBackend,
+    tenant: &TenantFixture,
+    launches: &mut [Launch],
+) -> anyhow::Result<(ChaosProxy, Option<SshConnectServer>)> {
+    let ssh = match sync {
+        SyncBackend::Ssh => Some(SshConnectServer::start(tenant).await),
+        SyncBackend::Agent | SyncBackend::CloudSync => None,
+    };
+    let (env, address_key) = match &ssh {
+        Some(ssh) => (ssh.sync_trigger_env(), "DETOUR__CONNECT__SSH__PORT"),
+        None if sync == SyncBackend::CloudSync => {
+            (tenant.cloud_sync_env(), "DETOUR__GRAPH__BASE_URL")
+        }
+        None => (
+            vec![
+                ("DETOUR__CONNECT__BASE_URL".to_owned(), tenant.base.clone()),
+                (
+                    "DETOUR__CONNECT__AGENT_KEY".to_owned(),
+                    tenant.agent_key.clone(),
+                ),
+            ],
+            "DETOUR__CONNECT__BASE_URL",
+        ),
+    };
+    let address = env
+        .iter()
+        .find(|(k, _)| k == address_key)
+        .map(|(_, v)| v.clone())
+        .with_context(|| format!("sync-trigger's settings have no {address_key}"))?;
+    // The SSH backend takes a bare port; the others a URL.
+    let (host, port) = match sync {
+        SyncBackend::Ssh => ("127.0.0.1".to_owned(), address.parse()?),
+        SyncBackend::Agent | SyncBackend::CloudSync => host_port(&address)?,
+    };
+    let proxy = ChaosProxy::start(resolve(&host, port)?).await?;
+    let through_proxy = match sync {
+        SyncBackend::Ssh => proxy.addr.port().to_string(),
+        SyncBackend::Agent | SyncBackend::CloudSync => {
+            address.replace(&format!(":{port}"), &format!(":{}", proxy.addr.port()))
+        }
+    };
+    let sync_trigger = launches
+        .iter_mut()
+        .find(|l| l.service == Service::SyncTrigger)
+        .context("no sync-trigger in the fleet")?;
+    sync_trigger
+        .env
+        .retain(|(k, _)| k != "DETOUR__CONNECT__BASE_URL" && k != "DETOUR__CONNECT__AGENT_KEY");
+    sync_trigger.env.extend(env.into_iter().map(|(k, v)| {
+        let v = if k == address_key {
+            through_proxy.clone()
+        } else {
+            v
+        };
+        (k, v)
+    }));
+    Ok((proxy, ssh))
 }
 
 /// The Jira key of the `i`th user's ticket.

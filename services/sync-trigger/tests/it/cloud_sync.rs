@@ -9,7 +9,7 @@ use detour_contracts::{
     connect_agent::{ObjectOutcome, RunOutcome},
     sync_trigger::{ConnectStateRead, ReadConnectState, SyncCycleCompleted, SyncCycleRefused},
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{Harness, request};
 
@@ -45,8 +45,8 @@ async fn leaving_scope_waits_for_the_schedule_and_only_the_schedule_brings_a_del
         );
     }
     assert_eq!(
-        harness.tenant.world().await["connect"]["cloud_sync"]["on_demand"],
-        json!([])
+        harness.tenant.provisioned_on_demand().await,
+        Vec::<Value>::new()
     );
 
     // Ada's cloud user is still soft-deleted: not on demand, the schedule restores her.
@@ -66,8 +66,8 @@ async fn leaving_scope_waits_for_the_schedule_and_only_the_schedule_brings_a_del
     assert_ne!(joined.outcome, ObjectOutcome::Added, "{joined:?}");
     assert_eq!(joined.cloud_object_id, was, "the same object: {joined:?}");
     assert_eq!(
-        harness.tenant.world().await["connect"]["cloud_sync"]["on_demand"],
-        json!([])
+        harness.tenant.provisioned_on_demand().await,
+        Vec::<Value>::new()
     );
 
     // Bob asked on demand while soft-deleted: a second user, as Microsoft warns.
@@ -83,8 +83,8 @@ async fn leaving_scope_waits_for_the_schedule_and_only_the_schedule_brings_a_del
     assert_eq!(doubled.runs.len(), 1, "one on-demand run");
     let object = &doubled.runs[0].objects[0];
     assert_eq!(object.outcome, ObjectOutcome::Added, "{object:?}");
-    let on_demand = harness.tenant.world().await["connect"]["cloud_sync"]["on_demand"].clone();
-    assert_eq!(on_demand.as_array().unwrap().len(), 1, "{on_demand}");
+    let on_demand = harness.tenant.provisioned_on_demand().await;
+    assert_eq!(on_demand.len(), 1, "{on_demand:?}");
     harness.service.stop().await;
 }
 

@@ -93,10 +93,7 @@ async fn on_a_cloud_sync_tenant_the_ladder_takes_the_cloud_managed_rung_with_no_
 async fn three_users_are_fixed_at_once_on_a_cloud_sync_tenant() {
     let (tenant, connect) = cloud_sync_tenant("reach-cloud-sync").await;
     three_round_trips(&tenant, "reach-cloud-sync", connect).await;
-    let world = tenant.world().await;
-    let on_demand = world["connect"]["cloud_sync"]["on_demand"]
-        .as_array()
-        .unwrap();
+    let on_demand = tenant.provisioned_on_demand().await;
     assert_eq!(
         on_demand.len(),
         3,

@@ -56,10 +56,7 @@ async fn replayed_commands_change_nothing_on_a_cloud_sync_tenant() {
     let steps = step_services_reaching_connect(&tenant, tenant.cloud_sync_env());
     let detour = Detour::start_services(&tenant, "replay-cs", &DEADLINES, steps, Vec::new()).await;
     replays_change_nothing(&tenant, &detour).await;
-    let world = tenant.world().await;
-    let on_demand = world["connect"]["cloud_sync"]["on_demand"]
-        .as_array()
-        .unwrap();
+    let on_demand = tenant.provisioned_on_demand().await;
     assert_eq!(
         on_demand.len(),
         2,
