@@ -1,6 +1,6 @@
 //! The bus against a real RabbitMQ, each test in its own vhost: confirmed publish and
 //! consume, unroutable publishes, retry and dead-lettering, malformed messages, forced
-//! disconnects mid-stream, and trace context across a hop.
+//! disconnects mid-stream, a cut link under publishes, and trace context across a hop.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -325,8 +325,11 @@ async fn after_forced_disconnects_mid_stream_nothing_is_lost() {
     harness.stop().await;
 }
 
+/// A link cut under publishes (every open connection dropped, new ones refused, as
+/// `ChaosProxy` does): those in flight return, later ones fail at their timeout, and the
+/// first after the link is back is confirmed.
 #[tokio::test]
-async fn a_publish_while_the_broker_refuses_connections_fails_at_its_timeout_and_then_recovers() {
+async fn publishes_return_when_the_link_drops_and_while_it_is_refused_then_recover() {
     let vhost = TestVhost::create("refused").await.unwrap();
     let target = tokio::net::lookup_host((vhost.host.as_str(), vhost.port))
         .await
