@@ -64,6 +64,9 @@ pub struct Sim {
     replication: Mutex<Replication>,
     /// Bumped by every load, so the previous scenario's scheduler stops.
     generation: std::sync::atomic::AtomicU64,
+    /// Set by `PUT /_sim/schedule`: the next scheduled cycle has not come yet, however long
+    /// it has been, so a test decides when the schedule may run again.
+    schedule_held: std::sync::atomic::AtomicBool,
     /// Requests served and refused with 429, per API, since the process started.
     pub traffic: Mutex<std::collections::BTreeMap<&'static str, Traffic>>,
 }
@@ -107,6 +110,7 @@ impl Sim {
             tickets: Mutex::new(Tickets::default()),
             replication: Mutex::new(Replication::default()),
             generation: std::sync::atomic::AtomicU64::new(0),
+            schedule_held: std::sync::atomic::AtomicBool::new(false),
             traffic: Mutex::new(std::collections::BTreeMap::new()),
         })
     }
@@ -223,6 +227,7 @@ impl Sim {
                     .with_world(|w| w.connect.sync_cycle_enabled)
                     .unwrap_or(false);
                 if enabled
+                    && !sim.schedule_held.load(Ordering::SeqCst)
                     && sim.clock.now() >= due
                     && matches!(sim.start_cycle(PolicyType::Delta), Ok(Ok(_)))
                 {
@@ -230,6 +235,25 @@ impl Sim {
                 }
             }
         });
+    }
+
+    /// Holds the schedule (no scheduled cycle starts until it is released) or releases it.
+    /// Holding waits up to `patience` for a cycle already running to finish, and says whether
+    /// none runs now.
+    pub async fn hold_schedule(&self, held: bool, patience: Duration) -> Result<bool, NoScenario> {
+        use std::sync::atomic::Ordering;
+        self.schedule_held.store(held, Ordering::SeqCst);
+        let until = tokio::time::Instant::now() + patience;
+        loop {
+            let running = self.with_world(|w| w.connect.running.is_some())?;
+            if !held || !running {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= until {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Starts a cycle unless one runs or Connect refuses; the cycle itself runs in the

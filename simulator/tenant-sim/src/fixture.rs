@@ -436,6 +436,19 @@ impl TenantFixture {
         assert!(response.status().is_success(), "{}", response.status());
     }
 
+    /// Holds the schedule: no scheduled cycle (or Cloud Sync run) starts, and none runs, once
+    /// this returns; `false` lets the schedule go on.
+    pub async fn hold_schedule(&self, held: bool) {
+        let response = self
+            .client
+            .put(self.url("/_sim/schedule"))
+            .json(&json!({ "held": held }))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+
     /// Moves a user to another OU in the real directory, as ad-ops will.
     pub async fn move_user(&self, name: &str, from: &str, to: &str) {
         let mut ldap = self.directory.bind_service_account().await.unwrap();

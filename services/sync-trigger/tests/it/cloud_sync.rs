@@ -70,8 +70,10 @@ async fn leaving_scope_waits_for_the_schedule_and_only_the_schedule_brings_a_del
         Vec::<Value>::new()
     );
 
-    // Bob asked on demand while soft-deleted: a second user, as Microsoft warns.
+    // Bob asked on demand while soft-deleted: a second user, as Microsoft warns. The schedule
+    // is held first, so no scheduled run restores him between his move and the request.
     let tenant = &harness.tenant;
+    tenant.hold_schedule(true).await;
     tenant
         .move_user("bob", &tenant.parked(), &tenant.staff())
         .await;

@@ -1,8 +1,8 @@
 //! The simulator's own admin API under `/_sim/`: load a scenario, dump the world, flip switches,
-//! upgrade Connect
-//! and features, and move time forward. It is for rehearsals and tests, not for Detour.
+//! upgrade Connect and features, move time forward and hold the schedule. It is for
+//! rehearsals and tests, not for Detour.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
@@ -30,6 +30,7 @@ pub(super) fn routes() -> Router<Arc<Sim>> {
         .route("/_sim/features", put(features))
         .route("/_sim/connect", put(upgrade_connect))
         .route("/_sim/clock", post(clock))
+        .route("/_sim/schedule", put(schedule))
         .route("/_sim/traffic", get(traffic))
         .route(
             "/_sim/faults",
@@ -173,6 +174,33 @@ async fn clock(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     sim.clock
         .advance(time::Duration::seconds_f64(advance.advance_seconds));
     Json(json!({ "now": crate::http::rfc3339(sim.clock.now()) })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Schedule {
+    held: bool,
+}
+
+/// How long holding the schedule waits for a cycle already running to finish.
+const HOLD_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Holds the scheduled cycles (`{"held": true}`, answered once none runs) or lets them go on.
+async fn schedule(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    let Ok(schedule) = serde_json::from_slice::<Schedule>(&body) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "send {\"held\": true} or {\"held\": false}",
+        );
+    };
+    match sim.hold_schedule(schedule.held, HOLD_PATIENCE).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => problem(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("held, but the running cycle did not finish within {HOLD_PATIENCE:?}"),
+        ),
+        Err(none) => problem(StatusCode::SERVICE_UNAVAILABLE, none.to_string()),
+    }
 }
 
 async fn add_fault(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {

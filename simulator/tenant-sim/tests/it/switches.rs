@@ -181,6 +181,33 @@ async fn scheduled_cycles_pick_up_a_move_without_a_request() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_schedule_starts_no_cycle_until_it_is_let_go() {
+    let sim = Harness::start("held", &["ada"], |s| {
+        s["connect"]["interval_seconds"] = json!(60)
+    })
+    .await;
+    let before = sim.runs().await.len();
+    sim.hold_schedule(true).await;
+    sim.advance_clock(61).await;
+    // Ten of the scheduler's ticks, each past the due time.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sim.runs().await.len(), before, "a held schedule ran");
+    sim.hold_schedule(false).await;
+    eventually(Duration::from_secs(10), "the scheduled cycle", || async {
+        (sim.runs().await.len() > before).then_some(())
+    })
+    .await;
+
+    let refused = reqwest::Client::new()
+        .put(sim.url("/_sim/schedule"))
+        .json(&json!({ "hold": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400, "an unknown field is refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_users_are_gone_for_good_after_thirty_days() {
     let sim = Harness::start("retention", &["ada"], |s| {
         s["delays"]["token_lifetime_seconds"] = json!(100_000_000)

@@ -142,6 +142,31 @@ impl Helpdesk {
             .unwrap();
         list["sagas"].as_array().cloned().unwrap_or_default()
     }
+
+    /// Every remediation this Detour knows, its timeline with the time of each entry: what a
+    /// failed assertion shows beside the ticket's own story.
+    async fn timelines(&self) -> String {
+        let list: Value = self
+            .detour
+            .client
+            .get(format!("{}/sagas", self.detour.api))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut out = String::new();
+        for summary in list["sagas"].as_array().cloned().unwrap_or_default() {
+            let id = summary["saga_id"].as_str().unwrap_or_default();
+            let view = self.detour.show(id).await;
+            out.push_str(&format!("saga {id}:\n"));
+            for entry in &view.timeline {
+                out.push_str(&format!("  {} {} {}\n", entry.at, entry.kind, entry.detail));
+            }
+        }
+        out
+    }
 }
 
 /// A tenant of `users` whose Jira has an issue per `(key, labels)`, each naming the first
@@ -232,10 +257,10 @@ async fn a_signed_jira_ticket_gets_the_user_fixed_and_the_ticket_resolved_once()
         "back in sync scope",
         "Outcome: fixed.",
     ] {
-        assert!(
-            text.contains(milestone),
-            "{milestone} missing from:\n{text}"
-        );
+        if !text.contains(milestone) {
+            let timelines = helpdesk.timelines().await;
+            panic!("{milestone} missing from:\n{text}\n{timelines}");
+        }
     }
     assert!(
         text.contains(&format!("+ smtp:{address}")),
@@ -316,8 +341,10 @@ async fn a_servicenow_incident_gets_the_user_fixed_and_the_incident_resolved() {
     let sys_id = incident["sys_id"].as_str().unwrap().to_owned();
     let notes = final_work_notes(&helpdesk.desk, &sys_id).await;
     let text = story(&notes);
-    assert!(text.contains("Outcome: fixed."), "{text}");
-    assert!(text.contains("restored in the cloud"), "{text}");
+    if !(text.contains("Outcome: fixed.") && text.contains("restored in the cloud")) {
+        let timelines = helpdesk.timelines().await;
+        panic!("not fixed by the round trip:\n{text}\n{timelines}");
+    }
     let resolved = eventually(Duration::from_secs(10), "the incident resolved", || async {
         let incident = helpdesk.desk.incident("INC0010001").await.ok()?;
         (incident["state"] == "6").then_some(incident)
