@@ -65,6 +65,10 @@ impl Policy {
 pub enum Purpose {
     Read {
         read: Read,
+        /// Which of the remediation's diagnoses asked (see `Reads::round`): an answer to an
+        /// earlier one's read says nothing about the user as it is now.
+        #[serde(default)]
+        round: u32,
     },
     Step {
         step: Step,
@@ -175,18 +179,29 @@ pub fn requested(user: &str) -> Phase {
     }
 }
 
-/// Diagnosing `user`: the reads to send, and the time by which they must all be answered.
-pub fn begin(policy: &Policy, user: &str, now: OffsetDateTime) -> Advance {
+/// Diagnosing `user` (after `earlier` was added, when this is the MOERA's own diagnosis): the
+/// reads to send, and the time by which they must all be answered.
+pub fn begin(
+    policy: &Policy,
+    user: &str,
+    earlier: Option<ProxyAddress>,
+    now: OffsetDateTime,
+) -> Advance {
+    let deadline = now + policy.timing.action_deadline;
+    let reads = Reads {
+        earlier,
+        deadline: Some(deadline),
+        ..Reads::default()
+    };
+    let round = reads.round();
     Advance {
-        next: Phase::Diagnosing {
-            reads: Reads::default(),
-        },
+        next: Phase::Diagnosing { reads },
         sends: Read::FIRST
             .iter()
-            .map(|read| (Purpose::Read { read: *read }, read.command(user)))
+            .map(|read| (Purpose::Read { read: *read, round }, read.command(user)))
             .collect(),
         timers: vec![ScheduledTimer {
-            at: now + policy.timing.action_deadline,
+            at: deadline,
             timer: Timer::DiagnosisDeadline,
         }],
         note: Some(
@@ -206,32 +221,31 @@ pub fn advance(
 ) -> Advance {
     match (phase, event) {
         (Phase::Requested { user, earlier }, Event::Admitted) => {
-            let mut started = begin(policy, user, now);
-            if let Phase::Diagnosing { reads } = &mut started.next {
-                reads.earlier.clone_from(earlier);
-            }
-            started
+            begin(policy, user, earlier.clone(), now)
         }
         (
             Phase::Diagnosing { reads },
             Event::Answered {
-                purpose: Purpose::Read { read },
+                purpose: Purpose::Read { read, round },
                 answer,
             },
-        ) => gathered(policy, reads, *read, answer, dry_run),
+        ) if *round == reads.round() => gathered(policy, reads, *read, answer, dry_run),
         (
-            Phase::Diagnosing { .. },
+            Phase::Diagnosing { reads },
             Event::Undeliverable {
-                purpose: Purpose::Read { read },
+                purpose: Purpose::Read { read, round },
                 reason,
             },
-        ) => Advance::to(
+        ) if *round == reads.round() => Advance::to(
             Phase::Undiagnosable {
                 reason: format!("the {read:?} read failed: {reason}"),
             },
             format!("cannot diagnose: the {read:?} read failed: {reason}"),
         ),
-        (Phase::Diagnosing { reads }, Event::Saga(Input::Timer(Timer::DiagnosisDeadline))) => {
+        // An earlier diagnosis's deadline (it has no field to tell) is not this one's.
+        (Phase::Diagnosing { reads }, Event::Saga(Input::Timer(Timer::DiagnosisDeadline)))
+            if reads.deadline.is_none_or(|at| now >= at) =>
+        {
             let missing: Vec<String> = reads
                 .missing()
                 .iter()

@@ -89,7 +89,7 @@ pub fn progress(
 /// The envelope's `step` and `attempt` for a command sent for `purpose`.
 pub fn step_and_attempt(purpose: &Purpose) -> (String, Option<u32>) {
     match purpose {
-        Purpose::Read { read } => (format!("read {read:?}"), None),
+        Purpose::Read { read, .. } => (format!("read {read:?}"), None),
         Purpose::Step { step, attempt } => (format!("{step:?}"), Some(*attempt)),
         Purpose::Compensation { index, attempt } => {
             (format!("compensation {index}"), Some(*attempt))

@@ -11,6 +11,7 @@ use detour_contracts::{
     sync_trigger::{ConnectStateRead, ReadConnectState},
 };
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use super::{Advance, Phase, Policy, Purpose};
 use crate::saga::{
@@ -97,6 +98,14 @@ pub struct Reads {
     /// An address an earlier plan of this remediation already added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub earlier: Option<ProxyAddress>,
+    /// When this diagnosis's reads must all be answered (none in a store written before it
+    /// was kept).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub deadline: Option<OffsetDateTime>,
 }
 
 /// A field present in the stored JSON was answered, even when its answer is `null` ("none"):
@@ -110,6 +119,12 @@ where
 }
 
 impl Reads {
+    /// Which of the remediation's diagnoses this is: 0 for the first, 1 for the MOERA's own
+    /// diagnosis after the routing address was added.
+    pub fn round(&self) -> u32 {
+        u32::from(self.earlier.is_some())
+    }
+
     /// The reads not answered yet.
     pub fn missing(&self) -> Vec<Read> {
         let holders_needed = matches!(self.cloud, None | Some(Some(_)));
@@ -155,6 +170,7 @@ pub(super) fn gathered(
                     Ok(address) => sends.push((
                         Purpose::Read {
                             read: Read::AddressHolders,
+                            round: reads.round(),
                         },
                         Read::AddressHolders.command(&address.to_string()),
                     )),

@@ -72,12 +72,12 @@ fn answer(read: Read, facts: &Facts) -> StepEvent {
 }
 
 fn diagnose_with(policy: &Policy, facts: &Facts, dry_run: bool) -> Advance {
-    let started = begin(policy, "ada@contoso.com", now());
+    let started = begin(policy, "ada@contoso.com", None, now());
     let reads: Vec<Read> = started
         .sends
         .iter()
         .map(|(purpose, _)| match purpose {
-            Purpose::Read { read } => *read,
+            Purpose::Read { read, round: 0 } => *read,
             other => panic!("{other:?}"),
         })
         .collect();
@@ -86,7 +86,7 @@ fn diagnose_with(policy: &Policy, facts: &Facts, dry_run: bool) -> Advance {
     let mut pending = reads;
     while let Some(read) = pending.pop() {
         let event = Event::Answered {
-            purpose: Purpose::Read { read },
+            purpose: Purpose::Read { read, round: 0 },
             answer: answer(read, facts),
         };
         last = advance(policy, &last.next, dry_run, &event, now());
@@ -96,6 +96,7 @@ fn diagnose_with(policy: &Policy, facts: &Facts, dry_run: bool) -> Advance {
                 (
                     Purpose::Read {
                         read: Read::AddressHolders,
+                        round: 0,
                     },
                     StepCommand::FindAddressHolders(find),
                 ) => {
@@ -229,11 +230,14 @@ fn a_user_with_the_address_needs_nothing_and_a_risky_one_is_refused() {
 #[test]
 fn reads_that_never_come_end_the_diagnosis_at_its_deadline() {
     let policy = policy(false);
-    let started = begin(&policy, "ada@contoso.com", now());
+    let started = begin(&policy, "ada@contoso.com", None, now());
     let deadline = &started.timers[0];
     assert_eq!(deadline.timer, Timer::DiagnosisDeadline);
     let answered = Event::Answered {
-        purpose: Purpose::Read { read: Read::Tenant },
+        purpose: Purpose::Read {
+            read: Read::Tenant,
+            round: 0,
+        },
         answer: answer(Read::Tenant, &sample_facts()),
     };
     let waiting = advance(&policy, &started.next, false, &answered, now());
@@ -255,10 +259,95 @@ fn reads_that_never_come_end_the_diagnosis_at_its_deadline() {
 }
 
 #[test]
+fn the_moeras_own_diagnosis_takes_neither_the_first_ones_late_answers_nor_its_deadline() {
+    let policy = policy(false);
+    let first = begin(&policy, "ada@contoso.com", None, now());
+    let first_deadline = first.timers[0].at;
+    // The routing address went on quickly; the MOERA's diagnosis starts before the first
+    // diagnosis's deadline has come.
+    let requested = Phase::Requested {
+        user: "ada@contoso.com".into(),
+        earlier: Some(ProxyAddress::parse("smtp:ada@contoso.mail.onmicrosoft.com").unwrap()),
+    };
+    let later = now() + time::Duration::seconds(10);
+    let second = advance(&policy, &requested, false, &Event::Admitted, later);
+    assert!(
+        second
+            .sends
+            .iter()
+            .all(|(purpose, _)| matches!(purpose, Purpose::Read { round: 1, .. })),
+        "{:?}",
+        second.sends
+    );
+    let timeout = Event::Saga(Input::Timer(Timer::DiagnosisDeadline));
+    assert_eq!(
+        advance(&policy, &second.next, false, &timeout, first_deadline),
+        Advance::unchanged(&second.next),
+        "the first diagnosis's deadline"
+    );
+    let stale = |answer| Event::Answered {
+        purpose: Purpose::Read {
+            read: Read::AdUser,
+            round: 0,
+        },
+        answer,
+    };
+    let before_the_fix = stale(answer(Read::AdUser, &sample_facts()));
+    let failed_then = stale(StepEvent::AdFailed(AdOpsCommandFailed {
+        command: "find-user".into(),
+        kind: AdFailureKind::NotFound,
+        reason: "the first diagnosis's copy".into(),
+    }));
+    for late in [&before_the_fix, &failed_then] {
+        assert_eq!(
+            advance(&policy, &second.next, false, late, later),
+            Advance::unchanged(&second.next),
+            "{late:?}"
+        );
+    }
+    let own = Event::Answered {
+        purpose: Purpose::Read {
+            read: Read::AdUser,
+            round: 1,
+        },
+        answer: answer(Read::AdUser, &sample_facts()),
+    };
+    let Phase::Diagnosing { reads } = advance(&policy, &second.next, false, &own, later).next
+    else {
+        panic!("its own answer is gathered")
+    };
+    assert!(reads.ad.is_some());
+    let ended = advance(&policy, &second.next, false, &timeout, second.timers[0].at);
+    assert_eq!(ended.next.status(), "undiagnosable", "its own deadline");
+}
+
+#[test]
+fn reads_and_purposes_stored_before_rounds_were_kept_still_load() {
+    let purpose = Purpose::Read {
+        read: Read::AdUser,
+        round: 0,
+    };
+    let mut stored = serde_json::to_value(purpose).unwrap();
+    stored.as_object_mut().unwrap().remove("round");
+    assert_eq!(serde_json::from_value::<Purpose>(stored).unwrap(), purpose);
+    let Phase::Diagnosing { reads } = begin(&policy(false), "ada@contoso.com", None, now()).next
+    else {
+        panic!("diagnosing")
+    };
+    let mut stored = serde_json::to_value(&reads).unwrap();
+    stored.as_object_mut().unwrap().remove("deadline");
+    let loaded: Reads = serde_json::from_value(stored).unwrap();
+    assert_eq!((loaded.deadline, loaded.round()), (None, 0));
+}
+
+#[test]
 fn a_failed_read_ends_the_remediation_before_anything_changes() {
-    let started = begin(&policy(false), "ghost@contoso.com", now());
+    let started = begin(&policy(false), "ghost@contoso.com", None, now());
     let failed = Event::Answered {
-        purpose: Purpose::Read { read: Read::AdUser },
+        purpose: Purpose::Read {
+            read: Read::AdUser,
+            round: 0,
+        },
         answer: StepEvent::AdFailed(AdOpsCommandFailed {
             command: "find-user".into(),
             kind: AdFailureKind::NotFound,
