@@ -229,11 +229,10 @@ pub async fn run(
         port: 0,
         env: gateway_env,
     });
-    // Ports of its own, so a chaos run (or its test) beside other runs never collides.
+    // Ports of its own, below the ephemeral range, so a run (or its test) beside others never
+    // collides with them, even while a killed service is down.
     for launch in &mut launches {
-        launch.port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        launch.port = detour_testkit::free_port();
     }
     let port_of = |service| {
         launches

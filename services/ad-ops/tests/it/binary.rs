@@ -59,10 +59,7 @@ fn help_explains_how_to_configure_it() {
 #[tokio::test]
 async fn sigterm_drains_and_exits_cleanly() {
     let vhost = TestVhost::create("sigterm").await.unwrap();
-    let port = {
-        let probe = TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
+    let port = detour_testkit::free_port();
     let mut child = tokio::process::Command::new(BINARY)
         .env_remove("DETOUR_CONFIG")
         .env("DETOUR__AMQP__HOST", &vhost.host)

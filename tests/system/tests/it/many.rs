@@ -174,10 +174,7 @@ fn sync_trigger_binary() -> PathBuf {
 /// sync-trigger as its own process on the harness's vhost, so it can be SIGKILLed; returned
 /// once it consumes.
 async fn spawn_sync_trigger(binary: &PathBuf, detour: &Detour, tenant: &TenantFixture) -> Child {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .unwrap()
-        .port();
+    let port = detour_testkit::free_port();
     let child = Command::new(binary)
         .envs(
             detour

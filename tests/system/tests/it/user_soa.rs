@@ -223,10 +223,7 @@ async fn a_coordinator_killed_while_the_block_is_lifted_sets_it_again_after_rest
     let mut launches =
         detour_system::bulk::launches(&tenant, &vhost, store_path.as_ref(), 10).unwrap();
     for launch in &mut launches {
-        launch.port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
+        launch.port = detour_testkit::free_port();
     }
     let coordinator = launches
         .iter()
