@@ -129,11 +129,16 @@ impl Helpdesk {
     }
 
     async fn sagas_for(&self, ticket: &str) -> Vec<Value> {
+        self.sagas(&[("ticket", ticket)]).await
+    }
+
+    /// The coordinator's list of remediations, filtered by `query`.
+    async fn sagas(&self, query: &[(&str, &str)]) -> Vec<Value> {
         let list: Value = self
             .detour
             .client
             .get(format!("{}/sagas", self.detour.api))
-            .query(&[("ticket", ticket)])
+            .query(query)
             .send()
             .await
             .unwrap()
@@ -146,18 +151,8 @@ impl Helpdesk {
     /// Every remediation this Detour knows, its timeline with the time of each entry: what a
     /// failed assertion shows beside the ticket's own story.
     async fn timelines(&self) -> String {
-        let list: Value = self
-            .detour
-            .client
-            .get(format!("{}/sagas", self.detour.api))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
         let mut out = String::new();
-        for summary in list["sagas"].as_array().cloned().unwrap_or_default() {
+        for summary in self.sagas(&[]).await {
             let id = summary["saga_id"].as_str().unwrap_or_default();
             let view = self.detour.show(id).await;
             out.push_str(&format!("saga {id}:\n"));
