@@ -227,9 +227,8 @@ impl Sim {
                     .with_world(|w| w.connect.sync_cycle_enabled)
                     .unwrap_or(false);
                 if enabled
-                    && !sim.schedule_held.load(Ordering::SeqCst)
                     && sim.clock.now() >= due
-                    && matches!(sim.start_cycle(PolicyType::Delta), Ok(Ok(_)))
+                    && matches!(sim.start_scheduled_cycle(), Ok(Ok(_)))
                 {
                     due = sim.clock.now() + interval;
                 }
@@ -242,7 +241,9 @@ impl Sim {
     /// none runs now.
     pub async fn hold_schedule(&self, held: bool, patience: Duration) -> Result<bool, NoScenario> {
         use std::sync::atomic::Ordering;
-        self.schedule_held.store(held, Ordering::SeqCst);
+        // Under the world's lock, as a scheduled start checks it: a start either came first
+        // (and is waited for) or sees the hold.
+        self.with_world(|_| self.schedule_held.store(held, Ordering::SeqCst))?;
         let until = tokio::time::Instant::now() + patience;
         loop {
             let running = self.with_world(|w| w.connect.running.is_some())?;
@@ -262,10 +263,29 @@ impl Sim {
         self: &Arc<Self>,
         policy_type: PolicyType,
     ) -> Result<Result<Uuid, AgentError>, NoScenario> {
+        self.start_cycle_for(policy_type, false)
+    }
+
+    /// The scheduler's delta cycle: as `start_cycle`, unless the schedule is held.
+    fn start_scheduled_cycle(self: &Arc<Self>) -> Result<Result<Uuid, AgentError>, NoScenario> {
+        self.start_cycle_for(PolicyType::Delta, true)
+    }
+
+    fn start_cycle_for(
+        self: &Arc<Self>,
+        policy_type: PolicyType,
+        scheduled: bool,
+    ) -> Result<Result<Uuid, AgentError>, NoScenario> {
+        use std::sync::atomic::Ordering;
         let now = self.clock.now();
         let started = self.with_world(|world| {
             let connect = &mut world.connect;
-            let refusal = if connect.running.is_some() {
+            let refusal = if scheduled && self.schedule_held.load(Ordering::SeqCst) {
+                Some((
+                    "schedule-held",
+                    "The schedule is held (PUT /_sim/schedule).".to_owned(),
+                ))
+            } else if connect.running.is_some() {
                 // Start-ADSyncSyncCycle's own text [S40].
                 Some((
                     "busy",
