@@ -347,6 +347,21 @@ impl TenantFixture {
         Ok(self.client.get(self.url(path)).send().await?.json().await?)
     }
 
+    /// One of the simulator's own writes (a fault, the clock, the schedule): its status.
+    async fn sim_write(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> reqwest::StatusCode {
+        let response = self
+            .client
+            .request(method, self.url(path))
+            .json(body)
+            .send();
+        response.await.unwrap().status()
+    }
+
     /// The whole simulated world, as `/_sim/world` shows it.
     pub async fn world(&self) -> Value {
         self.sim_read("/_sim/world").await.unwrap()
@@ -408,14 +423,10 @@ impl TenantFixture {
 
     /// Arms a fault (`/_sim/faults`); panics unless the simulator accepted it.
     pub async fn add_fault(&self, fault: Value) {
-        let response = self
-            .client
-            .post(self.url("/_sim/faults"))
-            .json(&fault)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201, "fault {fault} was refused");
+        let status = self
+            .sim_write(reqwest::Method::POST, "/_sim/faults", &fault)
+            .await;
+        assert_eq!(status, 201, "fault {fault} was refused");
     }
 
     /// The armed faults not used up yet.
@@ -426,27 +437,21 @@ impl TenantFixture {
 
     /// Moves the tenant's simulated clock forward.
     pub async fn advance_clock(&self, seconds: u64) {
-        let response = self
-            .client
-            .post(self.url("/_sim/clock"))
-            .json(&json!({ "advance_seconds": seconds }))
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success(), "{}", response.status());
+        let body = json!({ "advance_seconds": seconds });
+        let status = self
+            .sim_write(reqwest::Method::POST, "/_sim/clock", &body)
+            .await;
+        assert!(status.is_success(), "{status}");
     }
 
     /// Holds the schedule: no scheduled cycle (or Cloud Sync run) starts, and none runs, once
     /// this returns; `false` lets the schedule go on.
     pub async fn hold_schedule(&self, held: bool) {
-        let response = self
-            .client
-            .put(self.url("/_sim/schedule"))
-            .json(&json!({ "held": held }))
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success(), "{}", response.status());
+        let body = json!({ "held": held });
+        let status = self
+            .sim_write(reqwest::Method::PUT, "/_sim/schedule", &body)
+            .await;
+        assert!(status.is_success(), "{status}");
     }
 
     /// Moves a user to another OU in the real directory, as ad-ops will.

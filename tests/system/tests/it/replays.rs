@@ -1,8 +1,8 @@
 //! Replays on the real stack: every command a finished saga sent, delivered again, changes
 //! nothing, whichever way sync-trigger reaches the sync engine (the agent API, a Connect
-//! server over SSH, Cloud Sync over Graph). Once with its expiry taken off (a copy inside its window, after the saga moved
-//! on: the step's own precondition must make it harmless), once as it was, after it expired
-//! (dead-lettered unread by the step service).
+//! server over SSH, Cloud Sync over Graph). Once with its expiry taken off (a copy inside
+//! its window, after the saga moved on: the step's own precondition must make it harmless),
+//! once as it was, after it expired (dead-lettered unread by the step service).
 
 use std::{collections::BTreeSet, time::Duration};
 
